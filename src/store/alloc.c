@@ -1,0 +1,215 @@
+/* alloc.c -- the block allocator.
+ *
+ * Blocks are carved from the heap [4096, brk) and the bump region past brk.
+ * Free blocks of 16..1024 bytes sit on exact-size lists; larger ones on
+ * power-of-two bins.  An allocation tries, in order: the exact list, a
+ * split of a larger free block, the bump region (growing the file), and
+ * finally a full coalescing pass (mm_alloc_rebuild) before -ENOSPC.
+ *
+ * Invariants, true between any two stores (so the heap can be walked after
+ * a crash):
+ *   1. [4096, brk) is a sequence of blocks whose headers pass
+ *      mm_header_ok and whose sizes tile it exactly.
+ *   2. A block's header is written with one 8-byte store.  A split first
+ *      writes the tail's header inside the still-free block, then shrinks
+ *      the head; a merge only grows the first block's size.
+ *   3. Free lists, `used` and free-list heads are derived: rebuilt by
+ *      mm_alloc_rebuild, which recovery calls.
+ */
+#include <errno.h>
+
+#include "store_int.h"
+
+#define BIN_PROBES 64
+
+size_t mm_block_size_for(size_t payload)
+{
+	size_t size = (payload + sizeof(struct mm_block) + MM_ALIGN - 1) &
+		      ~(size_t)(MM_ALIGN - 1);
+
+	return size < MM_ALIGN ? MM_ALIGN : size;
+}
+
+static unsigned list_index(uint64_t size)
+{
+	unsigned log2 = 63 - (unsigned)__builtin_clzll(size);
+
+	if (size <= 1024)
+		return (unsigned)(size / MM_ALIGN) - 1;
+	log2 = MM_NSMALL + log2 - 10;
+	return log2 < MM_NFREE ? log2 : MM_NFREE - 1;
+}
+
+void mm_set_header(struct store *s, uint64_t off, uint32_t size,
+		   unsigned kind)
+{
+	union {
+		struct mm_block b;
+		uint64_t word;
+	} h = { .b = { size, (uint8_t)kind, 0,
+		       MM_BLOCK_CHECK(size, kind) } };
+
+	mm_commit64((uint64_t *)mm_block(s, off), h.word);
+}
+
+bool mm_header_ok(const struct store *s, uint64_t off)
+{
+	const struct mm_block *b;
+
+	if (off < MM_PAGE || off % MM_ALIGN || off + 16 > s->hdr->brk)
+		return false;
+	b = mm_block(s, off);
+	return b->size >= MM_ALIGN && b->size % MM_ALIGN == 0 &&
+	       b->kind >= MM_FREE && b->kind <= MM_KIND_MAX &&
+	       b->check == MM_BLOCK_CHECK(b->size, b->kind) &&
+	       off + b->size <= s->hdr->brk;
+}
+
+static uint64_t *next_of(struct store *s, uint64_t off)
+{
+	return mm_payload(s, off);
+}
+
+static void push_free(struct store *s, uint64_t off)
+{
+	unsigned i = list_index(mm_block(s, off)->size);
+
+	*next_of(s, off) = s->hdr->free[i];
+	s->hdr->free[i] = off;
+}
+
+/* Unlink the first block of list i whose size is at least size. */
+static uint64_t take_fit(struct store *s, unsigned i, uint64_t size)
+{
+	uint64_t *link = &s->hdr->free[i];
+	int probes = 0;
+
+	while (*link && probes++ < BIN_PROBES) {
+		uint64_t off = *link;
+
+		if (mm_block(s, off)->size >= size) {
+			*link = *next_of(s, off);
+			return off;
+		}
+		link = next_of(s, off);
+	}
+	return 0;
+}
+
+static uint64_t take_free(struct store *s, uint64_t size)
+{
+	for (unsigned i = list_index(size); i < MM_NFREE; i++) {
+		uint64_t off = take_fit(s, i, size);
+
+		if (off)
+			return off;
+	}
+	return 0;
+}
+
+/* Turn free block off into an allocated block of size bytes, returning the
+ * tail to the free lists (invariant 2). */
+static void carve(struct store *s, uint64_t off, uint64_t size,
+		  unsigned kind)
+{
+	uint64_t have = mm_block(s, off)->size;
+
+	if (have - size >= MM_ALIGN) {
+		mm_set_header(s, off + size, (uint32_t)(have - size), MM_FREE);
+		push_free(s, off + size);
+	} else {
+		size = have;
+	}
+	mm_set_header(s, off, (uint32_t)size, kind);
+	s->hdr->used += size;
+}
+
+static int bump(struct store *s, uint64_t size, uint64_t *out)
+{
+	uint64_t off = s->hdr->brk;
+	int rc = arena_grow(s, off + size);
+
+	if (rc)
+		return rc;
+	mm_set_header(s, off, (uint32_t)size, MM_FREE);
+	mm_commit64(&s->hdr->brk, off + size);
+	*out = off;
+	return 0;
+}
+
+static int alloc_once(struct store *s, uint64_t size, unsigned kind,
+		      uint64_t *out)
+{
+	uint64_t off = take_free(s, size);
+
+	if (!off && bump(s, size, &off) != 0)
+		return -ENOSPC;
+	carve(s, off, size, kind);
+	*out = off;
+	return 0;
+}
+
+int mm_alloc(struct store *s, unsigned kind, size_t payload, uint64_t *out)
+{
+	size_t size = mm_block_size_for(payload);
+
+	if (size > UINT32_MAX - MM_PAGE || s->readonly)
+		return -ENOSPC;
+	if (alloc_once(s, size, kind, out) == 0)
+		return 0;
+	mm_alloc_rebuild(s);
+	return alloc_once(s, size, kind, out);
+}
+
+int mm_zalloc(struct store *s, unsigned kind, size_t payload, uint64_t *out)
+{
+	int rc = mm_alloc(s, kind, payload, out);
+
+	if (rc == 0)
+		memset(mm_payload(s, *out), 0, mm_payload_size(s, *out));
+	return rc;
+}
+
+void mm_free(struct store *s, uint64_t off)
+{
+	uint32_t size = mm_block(s, off)->size;
+
+	mm_set_header(s, off, size, MM_FREE);
+	push_free(s, off);
+	s->hdr->used -= size;
+}
+
+/* Walk the heap: merge runs of free blocks, give a free tail back to the
+ * bump region, rebuild every list and `used`.  O(blocks). */
+void mm_alloc_rebuild(struct store *s)
+{
+	struct mm_header *h = s->hdr;
+	uint64_t off = MM_PAGE, last_free = 0, used = MM_PAGE;
+
+	memset(h->free, 0, sizeof(h->free));
+	while (off < h->brk) {
+		struct mm_block *b = mm_block(s, off);
+
+		if (b->kind != MM_FREE) {
+			used += b->size;
+			last_free = 0;
+			off += b->size;
+			continue;
+		}
+		while (off + b->size < h->brk &&
+		       mm_block(s, off + b->size)->kind == MM_FREE &&
+		       (uint64_t)b->size + mm_block(s, off + b->size)->size <=
+		       UINT32_MAX - MM_PAGE)
+			mm_set_header(s, off, b->size +
+				      mm_block(s, off + b->size)->size,
+				      MM_FREE);
+		last_free = off;
+		off += b->size;
+	}
+	if (last_free)
+		mm_commit64(&h->brk, last_free);
+	for (off = MM_PAGE; off < h->brk; off += mm_block(s, off)->size)
+		if (mm_block(s, off)->kind == MM_FREE)
+			push_free(s, off);
+	h->used = used;
+}

@@ -1,0 +1,486 @@
+/* arena.c -- open, validate, map and grow the arena file; its locks.
+ *
+ * store_open never modifies a file it refuses: everything it checks is read
+ * with pread before the file is mapped writable.  A writable owner holds an
+ * exclusive flock on the file for as long as it is open, so two daemons can
+ * never serve one arena; a read-only server holds a shared one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+#define GROW_STEP (1u << 20)
+
+int64_t mm_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+/* Grow the file so that [0, need_end) is backed.  fallocate reserves the
+ * pages, so a full /dev/shm shows up here as ENOSPC and never as SIGBUS on a
+ * later store. */
+int arena_grow(struct store *s, uint64_t need_end)
+{
+	struct mm_header *h = s->hdr;
+	uint64_t step, want;
+
+	if (need_end <= h->file_size)
+		return 0;
+	if (need_end > h->size_cap || s->readonly || s->private_map)
+		return -ENOSPC;
+	step = h->file_size / 8 > GROW_STEP ? h->file_size / 8 : GROW_STEP;
+	want = round_up(need_end > h->file_size + step ?
+			need_end : h->file_size + step, MM_PAGE);
+	if (want > h->size_cap)
+		want = h->size_cap;
+	if (fallocate(s->fd, 0, (off_t)h->file_size,
+		      (off_t)(want - h->file_size)) != 0) {
+		if (errno != EOPNOTSUPP)
+			return -ENOSPC;
+		if (ftruncate(s->fd, (off_t)want) != 0)
+			return -ENOSPC;
+	}
+	h->file_size = want;
+	return 0;
+}
+
+static void init_mutex(struct mm_header *h)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&h->lock.mutex, &attr);
+	pthread_mutexattr_destroy(&attr);
+}
+
+/* The arena mutex.  A holder that died leaves it EOWNERDEAD: the owner of
+ * a writable store is the only writer and repairs on open, and other
+ * processes only read under it, so marking it consistent is all it needs. */
+void arena_lock(struct store *s)
+{
+	int rc;
+
+	if (s->private_map)
+		return;
+	rc = pthread_mutex_lock(&s->hdr->lock.mutex);
+	if (rc == EOWNERDEAD)
+		pthread_mutex_consistent(&s->hdr->lock.mutex);
+	s->locked = true;
+}
+
+void arena_unlock(struct store *s)
+{
+	if (s->private_map)
+		return;
+	s->locked = false;
+	pthread_mutex_unlock(&s->hdr->lock.mutex);
+}
+
+static bool pid_gone(uint32_t pid)
+{
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Per-file lock word: 0 or the holder's pid.  A holder that no longer
+ * exists is taken over. */
+void file_lock(struct store *s, struct mm_inode *ino)
+{
+	_Atomic uint32_t *word = (_Atomic uint32_t *)&ino->lock;
+	uint32_t me = (uint32_t)s->pid, cur;
+
+	if (s->readonly)
+		return;
+	for (;;) {
+		cur = 0;
+		if (atomic_compare_exchange_weak(word, &cur, me))
+			return;
+		if (cur != 0 && cur != me && pid_gone(cur) &&
+		    atomic_compare_exchange_strong(word, &cur, me))
+			return;
+		if (cur == me)          /* a previous life of our pid */
+			return;
+		sched_yield();
+	}
+}
+
+void file_unlock(struct store *s, struct mm_inode *ino)
+{
+	if (s->readonly)
+		return;
+	atomic_store((_Atomic uint32_t *)&ino->lock, 0);
+}
+
+static int check_header(const struct mm_header *h, uint64_t st_size,
+			char *err, size_t errlen)
+{
+	if (h->magic == MM_MAGIC_SWAPPED)
+		return fail(err, errlen, -EINVAL,
+			    "arena was written with the other byte order");
+	if (h->magic != MM_MAGIC)
+		return fail(err, errlen, -EINVAL, "not an mmfs arena");
+	if (h->version > MM_FORMAT_VERSION)
+		return fail(err, errlen, -EPROTONOSUPPORT,
+			    "arena format version %" PRIu32
+			    " is newer than this mmfs supports (%u)",
+			    h->version, MM_FORMAT_VERSION);
+	if (h->version == 0 || h->page_size != MM_PAGE ||
+	    h->lock_version != MM_LOCK_VERSION)
+		return fail(err, errlen, -EINVAL,
+			    "damaged arena: bad version fields");
+	if (st_size < h->file_size)
+		return fail(err, errlen, -EINVAL,
+			    "truncated arena: header says %" PRIu64
+			    " bytes, file has %" PRIu64, h->file_size,
+			    st_size);
+	if (h->brk < MM_PAGE || h->brk > h->file_size || h->brk % MM_ALIGN ||
+	    h->file_size > h->size_cap || h->size_cap < MM_MIN_ARENA ||
+	    h->root < MM_PAGE || h->root >= h->brk ||
+	    h->hash_table >= h->brk || h->max_files == 0)
+		return fail(err, errlen, -EINVAL,
+			    "damaged arena: header fields out of range");
+	return 0;
+}
+
+static int create_root(struct store *s)
+{
+	uint64_t root;
+	int rc;
+
+	rc = ns_index_init(s, 1024);
+	if (rc)
+		return rc;
+	rc = inode_new(s, 0040755, getuid(), getgid(), &root);
+	if (rc)
+		return rc;
+	mm_inode(s, root)->nlink = 1;
+	s->hdr->root = root;
+	return 0;
+}
+
+static void init_header(struct store *s, const struct store_options *o)
+{
+	struct mm_header *h = s->hdr;
+	uint64_t seed = 0;
+
+	memset(h, 0, MM_PAGE);
+	h->magic = MM_MAGIC;
+	h->version = MM_FORMAT_VERSION;
+	h->page_size = MM_PAGE;
+	h->lock_version = MM_LOCK_VERSION;
+	h->size_cap = s->map_len;
+	h->file_size = MM_PAGE;
+	h->brk = MM_PAGE;
+	h->next_ino = 1;
+	h->max_files = o->max_files ? o->max_files : STORE_DEFAULT_MAX_FILES;
+	h->ring_size = o->ring_size ? o->ring_size : STORE_DEFAULT_RING_SIZE;
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint64_t)mm_now() ^ (uint64_t)getpid() << 32;
+	h->hash_seed = seed;
+	h->created = mm_now();
+	h->used = MM_PAGE;
+	init_mutex(h);
+}
+
+static int map_arena(struct store *s, size_t len, bool create)
+{
+	int prot = PROT_READ | PROT_WRITE;
+	int flags = MAP_SHARED | MAP_NORESERVE;
+
+	if (s->private_map)
+		flags = MAP_PRIVATE | MAP_NORESERVE;
+	else if (s->readonly)
+		prot = PROT_READ;
+	s->base = mmap(NULL, len, prot, flags, s->fd, 0);
+	if (s->base == MAP_FAILED) {
+		s->base = NULL;
+		return -errno;
+	}
+	s->map_len = len;
+	s->hdr = (struct mm_header *)s->base;
+	(void)create;
+	return 0;
+}
+
+static int open_file(struct store *s, const char *path, unsigned flags,
+		     bool *created, char *err, size_t errlen)
+{
+	int oflags = O_CLOEXEC | O_NOFOLLOW;
+	struct stat st;
+
+	oflags |= (flags & (STORE_OPEN_RDONLY | STORE_OPEN_PEEK)) ?
+		  O_RDONLY : O_RDWR;
+	*created = false;
+	s->fd = open(path, oflags);
+	if (s->fd < 0 && errno == ENOENT && (flags & STORE_OPEN_CREATE) &&
+	    !(flags & (STORE_OPEN_RDONLY | STORE_OPEN_PEEK))) {
+		s->fd = open(path, oflags | O_CREAT | O_EXCL, 0600);
+		*created = s->fd >= 0;
+	}
+	if (s->fd < 0)
+		return fail(err, errlen, -errno, "%s", errno == ELOOP ?
+			    "is a symbolic link (refused)" : strerror(errno));
+	if (fstat(s->fd, &st) != 0)
+		return fail(err, errlen, -errno, "%s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(err, errlen, -EINVAL, "not a regular file");
+	if (!*created && !(flags & STORE_OPEN_PEEK) && st.st_uid != geteuid())
+		return fail(err, errlen, -EPERM,
+			    "arena is owned by uid %u, not by the mounting user",
+			    (unsigned)st.st_uid);
+	return 0;
+}
+
+static int take_flock(struct store *s, unsigned flags, char *err,
+		      size_t errlen)
+{
+	int how = (flags & STORE_OPEN_RDONLY) ? LOCK_SH : LOCK_EX;
+
+	if (flags & STORE_OPEN_PEEK)
+		return 0;
+	if (flock(s->fd, how | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		return fail(err, errlen, -EBUSY,
+			    "arena is in use by another mmfs process");
+	return fail(err, errlen, -errno, "flock: %s", strerror(errno));
+}
+
+static int create_arena(struct store *s, const struct store_options *o,
+			char *err, size_t errlen)
+{
+	uint64_t cap = o->size_cap ? o->size_cap : STORE_DEFAULT_SIZE;
+	int rc;
+
+	cap = cap / MM_PAGE * MM_PAGE;
+	if (cap < MM_MIN_ARENA)
+		return fail(err, errlen, -EINVAL,
+			    "size must be at least %u bytes", MM_MIN_ARENA);
+	if (ftruncate(s->fd, MM_PAGE) != 0)
+		return fail(err, errlen, -errno, "%s", strerror(errno));
+	rc = map_arena(s, cap, true);
+	if (rc)
+		return fail(err, errlen, rc, "mmap: %s", strerror(-rc));
+	init_header(s, o);
+	rc = create_root(s);
+	if (rc)
+		return fail(err, errlen, rc, "cannot create the root: %s",
+			    strerror(-rc));
+	return 0;
+}
+
+static int apply_options(struct store *s, const struct store_options *o,
+			 char *err, size_t errlen)
+{
+	struct mm_header *h = s->hdr;
+
+	if (s->readonly || s->private_map)
+		return 0;
+	if (o->size_cap) {
+		uint64_t cap = o->size_cap / MM_PAGE * MM_PAGE;
+
+		if (cap < h->file_size)
+			return fail(err, errlen, -EINVAL,
+				    "size=%" PRIu64 " is smaller than the "
+				    "arena's current size %" PRIu64,
+				    o->size_cap, h->file_size);
+		if (cap > s->map_len)
+			return fail(err, errlen, -EINVAL,
+				    "size cannot grow past the mapping");
+		h->size_cap = cap;
+	}
+	if (o->max_files)
+		h->max_files = o->max_files;
+	if (o->ring_size)
+		h->ring_size = o->ring_size;
+	return 0;
+}
+
+static int open_existing(struct store *s, const struct store_options *o,
+			 char *err, size_t errlen)
+{
+	struct mm_header h;
+	struct stat st;
+	uint64_t len;
+	int rc;
+
+	if (fstat(s->fd, &st) != 0)
+		return fail(err, errlen, -errno, "%s", strerror(errno));
+	if ((uint64_t)st.st_size < MM_PAGE) {
+		ssize_t n = pread(s->fd, &h, sizeof(uint64_t), 0);
+
+		if (n == sizeof(uint64_t) && h.magic == MM_MAGIC)
+			return fail(err, errlen, -EINVAL,
+				    "truncated arena: %lld bytes",
+				    (long long)st.st_size);
+		return fail(err, errlen, -EINVAL, "not an mmfs arena");
+	}
+	if (pread(s->fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return fail(err, errlen, -EIO, "cannot read the header");
+	rc = check_header(&h, (uint64_t)st.st_size, err, errlen);
+	if (rc)
+		return rc;
+	len = h.size_cap;
+	if (o->size_cap > len && !(o->flags & STORE_OPEN_RDONLY))
+		len = o->size_cap / MM_PAGE * MM_PAGE;
+	if ((uint64_t)st.st_size > len)
+		len = round_up((uint64_t)st.st_size, MM_PAGE);
+	rc = map_arena(s, len, false);
+	if (rc)
+		return fail(err, errlen, rc, "mmap: %s", strerror(-rc));
+	if (s->readonly)
+		return 0;
+	if (!s->private_map && (uint64_t)st.st_size > h.file_size &&
+	    (uint64_t)st.st_size <= h.size_cap)
+		s->hdr->file_size = (uint64_t)st.st_size;
+	return apply_options(s, o, err, errlen);
+}
+
+int store_open(const char *path, const struct store_options *opt,
+	       struct store **out, char *err, size_t errlen)
+{
+	struct store_options none = {0};
+	struct store *s;
+	bool created = false;
+	int rc;
+
+	if (!opt)
+		opt = &none;
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	s->fd = -1;
+	s->pid = getpid();
+	s->readonly = opt->flags & STORE_OPEN_PEEK;
+	s->private_map = (opt->flags & STORE_OPEN_RDONLY) && !s->readonly;
+	rc = open_file(s, path, opt->flags, &created, err, errlen);
+	if (rc)
+		goto out;
+	rc = take_flock(s, opt->flags, err, errlen);
+	if (rc)
+		goto out;
+	rc = created ? create_arena(s, opt, err, errlen) :
+		       open_existing(s, opt, err, errlen);
+	if (rc)
+		goto out;
+	if (!s->readonly) {
+		init_mutex(s->hdr);
+		rc = recover_run(s);
+		if (rc) {
+			fail(err, errlen, rc, "damaged arena: %s",
+			     s->recovery);
+			goto out;
+		}
+		if (!s->private_map) {
+			s->hdr->clean = 0;
+			msync(s->base, MM_PAGE, MS_SYNC);
+		}
+	}
+	*out = s;
+	return 0;
+out:
+	if (created)
+		unlink(path);
+	if (s->base)
+		munmap(s->base, s->map_len);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->path);
+	free(s);
+	return rc;
+}
+
+static void free_orphans(struct store *s)
+{
+	for (size_t i = 0; i < s->pins.cap; i++) {
+		uint64_t ref = s->pins.keys[i];
+
+		if (ref && ref != 1 && s->pins.counts[i] &&
+		    mm_inode(s, ref)->nlink == 0) {
+			s->pins.counts[i] = 0;
+			inode_free(s, ref);
+		}
+	}
+}
+
+int store_sync(struct store *s)
+{
+	if (s->readonly || s->private_map)
+		return 0;
+	if (msync(s->base, s->hdr->file_size, MS_SYNC) != 0)
+		return -errno;
+	return fdatasync(s->fd) == 0 ? 0 : -errno;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	while (s->cursors)
+		store_dir_close(s->cursors);
+	if (!s->readonly && !s->private_map) {
+		arena_lock(s);
+		free_orphans(s);
+		arena_unlock(s);
+		store_sync(s);
+		s->hdr->clean = 1;
+		msync(s->base, MM_PAGE, MS_SYNC);
+		fdatasync(s->fd);
+	}
+	munmap(s->base, s->map_len);
+	close(s->fd);
+	free(s->pins.keys);
+	free(s->pins.counts);
+	free(s->path);
+	free(s);
+}
+
+store_ref store_root(const struct store *s)
+{
+	return s->hdr->root;
+}
+
+bool store_readonly(const struct store *s)
+{
+	return s->readonly || s->private_map;
+}
+
+const char *store_recovery_report(const struct store *s)
+{
+	return s->recovery;
+}

@@ -1,0 +1,587 @@
+/* file.c -- the bytes of regular files and symlinks.
+ *
+ * A file is empty (inode->data == 0), small (one DATA block holding up to
+ * MM_SMALL_MAX bytes) or large (a MAP block of MM_CHUNK-sized chunks, holes
+ * as 0 slots).  Every change reaches readers and survives crashes through
+ * one 8-byte store (format.h, "Commit points"):
+ *
+ *   - bytes past the current end are invisible, so appends are written in
+ *     place and published by storing the new size;
+ *   - overwriting visible bytes of a small file copies it (copy on write)
+ *     and publishes the copy through inode->data;
+ *   - for a large file only the chunks whose visible bytes change are
+ *     copied; if that is one chunk and the size does not change, its slot
+ *     is the commit, otherwise a copy of the map is published.
+ *
+ * Invariant: bytes of storage past the size may hold anything; any change
+ * that makes them visible zeroes them first.  Callers hold the arena lock
+ * and the file's lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "store_int.h"
+
+#define CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK)
+
+struct span {
+	uint64_t off;
+	const unsigned char *buf;
+	size_t len;
+};
+
+static unsigned repr_kind(const struct store *s, const struct mm_inode *ino)
+{
+	return ino->data ? mm_block(s, ino->data)->kind : 0;
+}
+
+static bool has_bytes(const struct mm_inode *ino)
+{
+	uint32_t type = ino->mode & 0170000;
+
+	return (type == 0100000 || type == 0120000) &&
+	       !(ino->flags & MM_INODE_RING);
+}
+
+uint64_t file_size(const struct store *s, const struct mm_inode *ino)
+{
+	if (!has_bytes(ino) || !ino->data)
+		return 0;
+	if (repr_kind(s, ino) == MM_DATA)
+		return ((struct mm_data *)mm_payload(s, ino->data))->size;
+	return ((struct mm_map *)mm_payload(s, ino->data))->size;
+}
+
+uint64_t file_bytes_used(const struct store *s, const struct mm_inode *ino)
+{
+	uint32_t type = ino->mode & 0170000;
+	uint64_t bytes = 0;
+
+	if (type == 0020000 || type == 0060000 || !ino->data)
+		return 0;
+	bytes = mm_block(s, ino->data)->size;
+	if (repr_kind(s, ino) == MM_MAP) {
+		struct mm_map *m = mm_payload(s, ino->data);
+
+		for (uint64_t i = 0; i < m->nslots; i++)
+			if (m->chunk[i])
+				bytes += mm_block(s, m->chunk[i])->size;
+	}
+	return bytes;
+}
+
+static unsigned char *chunk_bytes(const struct store *s, uint64_t chunk)
+{
+	return mm_payload(s, chunk);
+}
+
+static void free_repr(struct store *s, uint64_t data)
+{
+	if (!data)
+		return;
+	if (mm_block(s, data)->kind == MM_MAP) {
+		struct mm_map *m = mm_payload(s, data);
+
+		for (uint64_t i = 0; i < m->nslots; i++)
+			if (m->chunk[i])
+				mm_free(s, m->chunk[i]);
+	}
+	mm_free(s, data);
+}
+
+void file_free_data(struct store *s, struct mm_inode *ino)
+{
+	uint32_t type = ino->mode & 0170000;
+
+	if (type == 0020000 || type == 0060000 || !ino->data)
+		return;
+	if (type == 0040000 || (ino->flags & MM_INODE_RING))
+		mm_free(s, ino->data);
+	else
+		free_repr(s, ino->data);
+	ino->data = 0;
+}
+
+void file_mark(struct store *s, const struct mm_inode *ino,
+	       void (*mark)(struct store *, uint64_t))
+{
+	uint32_t type = ino->mode & 0170000;
+
+	if (ino->xattr)
+		mark(s, ino->xattr);
+	if (type == 0020000 || type == 0060000 || !ino->data)
+		return;
+	mark(s, ino->data);
+	if (has_bytes(ino) && repr_kind(s, ino) == MM_MAP) {
+		struct mm_map *m = mm_payload(s, ino->data);
+
+		for (uint64_t i = 0; i < m->nslots; i++)
+			if (m->chunk[i])
+				mark(s, m->chunk[i]);
+	}
+}
+
+/* Copy bytes [off, off+n) of representation data into dst; holes and bytes
+ * past its size read as zeros. */
+static void read_repr(const struct store *s, uint64_t data, uint64_t off,
+		      unsigned char *dst, size_t n)
+{
+	memset(dst, 0, n);
+	if (!data)
+		return;
+	if (mm_block(s, data)->kind == MM_DATA) {
+		struct mm_data *d = mm_payload(s, data);
+
+		if (off < d->size)
+			memcpy(dst, d->bytes + off,
+			       d->size - off < n ? d->size - off : n);
+		return;
+	}
+	struct mm_map *m = mm_payload(s, data);
+	uint64_t end = off + n < m->size ? off + n : m->size;
+
+	for (uint64_t pos = off; pos < end;) {
+		uint64_t i = pos / MM_CHUNK, in = pos % MM_CHUNK;
+		uint64_t take = MM_CHUNK - in < end - pos ? MM_CHUNK - in
+							   : end - pos;
+
+		if (i < m->nslots && m->chunk[i])
+			memcpy(dst + (pos - off), chunk_bytes(s, m->chunk[i]) +
+			       in, take);
+		pos += take;
+	}
+}
+
+/* Build a fresh representation of new_size bytes: the first `keep` bytes
+ * of the old one, zeros, then the span w (may be empty). */
+static int build_small(struct store *s, uint64_t old, uint64_t keep,
+		       const struct span *w, uint64_t new_size, uint64_t cap,
+		       uint64_t *out)
+{
+	struct mm_data *d;
+	int rc = mm_alloc(s, MM_DATA, sizeof(*d) + cap, out);
+
+	if (rc)
+		return rc;
+	d = mm_payload(s, *out);
+	read_repr(s, old, 0, d->bytes, keep);
+	memset(d->bytes + keep, 0, mm_payload_size(s, *out) - sizeof(*d) -
+	       keep);
+	if (w->len)
+		memcpy(d->bytes + w->off, w->buf, w->len);
+	d->size = new_size;
+	return 0;
+}
+
+static void free_map_partial(struct store *s, uint64_t map)
+{
+	free_repr(s, map);
+}
+
+static int build_map(struct store *s, uint64_t old, uint64_t keep,
+		     const struct span *w, uint64_t new_size, uint64_t *out)
+{
+	uint64_t nslots = CHUNKS(new_size), map;
+	struct mm_map *m;
+	int rc = mm_zalloc(s, MM_MAP, sizeof(*m) + nslots * 8, &map);
+
+	if (rc)
+		return rc;
+	m = mm_payload(s, map);
+	m->nslots = nslots;
+	for (uint64_t i = 0; i < nslots; i++) {
+		uint64_t cs = i * MM_CHUNK, ce = cs + MM_CHUNK;
+		bool kept = cs < keep;
+		bool written = w->len && cs < w->off + w->len && w->off < ce;
+		unsigned char *bytes;
+
+		if (!kept && !written)
+			continue;
+		rc = mm_alloc(s, MM_CHUNK_KIND, MM_CHUNK, &m->chunk[i]);
+		if (rc) {
+			m->chunk[i] = 0;
+			free_map_partial(s, map);
+			return rc;
+		}
+		bytes = chunk_bytes(s, m->chunk[i]);
+		read_repr(s, old, cs, bytes, kept ? (keep < ce ? keep - cs :
+						     MM_CHUNK) : 0);
+		if (!(kept && keep >= ce))
+			memset(bytes + (kept ? keep - cs : 0), 0,
+			       kept ? ce - keep : MM_CHUNK);
+	}
+	for (uint64_t pos = w->off; pos < w->off + w->len;) {
+		uint64_t i = pos / MM_CHUNK, in = pos % MM_CHUNK;
+		uint64_t take = MM_CHUNK - in;
+
+		if (take > w->off + w->len - pos)
+			take = w->off + w->len - pos;
+		memcpy(chunk_bytes(s, m->chunk[i]) + in,
+		       w->buf + (pos - w->off), take);
+		pos += take;
+	}
+	m->size = new_size;
+	*out = map;
+	return 0;
+}
+
+/* Replace the representation wholesale (one commit on inode->data). */
+static int rebuild(struct store *s, struct mm_inode *ino, uint64_t keep,
+		   const struct span *w, uint64_t new_size, uint64_t cap)
+{
+	uint64_t old = ino->data, fresh = 0;
+	int rc = 0;
+
+	if (keep > new_size)
+		keep = new_size;
+	if (new_size == 0 && w->len == 0)
+		fresh = 0;
+	else if (new_size <= MM_SMALL_MAX)
+		rc = build_small(s, old, keep, w, new_size,
+				 cap > new_size ? cap : new_size, &fresh);
+	else
+		rc = build_map(s, old, keep, w, new_size, &fresh);
+	if (rc)
+		return rc;
+	mm_commit64(&ino->data, fresh);
+	free_repr(s, old);
+	return 0;
+}
+
+/* Zero the existing storage of [from, to) in a map: only ever called on
+ * bytes that are not visible yet. */
+static void zero_map_range(struct store *s, struct mm_map *m, uint64_t from,
+			   uint64_t to)
+{
+	for (uint64_t pos = from; pos < to;) {
+		uint64_t i = pos / MM_CHUNK, in = pos % MM_CHUNK;
+		uint64_t take = MM_CHUNK - in < to - pos ? MM_CHUNK - in
+							 : to - pos;
+
+		if (i < m->nslots && m->chunk[i])
+			memset(chunk_bytes(s, m->chunk[i]) + in, 0, take);
+		pos += take;
+	}
+}
+
+/* A copy of map old with room for nslots slots (>= its own). */
+static int copy_map(struct store *s, uint64_t old, uint64_t nslots,
+		    uint64_t *out)
+{
+	struct mm_map *from = mm_payload(s, old), *to;
+	int rc = mm_zalloc(s, MM_MAP, sizeof(*to) + nslots * 8, out);
+
+	if (rc)
+		return rc;
+	to = mm_payload(s, *out);
+	to->size = from->size;
+	to->nslots = nslots;
+	memcpy(to->chunk, from->chunk, from->nslots * 8);
+	return 0;
+}
+
+struct chunk_plan {
+	uint64_t first, n;
+	uint64_t *fresh;      /* new chunk per slot in [first, first+n), or 0 */
+	uint64_t *stale;      /* the chunk it replaces */
+	int visible;          /* visible changes: chunk swaps + size */
+};
+
+static void plan_free(struct store *s, struct chunk_plan *p, bool fresh)
+{
+	for (uint64_t k = 0; k < p->n; k++)
+		if (fresh ? p->fresh[k] : p->stale[k])
+			mm_free(s, fresh ? p->fresh[k] : p->stale[k]);
+	free(p->fresh);
+	free(p->stale);
+}
+
+/* Allocate copies of the chunks whose visible bytes the write changes, and
+ * new chunks for holes it fills. */
+static int plan_chunks(struct store *s, struct mm_map *m,
+		       const struct span *w, struct chunk_plan *p)
+{
+	uint64_t end = w->off + w->len, old_size = m->size;
+
+	p->first = w->off / MM_CHUNK;
+	p->n = (end - 1) / MM_CHUNK - p->first + 1;
+	p->fresh = calloc(p->n, 8);
+	p->stale = calloc(p->n, 8);
+	p->visible = end > old_size;
+	if (!p->fresh || !p->stale) {
+		plan_free(s, p, true);
+		return -ENOMEM;
+	}
+	for (uint64_t k = 0; k < p->n; k++) {
+		uint64_t i = p->first + k, cs = i * MM_CHUNK;
+		uint64_t slot = i < m->nslots ? m->chunk[i] : 0;
+		unsigned char *bytes;
+
+		if (slot && (cs > w->off ? cs : w->off) >= old_size)
+			continue;            /* only invisible bytes: in place */
+		if (mm_alloc(s, MM_CHUNK_KIND, MM_CHUNK, &p->fresh[k])) {
+			p->fresh[k] = 0;
+			plan_free(s, p, true);
+			return -ENOSPC;
+		}
+		bytes = chunk_bytes(s, p->fresh[k]);
+		memset(bytes, 0, MM_CHUNK);
+		if (slot && cs < old_size)
+			memcpy(bytes, chunk_bytes(s, slot), old_size - cs <
+			       MM_CHUNK ? old_size - cs : MM_CHUNK);
+		p->stale[k] = slot;
+		p->visible += cs < old_size;
+	}
+	return 0;
+}
+
+static void apply_span(struct store *s, struct mm_map *m,
+		       const struct chunk_plan *p, const struct span *w)
+{
+	for (uint64_t pos = w->off; pos < w->off + w->len;) {
+		uint64_t i = pos / MM_CHUNK, in = pos % MM_CHUNK;
+		uint64_t take = MM_CHUNK - in;
+		uint64_t chunk = p->fresh[i - p->first] ?
+				 p->fresh[i - p->first] : m->chunk[i];
+
+		if (take > w->off + w->len - pos)
+			take = w->off + w->len - pos;
+		memcpy(chunk_bytes(s, chunk) + in, w->buf + (pos - w->off),
+		       take);
+		pos += take;
+	}
+}
+
+/* Write into a large file (format.h commit rules). */
+static int write_map(struct store *s, struct mm_inode *ino,
+		     const struct span *w)
+{
+	uint64_t old = ino->data, map = old;
+	struct mm_map *m = mm_payload(s, old);
+	uint64_t end = w->off + w->len, old_size = m->size;
+	uint64_t new_size = end > old_size ? end : old_size;
+	struct chunk_plan p;
+	bool grow = CHUNKS(new_size) > m->nslots;
+	int rc = plan_chunks(s, m, w, &p);
+
+	if (rc)
+		return rc;
+	if (grow || p.visible > 1) {
+		uint64_t want = CHUNKS(new_size);
+
+		if (grow && want < m->nslots * 2 && end == new_size)
+			want = m->nslots * 2 < CHUNKS(STORE_FILE_MAX) ?
+			       m->nslots * 2 : want;
+		rc = copy_map(s, old, grow ? want : m->nslots, &map);
+		if (rc) {
+			plan_free(s, &p, true);
+			return rc;
+		}
+	}
+	if (w->off > old_size)
+		zero_map_range(s, m, old_size, w->off);
+	apply_span(s, m, &p, w);
+	if (map != old) {
+		struct mm_map *nm = mm_payload(s, map);
+
+		for (uint64_t k = 0; k < p.n; k++)
+			if (p.fresh[k])
+				nm->chunk[p.first + k] = p.fresh[k];
+		nm->size = new_size;
+		mm_commit64(&ino->data, map);
+		mm_free(s, old);
+	} else {
+		uint64_t last_visible = 0;
+
+		for (uint64_t k = 0; k < p.n; k++) {
+			uint64_t i = p.first + k;
+
+			if (!p.fresh[k])
+				continue;
+			if (i * MM_CHUNK < old_size)
+				last_visible = k + 1;
+			else
+				mm_commit64(&m->chunk[i], p.fresh[k]);
+		}
+		if (last_visible)
+			mm_commit64(&m->chunk[p.first + last_visible - 1],
+				    p.fresh[last_visible - 1]);
+		if (new_size != old_size)
+			mm_commit64(&m->size, new_size);
+	}
+	plan_free(s, &p, false);
+	return 0;
+}
+
+static int write_small(struct store *s, struct mm_inode *ino,
+		       const struct span *w)
+{
+	struct mm_data *d = ino->data ? mm_payload(s, ino->data) : NULL;
+	uint64_t old_size = d ? d->size : 0, end = w->off + w->len;
+	uint64_t new_size = end > old_size ? end : old_size, cap = new_size;
+
+	if (d && w->off >= old_size &&
+	    new_size <= mm_payload_size(s, ino->data) - sizeof(*d)) {
+		memset(d->bytes + old_size, 0, w->off - old_size);
+		memcpy(d->bytes + w->off, w->buf, w->len);
+		mm_commit64(&d->size, new_size);
+		return 0;
+	}
+	if (w->off >= old_size && old_size)       /* appending: room to grow */
+		cap = old_size * 2 > new_size ? old_size * 2 : new_size;
+	if (cap > MM_SMALL_MAX)
+		cap = new_size > MM_SMALL_MAX ? new_size : MM_SMALL_MAX;
+	return rebuild(s, ino, old_size, w, new_size, cap);
+}
+
+static int check_file(struct store *s, store_ref ref)
+{
+	uint32_t type;
+
+	if (!store_valid_ref(s, ref))
+		return -ESTALE;
+	type = mm_inode(s, ref)->mode & 0170000;
+	if (type == 0040000)
+		return -EISDIR;
+	return type == 0100000 ? 0 : -EINVAL;
+}
+
+ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
+		    const void *buf, size_t size, bool truncate_first)
+{
+	struct span w = { off, buf, size };
+	struct mm_inode *ino;
+	ssize_t rc;
+
+	if (s->readonly || s->private_map)
+		return -EROFS;
+	if (off > STORE_FILE_MAX || size > STORE_FILE_MAX - off)
+		return -EFBIG;
+	arena_lock(s);
+	rc = check_file(s, ref);
+	if (rc)
+		goto out;
+	ino = mm_inode(s, ref);
+	file_lock(s, ino);
+	if (size == 0 && !truncate_first)
+		rc = 0;
+	else if (truncate_first)
+		rc = rebuild(s, ino, 0, &w, size ? off + size : 0,
+			     off + size);
+	else if (repr_kind(s, ino) == MM_MAP)
+		rc = write_map(s, ino, &w);
+	else if (off + size <= MM_SMALL_MAX)
+		rc = write_small(s, ino, &w);
+	else
+		rc = rebuild(s, ino, file_size(s, ino), &w,
+			     off + size > file_size(s, ino) ? off + size :
+			     file_size(s, ino), 0);
+	if (rc == 0 && (size || truncate_first)) {
+		inode_touch(s, ref, true, true);
+		rc = (ssize_t)size;
+	}
+	file_unlock(s, ino);
+out:
+	arena_unlock(s);
+	return rc;
+}
+
+ssize_t store_read(struct store *s, store_ref ref, uint64_t off, void *buf,
+		   size_t size)
+{
+	struct mm_inode *ino;
+	uint64_t fsize;
+	ssize_t rc;
+
+	arena_lock(s);
+	rc = check_file(s, ref);
+	if (rc)
+		goto out;
+	ino = mm_inode(s, ref);
+	file_lock(s, ino);
+	fsize = file_size(s, ino);
+	if (off >= fsize)
+		size = 0;
+	else if (size > fsize - off)
+		size = fsize - off;
+	read_repr(s, ino->data, off, buf, size);
+	file_unlock(s, ino);
+	rc = (ssize_t)size;
+out:
+	arena_unlock(s);
+	return rc;
+}
+
+static int shrink_map(struct store *s, struct mm_map *m, uint64_t size)
+{
+	uint64_t keep = CHUNKS(size);
+
+	mm_commit64(&m->size, size);
+	for (uint64_t i = keep; i < m->nslots; i++) {
+		uint64_t chunk = m->chunk[i];
+
+		if (chunk) {
+			m->chunk[i] = 0;
+			mm_free(s, chunk);
+		}
+	}
+	if (size % MM_CHUNK && m->chunk[keep - 1])
+		memset(chunk_bytes(s, m->chunk[keep - 1]) + size % MM_CHUNK,
+		       0, MM_CHUNK - size % MM_CHUNK);
+	return 0;
+}
+
+static int grow_map(struct store *s, struct mm_inode *ino, uint64_t size)
+{
+	struct mm_map *m = mm_payload(s, ino->data);
+	uint64_t old = ino->data, fresh;
+	int rc;
+
+	if (CHUNKS(size) <= m->nslots) {
+		zero_map_range(s, m, m->size, size);
+		mm_commit64(&m->size, size);
+		return 0;
+	}
+	rc = copy_map(s, old, CHUNKS(size), &fresh);
+	if (rc)
+		return rc;
+	zero_map_range(s, m, m->size, size);
+	((struct mm_map *)mm_payload(s, fresh))->size = size;
+	mm_commit64(&ino->data, fresh);
+	mm_free(s, old);
+	return 0;
+}
+
+int file_truncate(struct store *s, uint64_t ref, uint64_t size)
+{
+	struct mm_inode *ino = mm_inode(s, ref);
+	uint64_t old_size = file_size(s, ino);
+	struct span none = { 0, NULL, 0 };
+	int rc;
+
+	if (size == old_size)
+		return 0;
+	file_lock(s, ino);
+	if (repr_kind(s, ino) == MM_MAP && size)
+		rc = size < old_size ? shrink_map(s, mm_payload(s, ino->data),
+						  size) :
+				       grow_map(s, ino, size);
+	else if (repr_kind(s, ino) == MM_DATA && size < old_size && size) {
+		struct mm_data *d = mm_payload(s, ino->data);
+
+		mm_commit64(&d->size, size);
+		memset(d->bytes + size, 0, old_size - size);
+		rc = 0;
+	} else
+		rc = rebuild(s, ino, old_size, &none, size, size);
+	file_unlock(s, ino);
+	return rc;
+}
+
+int store_sync_file(struct store *s, store_ref ref, bool datasync)
+{
+	(void)ref;
+	(void)datasync;
+	return store_sync(s);
+}

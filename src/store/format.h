@@ -1,0 +1,285 @@
+/* format.h -- the mmfs arena file format, version 1.
+ *
+ * An arena is one file, mapped MAP_SHARED by the daemon that serves it.  It
+ * holds offsets, never pointers: every reference is a byte offset from the
+ * start of the file (0 means "none").  All integers are little-endian, in
+ * the byte order of the machine that created the arena; the magic number
+ * reveals a mismatch.
+ *
+ * Layout
+ *
+ *   0        4096                                           brk      file_size
+ *   +--------+----------------------------------------------+--------+ ... cap
+ *   | header | heap: blocks, back to back                   | unused |
+ *   +--------+----------------------------------------------+--------+
+ *
+ * The file is ftruncate()d upwards on demand (sparse) and never beyond
+ * size_cap.  The daemon maps size_cap bytes up front (MAP_NORESERVE) and
+ * touches only what lies below file_size.
+ *
+ * Header (struct mm_header, one 4096-byte page at offset 0)
+ *
+ *   OFFSET SIZE DESCRIPTION
+ *        0    8 magic: MM_MAGIC ("MMFSarn1" as a little-endian u64)
+ *        8    4 format version (MM_FORMAT_VERSION); newer ones are refused
+ *       12    4 page size: always 4096 (header size; heap start)
+ *       16    8 size_cap: largest file size the arena may grow to
+ *       24    8 file_size: current length of the arena file
+ *       32    8 brk: end of the heap; blocks lie in [4096, brk)
+ *       40    8 root: offset of the root directory's inode block
+ *       48    8 next_ino: next st_ino to hand out
+ *       56    8 hash_table: offset of the HASH block indexing names
+ *       64    8 hash_buckets: number of buckets (power of two)
+ *       72    8 hash_count: entries in the index
+ *       80    8 max_files: inode limit
+ *       88    8 ring_size: default capacity of new rings
+ *       96    8 hash_seed: random seed of the name hash
+ *      104    4 clean: 1 when the last owner closed the arena properly
+ *      108    4 lock_version: layout version of the process-shared lock
+ *      112    8 created: creation time, ns since the epoch
+ *      120   40 intent: the rename redo record (struct mm_intent)
+ *      160   64 lock: the arena mutex (pthread, robust, process-shared)
+ *      224    8 used: bytes in allocated blocks, header included (derived)
+ *      232    8 ninodes: live inodes (derived)
+ *      240    8 ndirs: live directories (derived)
+ *      248    8 nsymlinks: live symbolic links (derived)
+ *      256    8 nrings: live ring logs (derived)
+ *      264  8*N free: heads of the free lists, N = MM_NFREE (derived)
+ *      ...      zero
+ *
+ * "Derived" fields, the hash index, directory lists, free lists and nlink
+ * counts are rebuilt by recovery (recover.c) from the primary data when the
+ * arena was not closed cleanly; all other fields are primary.
+ *
+ * Blocks
+ *
+ * The heap is a sequence of blocks, each starting with an 8-byte header:
+ *
+ *   OFFSET SIZE DESCRIPTION
+ *        0    4 size: bytes in the block, header included; a multiple of
+ *               16, at least 16.  Block offsets are multiples of 16.
+ *        4    1 kind: enum mm_kind (never 0: zeroed memory is no block)
+ *        5    1 flags: MM_BLOCK_MARK (recovery's mark bit; 0 on disk)
+ *        6    2 check: MM_BLOCK_CHECK(size, kind), detects garbage
+ *
+ * so the heap can be walked from 4096 to brk by sizes alone (recovery, the
+ * checker).  A block's payload starts 8 bytes in.  Payloads by kind:
+ *
+ *   FREE    u64 next free block of the same list (0 ends it)
+ *   INODE   struct mm_inode (72 bytes)
+ *   DENTRY  struct mm_dentry (48 bytes) + name bytes
+ *   DATA    u64 size, then the bytes of a small file or a symlink target;
+ *           bytes past size up to the block end are undefined
+ *   MAP     struct mm_map: u64 size, u64 nslots, u64 chunk[nslots]
+ *           (large files; a 0 slot is a hole that reads as zeros; no
+ *           slot at or past CHUNKS(size) is used)
+ *   CHUNK   MM_CHUNK bytes of a large file (block size MM_CHUNK + 16)
+ *   DIR     struct mm_dir: the directory's entry list (derived)
+ *   XATTR   u32 count, u32 bytes, then count records
+ *           { u8 namelen, u8 pad, u16 pad, u32 valuelen, name, value }
+ *   HASH    u64 bucket[hash_buckets]: dentry chains (derived)
+ *   RING    ring log storage (see src/ring/ring.h)
+ *
+ * Files
+ *
+ * A regular file or symlink's inode->data is 0 (empty), a DATA block (size
+ * up to MM_SMALL_MAX) or a MAP block.  A directory's is its DIR block; a
+ * device's holds its rdev; a ring's is its RING block.  inode->xattr is 0 or
+ * an XATTR block.
+ *
+ * Names
+ *
+ * Every link is one DENTRY block {parent inode, inode, name}.  Live dentries
+ * are chained by hash(seed, parent, name) from the HASH block and linked
+ * into their directory's list, in creation order, through next/prev.
+ *
+ * Commit points (what makes kill -9 harmless)
+ *
+ * The owner may die between any two stores.  Each change is prepared in
+ * blocks nobody references yet and published by ONE aligned 8-byte store:
+ *
+ *   create/mkdir/link   dentry->state = MM_DENTRY_LIVE
+ *   unlink/rmdir        dentry->state = MM_DENTRY_DEAD
+ *   rename              header intent.commit = 1 (redo record; see below)
+ *   write, replace,     inode->data = new DATA/MAP block (copy on write),
+ *   truncate            or map->chunk[i] = new chunk when one chunk changes,
+ *                       or data->size / map->size when only bytes past the
+ *                       old end are written (appends: no copy)
+ *   setxattr            inode->xattr = new XATTR block
+ *   chmod, utimens ...  the field itself (each is one aligned store)
+ *
+ * Blocks freed by a change are released only after its commit.  A death in
+ * between leaves them allocated but unreferenced; recovery frees them.
+ *
+ * Rename records its dentries in the header's intent {commit, add[2],
+ * kill[2]}: new dentries are written PENDING, the record filled, then
+ * commit = 1 is stored; after that the adds become LIVE, the kills DEAD and
+ * commit returns to 0.  Recovery redoes a record whose commit is 1.
+ *
+ * Recovery (recover.c) walks the heap, drops PENDING and DEAD dentries and
+ * dentries whose directory is unreachable from the root, recounts links,
+ * frees inodes without links and blocks nothing reachable references,
+ * rebuilds the index, directory lists and free lists, and marks the arena
+ * clean.
+ *
+ * Locks
+ *
+ * header.lock is a robust, process-shared pthread mutex guarding the whole
+ * arena; EOWNERDEAD (its owner died) triggers recovery before the lock is
+ * marked consistent.  inode->lock is the per-file lock word: 0 or the pid of
+ * the process holding it; a holder that no longer exists is treated as
+ * gone.  Lock order: a file's lock before the arena lock.
+ */
+#ifndef MMFS_FORMAT_H
+#define MMFS_FORMAT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define MM_MAGIC 0x316e7261534d464dULL        /* "MMFSarn1" little-endian */
+#define MM_MAGIC_SWAPPED 0x4d464d5361726e31ULL /* the same, other byte order */
+#define MM_FORMAT_VERSION 1u
+#define MM_LOCK_VERSION 1u
+#define MM_PAGE 4096u
+#define MM_ALIGN 16u
+#define MM_MIN_ARENA (64u * 1024)              /* smallest size_cap */
+#define MM_SMALL_MAX (32u * 1024)              /* largest DATA-block file */
+#define MM_CHUNK (64u * 1024)                  /* chunk of a large file */
+#define MM_NSMALL 64                           /* exact lists 16..1024 B */
+#define MM_NFREE (MM_NSMALL + 27)              /* + power-of-two bins */
+
+enum mm_kind {
+	MM_FREE = 1,
+	MM_INODE = 2,
+	MM_DENTRY = 3,
+	MM_DATA = 4,
+	MM_MAP = 5,
+	MM_CHUNK_KIND = 6,
+	MM_DIR = 7,
+	MM_XATTR = 8,
+	MM_HASH = 9,
+	MM_RING = 10,
+	MM_KIND_MAX = 10,
+};
+
+#define MM_BLOCK_MARK 1u
+#define MM_BLOCK_CHECK(size, kind) \
+	((uint16_t)(((size) >> 4) * 0x9e37u ^ (kind) * 0x79b9u ^ 0x4d4du))
+
+struct mm_block {
+	uint32_t size;
+	uint8_t kind;
+	uint8_t flags;
+	uint16_t check;
+};
+
+struct mm_intent {
+	uint64_t commit;
+	uint64_t add[2];
+	uint64_t kill[2];
+};
+
+struct mm_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t page_size;
+	uint64_t size_cap;
+	uint64_t file_size;
+	uint64_t brk;
+	uint64_t root;
+	uint64_t next_ino;
+	uint64_t hash_table;
+	uint64_t hash_buckets;
+	uint64_t hash_count;
+	uint64_t max_files;
+	uint64_t ring_size;
+	uint64_t hash_seed;
+	uint32_t clean;
+	uint32_t lock_version;
+	int64_t created;
+	struct mm_intent intent;
+	union {
+		pthread_mutex_t mutex;
+		uint8_t pad[64];
+	} lock;
+	uint64_t used;
+	uint64_t ninodes;
+	uint64_t ndirs, nsymlinks, nrings;
+	uint64_t free[MM_NFREE];
+};
+
+/* inode flags */
+#define MM_INODE_RING 1u
+
+struct mm_inode {
+	uint64_t ino;
+	uint64_t data;
+	uint64_t xattr;
+	int64_t atime, mtime, ctime;   /* ns since the epoch */
+	uint32_t mode, uid, gid, nlink;
+	uint32_t lock;                 /* per-file lock: holder pid or 0 */
+	uint32_t flags;
+};
+
+enum mm_dentry_state {
+	MM_DENTRY_PENDING = 0,
+	MM_DENTRY_LIVE = 1,
+	MM_DENTRY_DEAD = 2,
+};
+
+struct mm_dentry {
+	uint64_t parent;      /* directory inode */
+	uint64_t inode;
+	uint64_t hash_next;   /* derived: next in bucket */
+	uint64_t next, prev;  /* derived: directory list */
+	uint32_t hash;
+	uint16_t namelen;
+	uint8_t state;        /* enum mm_dentry_state, the commit point */
+	uint8_t pad;
+	char name[];
+};
+
+struct mm_dir {
+	uint64_t head, tail;  /* derived: first and last entry */
+	uint64_t count;       /* derived: entries */
+	uint64_t nsubdirs;    /* derived: entries that are directories */
+	uint64_t dentry;      /* derived: the entry naming this directory */
+};
+
+struct mm_data {
+	uint64_t size;
+	unsigned char bytes[];
+};
+
+struct mm_map {
+	uint64_t size;
+	uint64_t nslots;
+	uint64_t chunk[];
+};
+
+struct mm_xattr_head {
+	uint32_t count;
+	uint32_t bytes;       /* bytes of records after this head */
+};
+
+struct mm_xattr_rec {
+	uint8_t namelen;
+	uint8_t pad[3];
+	uint32_t valuelen;
+	char name_value[];
+};
+
+_Static_assert(sizeof(struct mm_block) == 8, "block header is 8 bytes");
+_Static_assert(sizeof(struct mm_intent) == 40, "intent is 40 bytes");
+_Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its slot");
+_Static_assert(__builtin_offsetof(struct mm_header, version) == 8, "");
+_Static_assert(__builtin_offsetof(struct mm_header, intent) == 120, "");
+_Static_assert(__builtin_offsetof(struct mm_header, lock) == 160, "");
+_Static_assert(__builtin_offsetof(struct mm_header, used) == 224, "");
+_Static_assert(__builtin_offsetof(struct mm_header, free) == 264, "");
+_Static_assert(sizeof(struct mm_header) <= MM_PAGE, "header fits a page");
+_Static_assert(sizeof(struct mm_inode) == 72, "inode is 72 bytes");
+_Static_assert(sizeof(struct mm_dentry) == 48, "dentry is 48 bytes");
+_Static_assert(sizeof(struct mm_xattr_rec) == 8, "xattr record head");
+
+#endif

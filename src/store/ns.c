@@ -1,0 +1,670 @@
+/* ns.c -- the namespace: directory entries, the name index, rename, cursors.
+ *
+ * Every link is a DENTRY block.  A dentry counts only once its state byte
+ * says LIVE (the commit point of create and link) and stops counting when
+ * it says DEAD (unlink, rmdir).  Live dentries are also
+ *   - chained from the HASH block by ns_hash(parent, name): O(1) lookups
+ *     whatever the directory size;
+ *   - linked into their directory's list in creation order (readdir).
+ * Both are derived: recovery rebuilds them, so only the state byte needs to
+ * be crash-ordered.  Rename uses the header's intent record (format.h).
+ *
+ * Cursors: a struct store_dir remembers the last dentry it returned.
+ * ns_remove moves any cursor sitting on the removed dentry back to its
+ * predecessor, so a listing never skips or repeats an entry that exists for
+ * its whole duration; entries appended meanwhile are met at the tail.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "store_int.h"
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+uint32_t ns_hash(const struct store *s, uint64_t parent, const char *name,
+		 size_t len)
+{
+	uint64_t h = s->hdr->hash_seed ^ mix64(parent);
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+	return (uint32_t)mix64(h);
+}
+
+static uint64_t *buckets(struct store *s)
+{
+	return mm_payload(s, s->hdr->hash_table);
+}
+
+static uint64_t *bucket_of(struct store *s, uint32_t hash)
+{
+	return &buckets(s)[hash & (s->hdr->hash_buckets - 1)];
+}
+
+uint64_t ns_find(struct store *s, uint64_t dir, const char *name, size_t len)
+{
+	uint32_t hash = ns_hash(s, dir, name, len);
+	uint64_t off = *bucket_of(s, hash);
+
+	while (off) {
+		struct mm_dentry *d = mm_dentry(s, off);
+
+		if (d->hash == hash && d->parent == dir && d->namelen == len &&
+		    memcmp(d->name, name, len) == 0)
+			return off;
+		off = d->hash_next;
+	}
+	return 0;
+}
+
+int ns_index_init(struct store *s, uint64_t nbuckets)
+{
+	uint64_t off;
+	int rc = mm_zalloc(s, MM_HASH, nbuckets * sizeof(uint64_t), &off);
+
+	if (rc)
+		return rc;
+	s->hdr->hash_table = off;
+	s->hdr->hash_buckets = nbuckets;
+	s->hdr->hash_count = 0;
+	return 0;
+}
+
+/* Double the index when it holds more entries than buckets.  The old table
+ * stays in use if the arena has no room for a new one. */
+void ns_index_maybe_grow(struct store *s)
+{
+	struct mm_header *h = s->hdr;
+	uint64_t old = h->hash_table, n = h->hash_buckets, fresh;
+	uint64_t *from = mm_payload(s, old), *to;
+
+	if (h->hash_count <= n || n >= (1ULL << 28))
+		return;
+	if (mm_zalloc(s, MM_HASH, 2 * n * sizeof(uint64_t), &fresh) != 0)
+		return;
+	to = mm_payload(s, fresh);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t off = from[i];
+
+		while (off) {
+			struct mm_dentry *d = mm_dentry(s, off);
+			uint64_t next = d->hash_next, *b;
+
+			b = &to[d->hash & (2 * n - 1)];
+			d->hash_next = *b;
+			*b = off;
+			off = next;
+		}
+	}
+	h->hash_table = fresh;
+	h->hash_buckets = 2 * n;
+	mm_free(s, old);
+}
+
+void ns_insert(struct store *s, uint64_t off)
+{
+	struct mm_dentry *d = mm_dentry(s, off);
+	struct mm_dir *dir = mm_dir(s, d->parent);
+	uint64_t *b = bucket_of(s, d->hash);
+	struct mm_inode *child = mm_inode(s, d->inode);
+
+	d->hash_next = *b;
+	*b = off;
+	s->hdr->hash_count++;
+	d->next = 0;
+	d->prev = dir->tail;
+	if (dir->tail)
+		mm_dentry(s, dir->tail)->next = off;
+	else
+		dir->head = off;
+	dir->tail = off;
+	dir->count++;
+	if (mm_is_dir(child)) {
+		dir->nsubdirs++;
+		mm_dir(s, d->inode)->dentry = off;
+	}
+}
+
+static void unhash(struct store *s, uint64_t off)
+{
+	struct mm_dentry *d = mm_dentry(s, off);
+	uint64_t *link = bucket_of(s, d->hash);
+
+	while (*link && *link != off)
+		link = &mm_dentry(s, *link)->hash_next;
+	if (*link)
+		*link = d->hash_next;
+	s->hdr->hash_count--;
+}
+
+void ns_remove(struct store *s, uint64_t off)
+{
+	struct mm_dentry *d = mm_dentry(s, off);
+	struct mm_dir *dir = mm_dir(s, d->parent);
+
+	for (struct store_dir *c = s->cursors; c; c = c->next)
+		if (c->last == off)
+			c->last = d->prev;
+	unhash(s, off);
+	if (d->prev)
+		mm_dentry(s, d->prev)->next = d->next;
+	else
+		dir->head = d->next;
+	if (d->next)
+		mm_dentry(s, d->next)->prev = d->prev;
+	else
+		dir->tail = d->prev;
+	dir->count--;
+	if (mm_is_dir(mm_inode(s, d->inode))) {
+		dir->nsubdirs--;
+		mm_dir(s, d->inode)->dentry = 0;
+	}
+}
+
+static int dentry_new(struct store *s, uint64_t parent, const char *name,
+		      size_t len, uint64_t inode, uint64_t *out)
+{
+	struct mm_dentry *d;
+	int rc = mm_alloc(s, MM_DENTRY, sizeof(*d) + len, out);
+
+	if (rc)
+		return rc;
+	d = mm_dentry(s, *out);
+	memset(d, 0, sizeof(*d));
+	d->parent = parent;
+	d->inode = inode;
+	d->hash = ns_hash(s, parent, name, len);
+	d->namelen = (uint16_t)len;
+	d->state = MM_DENTRY_PENDING;
+	memcpy(d->name, name, len);
+	return 0;
+}
+
+/* A directory that can take entries: valid, a directory, not removed. */
+static int check_dir(struct store *s, uint64_t dir)
+{
+	if (!store_valid_ref(s, dir))
+		return -ESTALE;
+	if (!mm_is_dir(mm_inode(s, dir)))
+		return -ENOTDIR;
+	return mm_inode(s, dir)->nlink ? 0 : -ENOENT;
+}
+
+static int check_name(const char *name, size_t *len)
+{
+	*len = strlen(name);
+	if (*len == 0)
+		return -EINVAL;
+	return *len > STORE_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* Find name in dir: 0 and *out, or -errno. */
+static int find(struct store *s, uint64_t dir, const char *name,
+		uint64_t *out)
+{
+	size_t len;
+	int rc = check_name(name, &len);
+
+	if (rc == 0)
+		rc = check_dir(s, dir);
+	if (rc)
+		return rc;
+	*out = ns_find(s, dir, name, len);
+	return *out ? 0 : -ENOENT;
+}
+
+int store_lookup(struct store *s, store_ref dir, const char *name,
+		 store_ref *out, struct store_attr *attr)
+{
+	uint64_t d;
+	int rc;
+
+	arena_lock(s);
+	rc = find(s, dir, name, &d);
+	if (rc == 0) {
+		*out = mm_dentry(s, d)->inode;
+		if (attr)
+			inode_fill_attr(s, *out, attr);
+	}
+	arena_unlock(s);
+	return rc;
+}
+
+/* Link an existing inode under a new name: allocate, commit, index. */
+static int add_link(struct store *s, uint64_t dir, const char *name,
+		    size_t len, uint64_t inode)
+{
+	uint64_t d;
+	int rc = dentry_new(s, dir, name, len, inode, &d);
+
+	if (rc)
+		return rc;
+	mm_inode(s, inode)->nlink++;
+	mm_commit8(&mm_dentry(s, d)->state, MM_DENTRY_LIVE);
+	ns_insert(s, d);
+	ns_index_maybe_grow(s);
+	inode_touch(s, dir, true, true);
+	return 0;
+}
+
+/* Common part of every creation: checks, a new inode, its first link. */
+static int create_node(struct store *s, uint64_t dir, const char *name,
+		       uint32_t mode, uint32_t uid, uint32_t gid,
+		       uint64_t *out)
+{
+	size_t len;
+	uint64_t inode;
+	int rc = check_name(name, &len);
+
+	if (rc == 0)
+		rc = check_dir(s, dir);
+	if (rc == 0 && ns_find(s, dir, name, len))
+		rc = -EEXIST;
+	if (rc == 0 && s->hdr->ninodes >= s->hdr->max_files)
+		rc = -ENOSPC;
+	if (rc == 0)
+		rc = inode_new(s, mode, uid, gid, &inode);
+	if (rc)
+		return rc;
+	rc = add_link(s, dir, name, len, inode);
+	if (rc) {
+		inode_free(s, inode);
+		return rc;
+	}
+	*out = inode;
+	return 0;
+}
+
+int store_mknod(struct store *s, store_ref dir, const char *name,
+		uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
+		store_ref *out, struct store_attr *attr)
+{
+	uint32_t type = mode & 0170000;
+	int rc;
+
+	if (type == 0)
+		mode |= type = 0100000;
+	if (type != 0100000 && type != 0040000 && type != 0010000 &&
+	    type != 0140000 && type != 0020000 && type != 0060000)
+		return -EINVAL;
+	if (s->readonly || s->private_map)
+		return -EROFS;
+	arena_lock(s);
+	rc = create_node(s, dir, name, mode, uid, gid, out);
+	if (rc == 0) {
+		if (type == 0020000 || type == 0060000)
+			mm_inode(s, *out)->data = rdev;
+		inode_fill_attr(s, *out, attr);
+	}
+	arena_unlock(s);
+	return rc;
+}
+
+int store_symlink(struct store *s, store_ref dir, const char *name,
+		  const char *target, uint32_t uid, uint32_t gid,
+		  store_ref *out, struct store_attr *attr)
+{
+	size_t len = strlen(target);
+	uint64_t data;
+	int rc;
+
+	if (len == 0)
+		return -ENOENT;
+	if (len > STORE_SYMLINK_MAX)
+		return -ENAMETOOLONG;
+	if (s->readonly || s->private_map)
+		return -EROFS;
+	arena_lock(s);
+	rc = mm_alloc(s, MM_DATA, sizeof(struct mm_data) + len, &data);
+	if (rc)
+		goto out;
+	((struct mm_data *)mm_payload(s, data))->size = len;
+	memcpy(((struct mm_data *)mm_payload(s, data))->bytes, target, len);
+	rc = create_node(s, dir, name, 0120777, uid, gid, out);
+	if (rc) {
+		mm_free(s, data);
+		goto out;
+	}
+	mm_inode(s, *out)->data = data;
+	inode_fill_attr(s, *out, attr);
+out:
+	arena_unlock(s);
+	return rc;
+}
+
+int store_readlink(struct store *s, store_ref ref, char *buf, size_t size)
+{
+	struct mm_inode *ino;
+	struct mm_data *data;
+	int rc = -EINVAL;
+
+	arena_lock(s);
+	if (!store_valid_ref(s, ref)) {
+		rc = -ESTALE;
+		goto out;
+	}
+	ino = mm_inode(s, ref);
+	if ((ino->mode & 0170000) != 0120000 || !ino->data)
+		goto out;
+	data = mm_payload(s, ino->data);
+	memcpy(buf, data->bytes, data->size < size ? data->size : size);
+	rc = (int)data->size;
+out:
+	arena_unlock(s);
+	return rc;
+}
+
+int store_link(struct store *s, store_ref ref, store_ref newdir,
+	       const char *newname, struct store_attr *attr)
+{
+	size_t len;
+	int rc = check_name(newname, &len);
+
+	if (rc)
+		return rc;
+	if (s->readonly || s->private_map)
+		return -EROFS;
+	arena_lock(s);
+	rc = check_dir(s, newdir);
+	if (rc == 0 && !store_valid_ref(s, ref))
+		rc = -ESTALE;
+	if (rc == 0 && mm_is_dir(mm_inode(s, ref)))
+		rc = -EPERM;
+	if (rc == 0 && mm_inode(s, ref)->nlink == 0)
+		rc = -ENOENT;
+	if (rc == 0 && mm_inode(s, ref)->nlink >= 65000)
+		rc = -EMLINK;
+	if (rc == 0 && ns_find(s, newdir, newname, len))
+		rc = -EEXIST;
+	if (rc == 0)
+		rc = add_link(s, newdir, newname, len, ref);
+	if (rc == 0) {
+		inode_touch(s, ref, false, true);
+		inode_fill_attr(s, ref, attr);
+	}
+	arena_unlock(s);
+	return rc;
+}
+
+/* Undo a live dentry after its commit: unindex, free, drop the link. */
+static void drop_dentry(struct store *s, uint64_t d)
+{
+	uint64_t inode = mm_dentry(s, d)->inode;
+
+	ns_remove(s, d);
+	mm_free(s, d);
+	inode_drop_link(s, inode);
+}
+
+static int remove_entry(struct store *s, store_ref dir, const char *name,
+			bool want_dir)
+{
+	uint64_t d;
+	struct mm_inode *ino;
+	int rc;
+
+	if (s->readonly || s->private_map)
+		return -EROFS;
+	arena_lock(s);
+	rc = find(s, dir, name, &d);
+	if (rc)
+		goto out;
+	ino = mm_inode(s, mm_dentry(s, d)->inode);
+	if (mm_is_dir(ino) != want_dir)
+		rc = want_dir ? -ENOTDIR : -EISDIR;
+	else if (want_dir && mm_dir(s, mm_dentry(s, d)->inode)->count)
+		rc = -ENOTEMPTY;
+	if (rc)
+		goto out;
+	mm_commit8(&mm_dentry(s, d)->state, MM_DENTRY_DEAD);
+	drop_dentry(s, d);
+	inode_touch(s, dir, true, true);
+out:
+	arena_unlock(s);
+	return rc;
+}
+
+int store_unlink(struct store *s, store_ref dir, const char *name)
+{
+	return remove_entry(s, dir, name, false);
+}
+
+int store_rmdir(struct store *s, store_ref dir, const char *name)
+{
+	return remove_entry(s, dir, name, true);
+}
+
+/* Would moving directory `moved` under `target` put it inside itself? */
+static bool is_ancestor(struct store *s, uint64_t moved, uint64_t target)
+{
+	uint64_t root = s->hdr->root;
+
+	for (uint64_t p = target; p && p != root;) {
+		uint64_t d;
+
+		if (p == moved)
+			return true;
+		d = mm_dir(s, p)->dentry;
+		p = d ? mm_dentry(s, d)->parent : 0;
+	}
+	return false;
+}
+
+static int rename_checks(struct store *s, uint64_t src, uint64_t dst,
+			 uint64_t newdir, unsigned flags)
+{
+	struct mm_dentry *sd = mm_dentry(s, src);
+	bool sdir = mm_is_dir(mm_inode(s, sd->inode));
+
+	if ((flags & STORE_RENAME_NOREPLACE) && dst)
+		return -EEXIST;
+	if ((flags & STORE_RENAME_EXCHANGE) && !dst)
+		return -ENOENT;
+	if (sdir && is_ancestor(s, sd->inode, newdir))
+		return -EINVAL;
+	if (!dst)
+		return 0;
+	if (flags & STORE_RENAME_EXCHANGE) {
+		struct mm_dentry *dd = mm_dentry(s, dst);
+
+		if (mm_is_dir(mm_inode(s, dd->inode)) &&
+		    is_ancestor(s, dd->inode, sd->parent))
+			return -EINVAL;
+		return 0;
+	}
+	if (sdir && !mm_is_dir(mm_inode(s, mm_dentry(s, dst)->inode)))
+		return -ENOTDIR;
+	if (!sdir && mm_is_dir(mm_inode(s, mm_dentry(s, dst)->inode)))
+		return -EISDIR;
+	if (sdir && mm_dir(s, mm_dentry(s, dst)->inode)->count)
+		return -ENOTEMPTY;
+	return 0;
+}
+
+/* Publish the intent record: adds become live and kills dead together. */
+static void rename_commit(struct store *s, const uint64_t add[2],
+			  const uint64_t kill[2])
+{
+	struct mm_intent *in = &s->hdr->intent;
+
+	for (int i = 0; i < 2; i++) {
+		in->add[i] = add[i];
+		in->kill[i] = kill[i];
+	}
+	mm_commit64(&in->commit, 1);
+	for (int i = 0; i < 2; i++) {
+		if (add[i])
+			mm_commit8(&mm_dentry(s, add[i])->state,
+				   MM_DENTRY_LIVE);
+		if (kill[i])
+			mm_commit8(&mm_dentry(s, kill[i])->state,
+				   MM_DENTRY_DEAD);
+	}
+	mm_commit64(&in->commit, 0);
+}
+
+static int do_rename(struct store *s, uint64_t olddir, uint64_t src,
+		     uint64_t newdir, const char *newname, size_t newlen,
+		     uint64_t dst, unsigned flags)
+{
+	struct mm_dentry *sd = mm_dentry(s, src);
+	uint64_t add[2] = {0, 0}, kill[2] = {src, dst};
+	int rc;
+
+	rc = dentry_new(s, newdir, newname, newlen, sd->inode, &add[0]);
+	if (rc == 0 && (flags & STORE_RENAME_EXCHANGE)) {
+		rc = dentry_new(s, olddir, sd->name, sd->namelen,
+				mm_dentry(s, dst)->inode, &add[1]);
+		if (rc)
+			mm_free(s, add[0]);
+	}
+	if (rc)
+		return rc;
+	mm_inode(s, sd->inode)->nlink++;
+	if (add[1])
+		mm_inode(s, mm_dentry(s, dst)->inode)->nlink++;
+	rename_commit(s, add, kill);
+	for (int i = 0; i < 2; i++)
+		if (kill[i])
+			drop_dentry(s, kill[i]);
+	for (int i = 0; i < 2; i++)
+		if (add[i]) {
+			ns_insert(s, add[i]);
+			inode_touch(s, mm_dentry(s, add[i])->inode, false,
+				    true);
+		}
+	inode_touch(s, olddir, true, true);
+	inode_touch(s, newdir, true, true);
+	return 0;
+}
+
+int store_rename(struct store *s, store_ref olddir, const char *oldname,
+		 store_ref newdir, const char *newname, unsigned flags)
+{
+	uint64_t src, dst = 0;
+	size_t newlen;
+	int rc;
+
+	if (flags & ~(unsigned)(STORE_RENAME_NOREPLACE | STORE_RENAME_EXCHANGE)
+	    || flags == (STORE_RENAME_NOREPLACE | STORE_RENAME_EXCHANGE))
+		return -EINVAL;
+	rc = check_name(newname, &newlen);
+	if (rc)
+		return rc;
+	if (s->readonly || s->private_map)
+		return -EROFS;
+	arena_lock(s);
+	rc = find(s, olddir, oldname, &src);
+	if (rc == 0)
+		rc = check_dir(s, newdir);
+	if (rc)
+		goto out;
+	dst = ns_find(s, newdir, newname, newlen);
+	if (dst == src || (dst && mm_dentry(s, dst)->inode ==
+				  mm_dentry(s, src)->inode))
+		goto out;       /* same file: rename(2) does nothing */
+	rc = rename_checks(s, src, dst, newdir, flags);
+	if (rc == 0)
+		rc = do_rename(s, olddir, src, newdir, newname, newlen, dst,
+			       flags);
+out:
+	arena_unlock(s);
+	return rc;
+}
+
+int store_dir_open(struct store *s, store_ref dir, struct store_dir **out)
+{
+	struct store_dir *d;
+
+	if (!store_valid_ref(s, dir))
+		return -ESTALE;
+	if (!mm_is_dir(mm_inode(s, dir)))
+		return -ENOTDIR;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->s = s;
+	d->dir = dir;
+	d->next = s->cursors;
+	if (s->cursors)
+		s->cursors->prev = d;
+	s->cursors = d;
+	*out = d;
+	return 0;
+}
+
+static uint64_t cursor_next(struct store_dir *d)
+{
+	struct store *s = d->s;
+
+	return d->last ? mm_dentry(s, d->last)->next : mm_dir(s, d->dir)->head;
+}
+
+int store_dir_peek(struct store_dir *d, struct store_dirent *ent)
+{
+	struct store *s = d->s;
+	uint64_t off;
+	struct mm_dentry *de;
+	int rc = 0;
+
+	arena_lock(s);
+	off = cursor_next(d);
+	if (off) {
+		de = mm_dentry(s, off);
+		ent->ref = de->inode;
+		ent->ino = mm_inode(s, de->inode)->ino;
+		ent->mode = mm_inode(s, de->inode)->mode;
+		ent->namelen = de->namelen;
+		ent->name = de->name;
+		rc = 1;
+	}
+	arena_unlock(s);
+	return rc;
+}
+
+void store_dir_advance(struct store_dir *d)
+{
+	uint64_t off;
+
+	arena_lock(d->s);
+	off = cursor_next(d);
+	if (off) {
+		d->last = off;
+		d->pos++;
+	}
+	arena_unlock(d->s);
+}
+
+void store_dir_seek(struct store_dir *d, uint64_t n)
+{
+	d->last = 0;
+	d->pos = 0;
+	while (d->pos < n && cursor_next(d))
+		store_dir_advance(d);
+}
+
+uint64_t store_dir_pos(const struct store_dir *d)
+{
+	return d->pos;
+}
+
+void store_dir_close(struct store_dir *d)
+{
+	if (!d)
+		return;
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		d->s->cursors = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	free(d);
+}

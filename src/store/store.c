@@ -1,0 +1,312 @@
+/* store.c -- inodes: creation, attributes, lifetime (links and pins).
+ *
+ * An inode lives while it has a link (a live dentry) or a pin (a reference
+ * the daemon holds for the kernel).  Links are counted in the arena
+ * (inode->nlink, recounted by recovery); pins in process memory, in an
+ * open-addressing table keyed by the inode's offset.  The last of the two to
+ * go frees the inode and everything it owns.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "store_int.h"
+
+static uint32_t type_of(const struct mm_inode *ino)
+{
+	return ino->mode & 0170000;
+}
+
+static void count_type(struct store *s, uint32_t type, int delta)
+{
+	struct mm_header *h = s->hdr;
+
+	h->ninodes += (uint64_t)(int64_t)delta;
+	if (type == 0040000)
+		h->ndirs += (uint64_t)(int64_t)delta;
+	else if (type == 0120000)
+		h->nsymlinks += (uint64_t)(int64_t)delta;
+}
+
+int inode_new(struct store *s, uint32_t mode, uint32_t uid, uint32_t gid,
+	      uint64_t *out)
+{
+	struct mm_inode *ino;
+	uint64_t off, dir = 0;
+	int64_t now = mm_now();
+	int rc;
+
+	if ((mode & 0170000) == 0040000) {
+		rc = mm_zalloc(s, MM_DIR, sizeof(struct mm_dir), &dir);
+		if (rc)
+			return rc;
+	}
+	rc = mm_zalloc(s, MM_INODE, sizeof(*ino), &off);
+	if (rc) {
+		if (dir)
+			mm_free(s, dir);
+		return rc;
+	}
+	ino = mm_inode(s, off);
+	ino->ino = s->hdr->next_ino++;
+	ino->mode = mode;
+	ino->uid = uid;
+	ino->gid = gid;
+	ino->atime = ino->mtime = ino->ctime = now;
+	ino->data = dir;
+	count_type(s, mode & 0170000, 1);
+	*out = off;
+	return 0;
+}
+
+void inode_free(struct store *s, uint64_t off)
+{
+	struct mm_inode *ino = mm_inode(s, off);
+
+	file_free_data(s, ino);
+	if (ino->xattr)
+		mm_free(s, ino->xattr);
+	count_type(s, type_of(ino), -1);
+	if (ino->flags & MM_INODE_RING)
+		s->hdr->nrings--;
+	mm_free(s, off);
+}
+
+void inode_touch(struct store *s, uint64_t off, bool mtime, bool ctime)
+{
+	struct mm_inode *ino = mm_inode(s, off);
+	int64_t now = mm_now();
+
+	if (mtime)
+		ino->mtime = now;
+	if (ctime)
+		ino->ctime = now;
+}
+
+static uint64_t *pin_slot(const struct pin_table *t, uint64_t ref)
+{
+	size_t mask = t->cap - 1;
+	size_t i = (size_t)((ref >> 4) * 0x9e3779b97f4a7c15ULL) & mask;
+
+	while (t->keys[i] && t->keys[i] != ref)
+		i = (i + 1) & mask;
+	return &t->keys[i];
+}
+
+static int pins_grow(struct pin_table *t)
+{
+	struct pin_table n = { .cap = t->cap ? t->cap * 2 : 1024 };
+
+	n.keys = calloc(n.cap, sizeof(uint64_t));
+	n.counts = calloc(n.cap, sizeof(uint64_t));
+	if (!n.keys || !n.counts) {
+		free(n.keys);
+		free(n.counts);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->cap; i++) {
+		if (t->keys[i] && t->counts[i]) {
+			uint64_t *k = pin_slot(&n, t->keys[i]);
+
+			*k = t->keys[i];
+			n.counts[k - n.keys] = t->counts[i];
+			n.used++;
+		}
+	}
+	free(t->keys);
+	free(t->counts);
+	*t = n;
+	return 0;
+}
+
+bool inode_pinned(const struct store *s, uint64_t ref)
+{
+	const uint64_t *k;
+
+	if (!s->pins.cap)
+		return false;
+	k = pin_slot(&s->pins, ref);
+	return *k && s->pins.counts[k - s->pins.keys];
+}
+
+void store_pin(struct store *s, store_ref ref, uint64_t n)
+{
+	uint64_t *k;
+
+	if ((s->pins.used + 1) * 2 > s->pins.cap && pins_grow(&s->pins))
+		abort();        /* cannot track the kernel's references */
+	k = pin_slot(&s->pins, ref);
+	if (!*k) {
+		*k = ref;
+		s->pins.used++;
+	}
+	s->pins.counts[k - s->pins.keys] += n;
+}
+
+void store_unpin(struct store *s, store_ref ref, uint64_t n)
+{
+	uint64_t *k, *count;
+
+	if (!s->pins.cap)
+		return;
+	k = pin_slot(&s->pins, ref);
+	if (!*k)
+		return;
+	count = &s->pins.counts[k - s->pins.keys];
+	*count = *count > n ? *count - n : 0;
+	if (*count || s->readonly || s->private_map)
+		return;
+	arena_lock(s);
+	if (store_valid_ref(s, ref) && mm_inode(s, ref)->nlink == 0)
+		inode_free(s, ref);
+	arena_unlock(s);
+}
+
+void inode_drop_link(struct store *s, uint64_t off)
+{
+	struct mm_inode *ino = mm_inode(s, off);
+
+	if (ino->nlink)
+		ino->nlink--;
+	if (mm_is_dir(ino))
+		ino->nlink = 0;
+	ino->ctime = mm_now();
+	if (ino->nlink == 0 && !inode_pinned(s, off))
+		inode_free(s, off);
+}
+
+bool store_valid_ref(const struct store *s, store_ref ref)
+{
+	return mm_header_ok(s, ref) && mm_block(s, ref)->kind == MM_INODE &&
+	       mm_block(s, ref)->size >=
+	       mm_block_size_for(sizeof(struct mm_inode));
+}
+
+static struct timespec ts_of(int64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000),
+			       (long)(ns % 1000000000) };
+
+	if (ts.tv_nsec < 0) {
+		ts.tv_nsec += 1000000000;
+		ts.tv_sec--;
+	}
+	return ts;
+}
+
+static int64_t ns_of(struct timespec ts)
+{
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void inode_fill_attr(struct store *s, uint64_t off, struct store_attr *a)
+{
+	struct mm_inode *ino = mm_inode(s, off);
+	uint32_t type = type_of(ino);
+
+	memset(a, 0, sizeof(*a));
+	a->ino = ino->ino;
+	a->mode = ino->mode;
+	a->nlink = ino->nlink;
+	a->uid = ino->uid;
+	a->gid = ino->gid;
+	if (type == 0040000) {
+		a->nlink = ino->nlink ? 2 + (uint32_t)mm_dir(s, off)->nsubdirs
+				      : 0;
+		a->size = mm_dir(s, off)->count;
+	} else if (type == 0020000 || type == 0060000) {
+		a->rdev = (uint32_t)ino->data;
+	} else {
+		a->size = file_size(s, ino);
+	}
+	a->blocks = (file_bytes_used(s, ino) + 511) / 512;
+	a->atime = ts_of(ino->atime);
+	a->mtime = ts_of(ino->mtime);
+	a->ctime = ts_of(ino->ctime);
+}
+
+int store_getattr(struct store *s, store_ref ref, struct store_attr *attr)
+{
+	int rc = 0;
+
+	arena_lock(s);
+	if (store_valid_ref(s, ref))
+		inode_fill_attr(s, ref, attr);
+	else
+		rc = -ESTALE;
+	arena_unlock(s);
+	return rc;
+}
+
+static int set_size(struct store *s, store_ref ref, uint64_t size)
+{
+	struct mm_inode *ino = mm_inode(s, ref);
+	uint32_t type = type_of(ino);
+
+	if (type == 0040000)
+		return -EISDIR;
+	if (type != 0100000)
+		return -EINVAL;
+	if (size > STORE_FILE_MAX)
+		return -EFBIG;
+	return file_truncate(s, ref, size);
+}
+
+int store_setattr(struct store *s, store_ref ref, unsigned mask,
+		  const struct store_attr *in, struct store_attr *out)
+{
+	struct mm_inode *ino;
+	int rc = 0;
+
+	if (s->readonly || s->private_map)
+		return -EROFS;
+	arena_lock(s);
+	if (!store_valid_ref(s, ref)) {
+		rc = -ESTALE;
+		goto out;
+	}
+	ino = mm_inode(s, ref);
+	if (mask & STORE_SET_SIZE) {
+		rc = set_size(s, ref, in->size);
+		if (rc)
+			goto out;
+		ino->mtime = mm_now();
+	}
+	if (mask & STORE_SET_MODE)
+		ino->mode = (ino->mode & 0170000) | (in->mode & 07777);
+	if (mask & STORE_SET_UID)
+		ino->uid = in->uid;
+	if (mask & STORE_SET_GID)
+		ino->gid = in->gid;
+	if (mask & STORE_SET_ATIME)
+		ino->atime = ns_of(in->atime);
+	if (mask & STORE_SET_MTIME)
+		ino->mtime = ns_of(in->mtime);
+	ino->ctime = (mask & STORE_SET_CTIME) ? ns_of(in->ctime) : mm_now();
+out:
+	if (rc == 0 && out)
+		inode_fill_attr(s, ref, out);
+	arena_unlock(s);
+	return rc;
+}
+
+int store_statfs(struct store *s, struct store_statfs *st)
+{
+	struct mm_header *h = s->hdr;
+
+	memset(st, 0, sizeof(*st));
+	arena_lock(s);
+	st->size_cap = h->size_cap;
+	st->file_size = h->file_size;
+	st->used = h->used;
+	st->free = h->size_cap > h->used ? h->size_cap - h->used : 0;
+	st->inodes = h->ninodes;
+	st->dirs = h->ndirs;
+	st->symlinks = h->nsymlinks;
+	st->rings = h->nrings;
+	st->files = h->ninodes - h->ndirs - h->nsymlinks - h->nrings;
+	st->max_files = h->max_files;
+	st->format_version = h->version;
+	st->clean = h->clean;
+	arena_unlock(s);
+	return 0;
+}

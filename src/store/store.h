@@ -1,0 +1,217 @@
+/* store.h -- the mmfs arena: files, directories and metadata in one mapping.
+ *
+ * A store is one arena file mapped MAP_SHARED.  Everything a file system
+ * needs lives inside it (see format.h for the byte layout): inodes, directory
+ * entries, a hash index over (directory, name), file data, extended
+ * attributes and the allocator's free lists.  The store has no FUSE
+ * dependency; the daemon (src/fs), the admin tool and the unit tests all use
+ * this API.
+ *
+ * References.  An inode is named by a store_ref: the byte offset of its
+ * block in the arena.  The daemon uses it directly as the FUSE node id
+ * (except the root, which FUSE calls 1).  A ref stays valid while the inode
+ * has a link or a pin (store_pin); store_unpin of the last pin of an
+ * unlinked inode frees it.  Pins live in process memory: a new process
+ * starts with none, so unlinked inodes left by a dead daemon are reclaimed
+ * by recovery.
+ *
+ * Errors.  Every function that can fail returns 0 (or a byte count) on
+ * success and -errno on failure; a failed call changes nothing.
+ *
+ * Concurrency.  One process owns a writable store at a time (store_open
+ * takes an exclusive flock on the arena file).  The owner's calls are
+ * serialised by the caller (the daemon is single-threaded).  Other processes
+ * may open the same arena read-only (STORE_OPEN_PEEK) and read under the
+ * arena lock, which is a robust, process-shared mutex in the header.
+ *
+ * Crash safety.  Every mutating call reaches a single 8-byte store that
+ * commits it (format.h, "Commit points"); a process killed at any instant
+ * leaves either the old or the new state, and store_open of an arena that
+ * was not closed cleanly runs recovery (recover.c), which rebuilds the
+ * derived structures and reclaims unreachable space.
+ */
+#ifndef MMFS_STORE_H
+#define MMFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct store;
+typedef uint64_t store_ref;
+
+#define STORE_NAME_MAX 255              /* bytes in one name */
+#define STORE_SYMLINK_MAX 4095          /* bytes in a symlink target */
+#define STORE_XATTR_NAME_MAX 255
+#define STORE_XATTR_VALUE_MAX 65536     /* bytes in one xattr value */
+#define STORE_XATTR_TOTAL_MAX 65536     /* bytes of all xattrs of one file */
+#define STORE_XATTR_COUNT_MAX 128       /* xattrs per file */
+#define STORE_FILE_MAX (1ULL << 36)     /* largest file size (64 GiB): EFBIG */
+
+enum store_open_flags {
+	STORE_OPEN_CREATE = 1 << 0,   /* create the arena if it does not exist */
+	STORE_OPEN_RDONLY = 1 << 1,   /* serve without modifying the file */
+	STORE_OPEN_PEEK = 1 << 2,     /* inspect a possibly-mounted arena
+	                                 (read-only, no exclusive lock) */
+};
+
+struct store_options {
+	uint64_t size_cap;     /* largest arena file size in bytes; 0 = keep the
+	                          arena's recorded cap (or the default on create) */
+	uint64_t max_files;    /* inode limit; 0 = keep recorded / default */
+	uint64_t ring_size;    /* default capacity of new rings; 0 = default */
+	unsigned flags;        /* enum store_open_flags */
+};
+
+#define STORE_DEFAULT_SIZE (1ULL << 30)          /* 1 GiB cap, sparse */
+#define STORE_DEFAULT_MAX_FILES 4000000ULL
+#define STORE_DEFAULT_RING_SIZE (1ULL << 20)
+
+/* Open (or create) the arena at path.  On failure returns -errno and writes
+ * a one-line, human-readable reason to err (e.g. "not an mmfs arena",
+ * "arena format version 7 is newer than this mmfs (1)"); the file is not
+ * modified.  -EINVAL: not an arena / damaged; -EPROTONOSUPPORT: newer format;
+ * -EBUSY: another process serves it. */
+int store_open(const char *path, const struct store_options *opt,
+	       struct store **out, char *err, size_t errlen);
+
+/* Flush, mark the arena clean and unmap.  Frees orphaned (unlinked, pinned)
+ * inodes first.  store_close(NULL) is a no-op. */
+void store_close(struct store *s);
+
+/* msync the whole arena (sync -f, unmount). */
+int store_sync(struct store *s);
+/* msync what one file uses (fsync(2)). */
+int store_sync_file(struct store *s, store_ref ref, bool datasync);
+
+store_ref store_root(const struct store *s);
+bool store_readonly(const struct store *s);
+/* True once, after store_open ran recovery; message describes what it did. */
+const char *store_recovery_report(const struct store *s);
+
+struct store_attr {
+	uint64_t ino;          /* st_ino: unique for the life of the arena */
+	uint32_t mode;         /* type and permission bits */
+	uint32_t nlink;
+	uint32_t uid, gid;
+	uint32_t rdev;
+	uint64_t size;         /* st_size (rings: see ring.h) */
+	uint64_t blocks;       /* arena bytes used / 512 */
+	struct timespec atime, mtime, ctime;
+};
+
+/* Is ref a valid inode of this arena (bounds and block kind)? */
+bool store_valid_ref(const struct store *s, store_ref ref);
+
+int store_getattr(struct store *s, store_ref ref, struct store_attr *attr);
+
+/* Look name up in directory dir.  -ENOENT, -ENOTDIR, -ENAMETOOLONG. */
+int store_lookup(struct store *s, store_ref dir, const char *name,
+		 store_ref *out, struct store_attr *attr);
+
+/* Create a node of the given type (S_IFREG, S_IFDIR, S_IFIFO, S_IFSOCK,
+ * S_IFCHR, S_IFBLK; rdev for devices) with mode's permission bits.
+ * -EEXIST, -ENOSPC (arena full or max_files reached), -ENAMETOOLONG.
+ * A regular file whose name ends in ".ring" is created as a ring log. */
+int store_mknod(struct store *s, store_ref dir, const char *name,
+		uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
+		store_ref *out, struct store_attr *attr);
+int store_symlink(struct store *s, store_ref dir, const char *name,
+		  const char *target, uint32_t uid, uint32_t gid,
+		  store_ref *out, struct store_attr *attr);
+/* Copy a symlink's target (not NUL-terminated) into buf; returns its length
+ * (which may exceed size: then buf holds a prefix). */
+int store_readlink(struct store *s, store_ref ref, char *buf, size_t size);
+int store_link(struct store *s, store_ref ref, store_ref newdir,
+	       const char *newname, struct store_attr *attr);
+/* Remove a name.  The inode is freed when it has no links and no pins. */
+int store_unlink(struct store *s, store_ref dir, const char *name);
+int store_rmdir(struct store *s, store_ref dir, const char *name);
+
+#define STORE_RENAME_NOREPLACE 1
+#define STORE_RENAME_EXCHANGE 2
+/* rename(2)/renameat2(2) semantics, atomic (one commit point). */
+int store_rename(struct store *s, store_ref olddir, const char *oldname,
+		 store_ref newdir, const char *newname, unsigned flags);
+
+/* Pins: the daemon pins an inode for every lookup count the kernel holds. */
+void store_pin(struct store *s, store_ref ref, uint64_t n);
+void store_unpin(struct store *s, store_ref ref, uint64_t n);
+
+enum store_setattr_mask {
+	STORE_SET_MODE = 1 << 0,
+	STORE_SET_UID = 1 << 1,
+	STORE_SET_GID = 1 << 2,
+	STORE_SET_SIZE = 1 << 3,
+	STORE_SET_ATIME = 1 << 4,
+	STORE_SET_MTIME = 1 << 5,
+	STORE_SET_CTIME = 1 << 6,
+};
+/* Change what mask says (times are absolute; the caller resolves
+ * UTIME_NOW).  Changing anything also sets ctime to now unless
+ * STORE_SET_CTIME gives it.  SIZE on a directory: -EISDIR. */
+int store_setattr(struct store *s, store_ref ref, unsigned mask,
+		  const struct store_attr *in, struct store_attr *out);
+
+/* Read up to size bytes at off; returns the count (0 at or past EOF).
+ * Holes read as zeros.  Directories: -EISDIR. */
+ssize_t store_read(struct store *s, store_ref ref, uint64_t off,
+		   void *buf, size_t size);
+
+/* Write size bytes at off; returns size.  With truncate_first the file is
+ * emptied and written in the same commit (deferred O_TRUNC).  A write is
+ * atomic for readers and for crashes.  -EFBIG past STORE_FILE_MAX,
+ * -ENOSPC when the arena is full (nothing written). */
+ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
+		    const void *buf, size_t size, bool truncate_first);
+
+/* Extended attributes.  get/list return the length (or -ERANGE when size
+ * is non-zero but too small); size 0 asks for the length. */
+ssize_t store_getxattr(struct store *s, store_ref ref, const char *name,
+		       void *buf, size_t size);
+#define STORE_XATTR_CREATE 1
+#define STORE_XATTR_REPLACE 2
+int store_setxattr(struct store *s, store_ref ref, const char *name,
+		   const void *value, size_t size, int flags);
+ssize_t store_listxattr(struct store *s, store_ref ref, char *buf,
+			size_t size);
+int store_removexattr(struct store *s, store_ref ref, const char *name);
+
+struct store_statfs {
+	uint64_t size_cap;     /* bytes the arena may grow to */
+	uint64_t file_size;    /* bytes the arena file has now */
+	uint64_t used;         /* bytes in allocated blocks (incl. header) */
+	uint64_t free;         /* size_cap - used */
+	uint64_t inodes;       /* all live inodes; of which: */
+	uint64_t files, dirs, rings, symlinks, others;
+	uint64_t max_files;
+	uint32_t format_version;
+	bool clean;            /* header says the arena was closed cleanly */
+};
+int store_statfs(struct store *s, struct store_statfs *st);
+
+/* Directory cursors (readdir).  A cursor remembers the last entry it
+ * returned; entries removed while it is open move it back to the previous
+ * entry, so every entry that exists for the whole listing is returned exactly
+ * once and new entries appended to the directory are returned once when the
+ * cursor reaches them.  Cursors live in process memory. */
+struct store_dir;
+struct store_dirent {
+	store_ref ref;
+	uint64_t ino;
+	uint32_t mode;          /* type bits only are meaningful */
+	uint16_t namelen;
+	const char *name;       /* not NUL-terminated; valid until next call */
+};
+int store_dir_open(struct store *s, store_ref dir, struct store_dir **out);
+/* Peek at the next entry without consuming it: 1 = entry, 0 = end. */
+int store_dir_peek(struct store_dir *d, struct store_dirent *ent);
+void store_dir_advance(struct store_dir *d);
+/* Rewind, then skip n entries (seekdir to position n). */
+void store_dir_seek(struct store_dir *d, uint64_t n);
+uint64_t store_dir_pos(const struct store_dir *d);  /* entries consumed */
+void store_dir_close(struct store_dir *d);
+
+#endif

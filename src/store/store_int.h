@@ -1,0 +1,155 @@
+/* store_int.h -- what the store's modules share, not part of the API.
+ *
+ * struct store is the process-local handle of a mapped arena.  Offsets are
+ * turned into pointers only through the accessors below (one place, like
+ * LMDB's NODEPTR), which is also where bounds are assumed: callers pass
+ * offsets that came from the arena's own structures, validated on open or by
+ * store_valid_ref.
+ *
+ * Modules: arena.c (open, map, grow, header, locks), alloc.c (blocks and
+ * free lists), ns.c (dentries, index, directories, rename), file.c (file
+ * bytes), xattr.c, recover.c (recovery and the checker), store.c (inodes,
+ * attributes, pins, statfs).
+ */
+#ifndef MMFS_STORE_INT_H
+#define MMFS_STORE_INT_H
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "format.h"
+#include "store.h"
+
+struct pin_table {             /* open-addressing map: inode ref -> pins */
+	uint64_t *keys;
+	uint64_t *counts;
+	size_t cap, used;
+};
+
+struct store {
+	int fd;
+	char *path;
+	uint8_t *base;             /* mapping of map_len bytes */
+	size_t map_len;
+	struct mm_header *hdr;
+	bool readonly;             /* no stores to the arena at all */
+	bool private_map;          /* read-only serve: MAP_PRIVATE copy */
+	bool locked;               /* we hold header.lock */
+	pid_t pid;                 /* value of per-file lock words we take */
+	struct pin_table pins;
+	struct store_dir *cursors; /* open directory cursors */
+	char recovery[512];        /* what recovery did, "" if it did not run */
+};
+
+struct store_dir {
+	struct store *s;
+	uint64_t dir;              /* directory inode block */
+	uint64_t last;             /* last dentry returned, 0 = before head */
+	uint64_t pos;              /* entries consumed */
+	struct store_dir *next, *prev;
+};
+
+static inline void *mm_at(const struct store *s, uint64_t off)
+{
+	return s->base + off;
+}
+
+static inline struct mm_block *mm_block(const struct store *s, uint64_t off)
+{
+	return (struct mm_block *)(s->base + off);
+}
+
+static inline void *mm_payload(const struct store *s, uint64_t off)
+{
+	return s->base + off + sizeof(struct mm_block);
+}
+
+static inline size_t mm_payload_size(const struct store *s, uint64_t off)
+{
+	return mm_block(s, off)->size - sizeof(struct mm_block);
+}
+
+static inline struct mm_inode *mm_inode(const struct store *s, uint64_t off)
+{
+	return mm_payload(s, off);
+}
+
+static inline struct mm_dentry *mm_dentry(const struct store *s, uint64_t off)
+{
+	return mm_payload(s, off);
+}
+
+static inline struct mm_dir *mm_dir(const struct store *s, uint64_t inode)
+{
+	return mm_payload(s, mm_inode(s, inode)->data);
+}
+
+/* One aligned 8-byte store: the commit primitive (format.h). */
+static inline void mm_commit64(uint64_t *field, uint64_t value)
+{
+	atomic_store_explicit((_Atomic uint64_t *)field, value,
+			      memory_order_release);
+}
+
+static inline void mm_commit8(uint8_t *field, uint8_t value)
+{
+	atomic_store_explicit((_Atomic uint8_t *)field, value,
+			      memory_order_release);
+}
+
+static inline bool mm_is_dir(const struct mm_inode *ino)
+{
+	return (ino->mode & 0170000) == 0040000;
+}
+
+int64_t mm_now(void);
+
+/* arena.c */
+int arena_grow(struct store *s, uint64_t need_end);
+void arena_lock(struct store *s);
+void arena_unlock(struct store *s);
+void file_lock(struct store *s, struct mm_inode *ino);
+void file_unlock(struct store *s, struct mm_inode *ino);
+
+/* alloc.c: blocks.  mm_alloc leaves the payload undefined, mm_zalloc
+ * zeroes it.  Both return -ENOSPC when the cap is reached. */
+int mm_alloc(struct store *s, unsigned kind, size_t payload, uint64_t *out);
+int mm_zalloc(struct store *s, unsigned kind, size_t payload, uint64_t *out);
+void mm_free(struct store *s, uint64_t off);
+void mm_set_header(struct store *s, uint64_t off, uint32_t size,
+		   unsigned kind);
+bool mm_header_ok(const struct store *s, uint64_t off);
+/* Merge adjacent free blocks, rebuild the free lists and `used`. */
+void mm_alloc_rebuild(struct store *s);
+size_t mm_block_size_for(size_t payload);
+
+/* ns.c */
+uint32_t ns_hash(const struct store *s, uint64_t parent, const char *name,
+		 size_t len);
+uint64_t ns_find(struct store *s, uint64_t dir, const char *name, size_t len);
+void ns_insert(struct store *s, uint64_t dentry);
+void ns_remove(struct store *s, uint64_t dentry);
+int ns_index_init(struct store *s, uint64_t buckets);
+void ns_index_maybe_grow(struct store *s);
+
+/* store.c: inodes */
+int inode_new(struct store *s, uint32_t mode, uint32_t uid, uint32_t gid,
+	      uint64_t *out);
+void inode_free(struct store *s, uint64_t inode);
+void inode_drop_link(struct store *s, uint64_t inode);
+bool inode_pinned(const struct store *s, uint64_t inode);
+void inode_fill_attr(struct store *s, uint64_t inode, struct store_attr *a);
+void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
+
+/* file.c */
+void file_free_data(struct store *s, struct mm_inode *ino);
+uint64_t file_size(const struct store *s, const struct mm_inode *ino);
+uint64_t file_bytes_used(const struct store *s, const struct mm_inode *ino);
+int file_truncate(struct store *s, uint64_t inode, uint64_t size);
+void file_mark(struct store *s, const struct mm_inode *ino,
+	       void (*mark)(struct store *, uint64_t));
+
+/* recover.c */
+int recover_run(struct store *s);
+
+#endif

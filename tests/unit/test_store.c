@@ -1,0 +1,279 @@
+/* test_store.c -- unit tests of the store without FUSE.
+ *
+ * Each test opens a fresh arena in a temporary directory and drives the
+ * store API directly: files, directories, rename, xattrs, limits, reopen
+ * and recovery.  Exit 0 on success; a failed CHECK prints the line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static int failures;
+static char dir_template[] = "/tmp/mmfs-unit-XXXXXX";
+static char arena_path[256];
+
+#define CHECK(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, \
+			__LINE__, #cond); \
+		failures++; \
+	} \
+} while (0)
+
+#define CHECK_RC(expr, want) do { \
+	long long rc_ = (long long)(expr); \
+	if (rc_ != (long long)(want)) { \
+		fprintf(stderr, "%s:%d: %s = %lld, want %lld\n", __FILE__, \
+			__LINE__, #expr, rc_, (long long)(want)); \
+		failures++; \
+	} \
+} while (0)
+
+static struct store *open_arena(uint64_t cap)
+{
+	struct store_options o = { .size_cap = cap,
+				   .flags = STORE_OPEN_CREATE };
+	struct store *s = NULL;
+	char err[256];
+	int rc = store_open(arena_path, &o, &s, err, sizeof(err));
+
+	if (rc) {
+		fprintf(stderr, "store_open: %s\n", err);
+		exit(1);
+	}
+	return s;
+}
+
+static store_ref make(struct store *s, store_ref dir, const char *name,
+		      uint32_t mode)
+{
+	struct store_attr a;
+	store_ref ref = 0;
+
+	CHECK_RC(store_mknod(s, dir, name, mode, 0, 0, 0, &ref, &a), 0);
+	return ref;
+}
+
+static void test_small_files(void)
+{
+	struct store *s = open_arena(0);
+	store_ref root = store_root(s), f, g;
+	struct store_attr a;
+	char buf[64];
+
+	f = make(s, root, "counter", 0100644);
+	CHECK_RC(store_write(s, f, 0, "42\n", 3, false), 3);
+	CHECK_RC(store_read(s, f, 0, buf, sizeof(buf)), 3);
+	CHECK(memcmp(buf, "42\n", 3) == 0);
+	CHECK_RC(store_write(s, f, 0, "7\n", 2, true), 2);
+	CHECK_RC(store_read(s, f, 0, buf, sizeof(buf)), 2);
+	CHECK_RC(store_write(s, f, 10, "x", 1, false), 1);
+	CHECK_RC(store_read(s, f, 0, buf, sizeof(buf)), 11);
+	CHECK(buf[5] == 0 && buf[10] == 'x');
+	CHECK_RC(store_lookup(s, root, "counter", &g, &a), 0);
+	CHECK(g == f && a.size == 11 && a.nlink == 1);
+	CHECK_RC(store_lookup(s, root, "nope", &g, &a), -ENOENT);
+	CHECK_RC(store_mknod(s, root, "counter", 0100644, 0, 0, 0, &g, &a),
+		 -EEXIST);
+	CHECK_RC(store_write(s, f, 1ULL << 50, "x", 1, false), -EFBIG);
+	store_close(s);
+}
+
+static void test_large_file(void)
+{
+	struct store *s = open_arena(64 << 20);
+	store_ref f = make(s, store_root(s), "big", 0100644);
+	size_t n = 3 * 1024 * 1024 + 123;
+	unsigned char *data = malloc(n), *back = malloc(n);
+	struct store_attr a;
+
+	for (size_t i = 0; i < n; i++)
+		data[i] = (unsigned char)(i * 7 + i / 4096);
+	for (size_t off = 0; off < n; off += 100000) {
+		size_t len = n - off < 100000 ? n - off : 100000;
+
+		CHECK_RC(store_write(s, f, off, data + off, len, false),
+			 (long long)len);
+	}
+	CHECK_RC(store_read(s, f, 0, back, n), (long long)n);
+	CHECK(memcmp(data, back, n) == 0);
+	/* overwrite across chunks, then a hole far away */
+	memset(data + 60000, 0xab, 200000);
+	CHECK_RC(store_write(s, f, 60000, data + 60000, 200000, false),
+		 200000);
+	CHECK_RC(store_read(s, f, 0, back, n), (long long)n);
+	CHECK(memcmp(data, back, n) == 0);
+	CHECK_RC(store_write(s, f, 100 << 20, "end", 3, false), 3);
+	CHECK_RC(store_getattr(s, f, &a), 0);
+	CHECK(a.size == (100 << 20) + 3);
+	CHECK_RC(store_read(s, f, 50 << 20, back, 4096), 4096);
+	CHECK(back[0] == 0 && back[4095] == 0);
+	CHECK_RC(store_setattr(s, f, STORE_SET_SIZE,
+			       &(struct store_attr){ .size = 1000 }, &a), 0);
+	CHECK(a.size == 1000);
+	CHECK_RC(store_setattr(s, f, STORE_SET_SIZE,
+			       &(struct store_attr){ .size = 200000 }, &a), 0);
+	CHECK_RC(store_read(s, f, 0, back, 200000), 200000);
+	CHECK(memcmp(back, data, 1000) == 0 && back[1000] == 0 &&
+	      back[199999] == 0);
+	free(data);
+	free(back);
+	store_close(s);
+}
+
+static void test_namespace(void)
+{
+	struct store *s = open_arena(0);
+	store_ref root = store_root(s), d, e, f, g;
+	struct store_attr a;
+	struct store_dir *cur;
+	struct store_dirent ent;
+	int count = 0;
+	char name[300];
+
+	CHECK_RC(store_mknod(s, root, "dir", 0040755, 0, 0, 0, &d, &a), 0);
+	CHECK(a.nlink == 2);
+	CHECK_RC(store_mknod(s, d, "sub", 0040755, 0, 0, 0, &e, &a), 0);
+	f = make(s, d, "a", 0100644);
+	CHECK_RC(store_write(s, f, 0, "A", 1, false), 1);
+	CHECK_RC(store_getattr(s, d, &a), 0);
+	CHECK(a.nlink == 3);
+	CHECK_RC(store_rename(s, d, "a", e, "b", 0), 0);
+	CHECK_RC(store_lookup(s, e, "b", &g, &a), 0);
+	CHECK(g == f);
+	CHECK_RC(store_lookup(s, d, "a", &g, &a), -ENOENT);
+	CHECK_RC(store_rename(s, root, "dir", e, "loop", 0), -EINVAL);
+	CHECK_RC(store_rmdir(s, d, "sub"), -ENOTEMPTY);
+	CHECK_RC(store_link(s, f, root, "hard", &a), 0);
+	CHECK(a.nlink == 2);
+	CHECK_RC(store_unlink(s, e, "b"), 0);
+	CHECK_RC(store_rmdir(s, d, "sub"), 0);
+	CHECK_RC(store_getattr(s, f, &a), 0);
+	CHECK(a.nlink == 1 && a.size == 1);
+	memset(name, 'n', 256);
+	name[256] = 0;
+	CHECK_RC(store_mknod(s, root, name, 0100644, 0, 0, 0, &g, &a),
+		 -ENAMETOOLONG);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		make(s, d, name, 0100644);
+	}
+	CHECK_RC(store_dir_open(s, d, &cur), 0);
+	while (store_dir_peek(cur, &ent) == 1) {
+		/* remove the entry just returned and one ahead */
+		store_dir_advance(cur);
+		snprintf(name, sizeof(name), "%.*s", ent.namelen, ent.name);
+		CHECK_RC(store_unlink(s, d, name), 0);
+		count++;
+	}
+	store_dir_close(cur);
+	CHECK(count == 1000);
+	store_close(s);
+}
+
+static void test_xattr(void)
+{
+	struct store *s = open_arena(0);
+	store_ref f = make(s, store_root(s), "x", 0100644);
+	char buf[128];
+
+	CHECK_RC(store_setxattr(s, f, "user.a", "1", 1, 0), 0);
+	CHECK_RC(store_setxattr(s, f, "user.b", "22", 2, 0), 0);
+	CHECK_RC(store_setxattr(s, f, "user.a", "333", 3, 0), 0);
+	CHECK_RC(store_getxattr(s, f, "user.a", buf, sizeof(buf)), 3);
+	CHECK(memcmp(buf, "333", 3) == 0);
+	CHECK_RC(store_getxattr(s, f, "user.a", buf, 1), -ERANGE);
+	CHECK_RC(store_listxattr(s, f, buf, sizeof(buf)), 14);
+	CHECK_RC(store_setxattr(s, f, "user.a", "1", 1, STORE_XATTR_CREATE),
+		 -EEXIST);
+	CHECK_RC(store_removexattr(s, f, "user.a"), 0);
+	CHECK_RC(store_getxattr(s, f, "user.a", buf, sizeof(buf)), -ENODATA);
+	store_close(s);
+}
+
+static void test_persist_and_enospc(void)
+{
+	struct store *s = open_arena(1 << 20);
+	store_ref root = store_root(s), f, g;
+	struct store_attr a;
+	char buf[4096] = {1};
+	int n = 0;
+
+	f = make(s, root, "keep", 0100600);
+	CHECK_RC(store_write(s, f, 0, "persist", 7, false), 7);
+	CHECK_RC(store_setxattr(s, f, "user.k", "v", 1, 0), 0);
+	for (;;) {
+		char name[32];
+		store_ref x;
+
+		snprintf(name, sizeof(name), "fill%d", n);
+		if (store_mknod(s, root, name, 0100644, 0, 0, 0, &x, &a))
+			break;
+		if (store_write(s, x, 0, buf, sizeof(buf), false) < 0)
+			break;
+		n++;
+	}
+	CHECK(n > 100 && n < 300);
+	CHECK_RC(store_write(s, f, 0, buf, sizeof(buf), false), -ENOSPC);
+	CHECK_RC(store_read(s, f, 0, buf, sizeof(buf)), 7);
+	for (int i = 0; i < n; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "fill%d", i);
+		CHECK_RC(store_unlink(s, root, name), 0);
+	}
+	CHECK_RC(store_write(s, f, 0, buf, sizeof(buf), true), 4096);
+	CHECK_RC(store_write(s, f, 0, "persist", 7, true), 7);
+	store_close(s);
+	s = open_arena(0);
+	CHECK(store_recovery_report(s)[0] == 0);
+	CHECK_RC(store_lookup(s, store_root(s), "keep", &g, &a), 0);
+	CHECK(a.size == 7 && (a.mode & 0777) == 0600);
+	CHECK_RC(store_getxattr(s, g, "user.k", buf, sizeof(buf)), 1);
+	store_close(s);
+}
+
+static void test_bad_arenas(void)
+{
+	struct store *s = NULL;
+	struct store_options o = {0};
+	char err[256];
+	int fd = open(arena_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	CHECK(write(fd, "hello, not an arena\n", 20) == 20);
+	close(fd);
+	CHECK_RC(store_open(arena_path, &o, &s, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "not an mmfs arena") != NULL);
+	unlink(arena_path);
+	s = open_arena(0);
+	store_close(s);
+	CHECK(truncate(arena_path, 2000) == 0);
+	CHECK_RC(store_open(arena_path, &o, &s, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "truncated") != NULL);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir_template))
+		return 1;
+	snprintf(arena_path, sizeof(arena_path), "%s/arena", dir_template);
+	void (*tests[])(void) = { test_small_files, test_large_file,
+				  test_namespace, test_xattr,
+				  test_persist_and_enospc, test_bad_arenas };
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		unlink(arena_path);
+		tests[i]();
+	}
+	unlink(arena_path);
+	rmdir(dir_template);
+	if (failures)
+		fprintf(stderr, "%d check(s) failed\n", failures);
+	return failures ? 1 : 0;
+}
