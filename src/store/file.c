@@ -46,6 +46,8 @@ static bool has_bytes(const struct mm_inode *ino)
 
 uint64_t file_size(const struct store *s, const struct mm_inode *ino)
 {
+	if ((ino->flags & MM_INODE_RING) && ino->data)
+		return ((struct mm_ring *)mm_payload(s, ino->data))->tail;
 	if (!has_bytes(ino) || !ino->data)
 		return 0;
 	if (repr_kind(s, ino) == MM_DATA)
@@ -444,6 +446,8 @@ static int check_file(struct store *s, store_ref ref)
 	type = mm_inode(s, ref)->mode & 0170000;
 	if (type == 0040000)
 		return -EISDIR;
+	if (mm_inode(s, ref)->flags & MM_INODE_RING)
+		return -EINVAL;     /* rings go through ring.h */
 	return type == 0100000 ? 0 : -EINVAL;
 }
 

@@ -78,7 +78,13 @@
  *   XATTR   u32 count, u32 bytes, then count records
  *           { u8 namelen, u8 pad, u16 pad, u32 valuelen, name, value }
  *   HASH    u64 bucket[hash_buckets]: dentry chains (derived)
- *   RING    ring log storage (see src/ring/ring.h)
+ *   RING    struct mm_ring: u64 capacity, head, tail, records, then
+ *           capacity data bytes, then ceil(capacity/8) bitmap bytes.
+ *           Virtual byte V of the log lives at data[V % capacity]; bit
+ *           V % capacity is set iff a retained record starts at V.
+ *           [head, tail) is what is retained; tail is the st_size.
+ *           Appends evict by storing head (oldest first), write past tail,
+ *           then publish by storing tail (src/ring/ring.c).
  *
  * Files
  *
@@ -268,6 +274,17 @@ struct mm_xattr_rec {
 	uint32_t valuelen;
 	char name_value[];
 };
+
+struct mm_ring {
+	uint64_t capacity;
+	uint64_t head;        /* virtual offset of the oldest retained record */
+	uint64_t tail;        /* virtual offset past the newest byte */
+	uint64_t records;     /* derived: retained records */
+	unsigned char bytes[];
+};
+
+#define MM_RING_MIN 64u
+#define MM_RING_BITMAP(cap) (((cap) + 7) / 8)
 
 _Static_assert(sizeof(struct mm_block) == 8, "block header is 8 bytes");
 _Static_assert(sizeof(struct mm_intent) == 40, "intent is 40 bytes");

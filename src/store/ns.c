@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "store_int.h"
+#include "ring.h"
 
 static uint64_t mix64(uint64_t x)
 {
@@ -255,10 +256,10 @@ static int add_link(struct store *s, uint64_t dir, const char *name,
 	return 0;
 }
 
-/* Common part of every creation: checks, a new inode, its first link. */
+/* Common part of every creation: checks, a new inode with its data and
+ * flags set, then its first link (the commit). */
 static int create_node(struct store *s, uint64_t dir, const char *name,
-		       uint32_t mode, uint32_t uid, uint32_t gid,
-		       uint64_t *out)
+		       const struct mm_inode *init, uint64_t *out)
 {
 	size_t len;
 	uint64_t inode;
@@ -271,11 +272,18 @@ static int create_node(struct store *s, uint64_t dir, const char *name,
 	if (rc == 0 && s->hdr->ninodes >= s->hdr->max_files)
 		rc = -ENOSPC;
 	if (rc == 0)
-		rc = inode_new(s, mode, uid, gid, &inode);
+		rc = inode_new(s, init->mode, init->uid, init->gid, &inode);
 	if (rc)
 		return rc;
+	if (init->data)
+		mm_inode(s, inode)->data = init->data;
+	mm_inode(s, inode)->flags = init->flags;
+	s->hdr->nrings += (init->flags & MM_INODE_RING) != 0;
 	rc = add_link(s, dir, name, len, inode);
 	if (rc) {
+		mm_inode(s, inode)->data = 0;
+		mm_inode(s, inode)->flags = 0;
+		s->hdr->nrings -= (init->flags & MM_INODE_RING) != 0;
 		inode_free(s, inode);
 		return rc;
 	}
@@ -287,23 +295,30 @@ int store_mknod(struct store *s, store_ref dir, const char *name,
 		uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
 		store_ref *out, struct store_attr *attr)
 {
+	struct mm_inode init = { .mode = mode, .uid = uid, .gid = gid };
 	uint32_t type = mode & 0170000;
-	int rc;
+	int rc = 0;
 
 	if (type == 0)
-		mode |= type = 0100000;
+		init.mode |= type = 0100000;
 	if (type != 0100000 && type != 0040000 && type != 0010000 &&
 	    type != 0140000 && type != 0020000 && type != 0060000)
 		return -EINVAL;
 	if (s->readonly || s->private_map)
 		return -EROFS;
 	arena_lock(s);
-	rc = create_node(s, dir, name, mode, uid, gid, out);
-	if (rc == 0) {
-		if (type == 0020000 || type == 0060000)
-			mm_inode(s, *out)->data = rdev;
-		inode_fill_attr(s, *out, attr);
+	if (type == 0020000 || type == 0060000)
+		init.data = rdev;
+	if (type == 0100000 && ring_name(name)) {
+		init.flags = MM_INODE_RING;
+		rc = ring_block_new(s, s->hdr->ring_size, &init.data);
 	}
+	if (rc == 0)
+		rc = create_node(s, dir, name, &init, out);
+	if (rc && (init.flags & MM_INODE_RING) && init.data)
+		mm_free(s, init.data);
+	if (rc == 0)
+		inode_fill_attr(s, *out, attr);
 	arena_unlock(s);
 	return rc;
 }
@@ -328,12 +343,12 @@ int store_symlink(struct store *s, store_ref dir, const char *name,
 		goto out;
 	((struct mm_data *)mm_payload(s, data))->size = len;
 	memcpy(((struct mm_data *)mm_payload(s, data))->bytes, target, len);
-	rc = create_node(s, dir, name, 0120777, uid, gid, out);
+	rc = create_node(s, dir, name, &(struct mm_inode){ .mode = 0120777,
+			 .uid = uid, .gid = gid, .data = data }, out);
 	if (rc) {
 		mm_free(s, data);
 		goto out;
 	}
-	mm_inode(s, *out)->data = data;
 	inode_fill_attr(s, *out, attr);
 out:
 	arena_unlock(s);

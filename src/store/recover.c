@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "store_int.h"
@@ -49,11 +50,19 @@ static size_t payload_need(const struct store *s, uint64_t off)
 	case MM_DATA:
 		return sizeof(struct mm_data) + ((struct mm_data *)p)->size;
 	case MM_MAP:
+		if (((struct mm_map *)p)->nslots > UINT32_MAX)
+			return SIZE_MAX;
 		return sizeof(struct mm_map) + ((struct mm_map *)p)->nslots * 8;
 	case MM_CHUNK_KIND:
 		return MM_CHUNK;
 	case MM_DIR:
 		return sizeof(struct mm_dir);
+	case MM_RING:
+		if (((struct mm_ring *)p)->capacity < MM_RING_MIN ||
+		    ((struct mm_ring *)p)->capacity > UINT32_MAX)
+			return SIZE_MAX;
+		return sizeof(struct mm_ring) + ((struct mm_ring *)p)->capacity +
+		       MM_RING_BITMAP(((struct mm_ring *)p)->capacity);
 	case MM_XATTR:
 		return sizeof(struct mm_xattr_head) +
 		       ((struct mm_xattr_head *)p)->bytes;
@@ -140,6 +149,12 @@ static void check_inode(struct store *s, uint64_t off, struct tally *t)
 		ino->data = 0;
 		t->cut++;
 	}
+	if (want && !ino->data) {
+		ino->flags &= ~MM_INODE_RING;   /* a ring without storage */
+		t->cut++;
+	}
+	if (want && ino->data)
+		ring_repair(s, ino->data);
 	if (ino->data && mm_block(s, ino->data)->kind == MM_MAP) {
 		struct mm_map *m = mm_payload(s, ino->data);
 

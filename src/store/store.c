@@ -248,6 +248,8 @@ static int set_size(struct store *s, store_ref ref, uint64_t size)
 		return -EINVAL;
 	if (size > STORE_FILE_MAX)
 		return -EFBIG;
+	if (ino->flags & MM_INODE_RING)
+		return ring_truncate_locked(s, ref, size);
 	return file_truncate(s, ref, size);
 }
 

@@ -149,6 +149,12 @@ int file_truncate(struct store *s, uint64_t inode, uint64_t size);
 void file_mark(struct store *s, const struct mm_inode *ino,
 	       void (*mark)(struct store *, uint64_t));
 
+/* ring.c (src/ring): the parts of rings the store itself needs */
+int ring_block_new(struct store *s, uint64_t capacity, uint64_t *out);
+void ring_repair(struct store *s, uint64_t block);
+int ring_truncate_locked(struct store *s, store_ref ref, uint64_t size);
+bool ring_name(const char *name);
+
 /* recover.c */
 int recover_run(struct store *s);
 

@@ -1,0 +1,330 @@
+/* ring.c -- ring-log records over the store (see ring.h, format.h RING).
+ *
+ * Invariants of a RING block r (C = r->capacity):
+ *   1. r->head <= r->tail and r->tail - r->head <= C;
+ *   2. if head < tail, a record starts at head (its bit is set);
+ *   3. bits are set exactly for record starts in [head, tail).
+ * Append order (each step one store, so a crash between steps leaves a
+ * valid ring holding whole records): advance head past evicted records,
+ * clear their bits, copy the record past tail, set its bit, store tail.
+ * Recovery calls ring_repair to re-establish 2 and 3 after a crash.
+ */
+#include <errno.h>
+
+#include "ring.h"
+#include "store_int.h"
+
+static struct mm_ring *ring_of(struct store *s, store_ref ref)
+{
+	return mm_payload(s, mm_inode(s, ref)->data);
+}
+
+static unsigned char *bitmap(struct mm_ring *r)
+{
+	return r->bytes + r->capacity;
+}
+
+static bool bit(struct mm_ring *r, uint64_t v)
+{
+	uint64_t p = v % r->capacity;
+
+	return bitmap(r)[p / 8] >> (p % 8) & 1;
+}
+
+static void set_bit(struct mm_ring *r, uint64_t v, bool on)
+{
+	uint64_t p = v % r->capacity;
+
+	if (on)
+		bitmap(r)[p / 8] |= (unsigned char)(1u << (p % 8));
+	else
+		bitmap(r)[p / 8] &= (unsigned char)~(1u << (p % 8));
+}
+
+/* First record start in (from, to), or to. */
+static uint64_t next_start(struct mm_ring *r, uint64_t from, uint64_t to)
+{
+	for (uint64_t v = from + 1; v < to; v++) {
+		uint64_t p = v % r->capacity;
+
+		if (p % 8 == 0 && bitmap(r)[p / 8] == 0 && v + 8 <= to) {
+			v += 7;
+			continue;
+		}
+		if (bit(r, v))
+			return v;
+	}
+	return to;
+}
+
+/* Last record start in (from, to], or 0 when there is none. */
+static uint64_t last_start(struct mm_ring *r, uint64_t from, uint64_t to)
+{
+	for (uint64_t v = to; v > from; v--)
+		if (bit(r, v))
+			return v;
+	return 0;
+}
+
+static void copy_out(struct mm_ring *r, uint64_t v, unsigned char *dst,
+		     size_t n)
+{
+	uint64_t p = v % r->capacity, first = r->capacity - p;
+
+	if (first > n)
+		first = n;
+	memcpy(dst, r->bytes + p, first);
+	memcpy(dst + first, r->bytes, n - first);
+}
+
+static void copy_in(struct mm_ring *r, uint64_t v, const unsigned char *src,
+		    size_t n)
+{
+	uint64_t p = v % r->capacity, first = r->capacity - p;
+
+	if (first > n)
+		first = n;
+	memcpy(r->bytes + p, src, first);
+	memcpy(r->bytes, src + first, n - first);
+}
+
+bool ring_name(const char *name)
+{
+	size_t len = strlen(name), slen = sizeof(RING_SUFFIX) - 1;
+
+	return len > slen && strcmp(name + len - slen, RING_SUFFIX) == 0;
+}
+
+int ring_block_new(struct store *s, uint64_t capacity, uint64_t *out)
+{
+	int rc;
+
+	if (capacity < MM_RING_MIN)
+		return -EINVAL;
+	rc = mm_zalloc(s, MM_RING, sizeof(struct mm_ring) + capacity +
+		       MM_RING_BITMAP(capacity), out);
+	if (rc == 0)
+		((struct mm_ring *)mm_payload(s, *out))->capacity = capacity;
+	return rc;
+}
+
+static int replace(struct store *s, store_ref ref, uint64_t capacity,
+		   bool clear);
+
+/* Re-establish invariants 1-3 (recovery). */
+void ring_repair(struct store *s, uint64_t block)
+{
+	struct mm_ring *r = mm_payload(s, block);
+	uint64_t gap;
+
+	if (r->head > r->tail || r->tail - r->head > r->capacity)
+		r->head = r->tail;
+	if (r->head < r->tail && !bit(r, r->head))
+		r->head = next_start(r, r->head, r->tail);
+	gap = r->capacity - (r->tail - r->head);
+	for (uint64_t i = 0; i < gap; i++)
+		set_bit(r, r->tail + i, false);
+	r->records = 0;
+	for (uint64_t v = r->head; v < r->tail; v = next_start(r, v, r->tail))
+		r->records++;
+}
+
+/* Truncate with the arena lock held: only to 0, which clears the ring. */
+int ring_truncate_locked(struct store *s, store_ref ref, uint64_t size)
+{
+	if (size)
+		return -EINVAL;
+	return replace(s, ref, ring_of(s, ref)->capacity, true);
+}
+
+static int begin(struct store *s, store_ref ref)
+{
+	arena_lock(s);
+	if (!store_valid_ref(s, ref)) {
+		arena_unlock(s);
+		return -ESTALE;
+	}
+	if (!(mm_inode(s, ref)->flags & MM_INODE_RING)) {
+		arena_unlock(s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool ring_is(struct store *s, store_ref ref)
+{
+	bool yes;
+
+	arena_lock(s);
+	yes = store_valid_ref(s, ref) &&
+	      (mm_inode(s, ref)->flags & MM_INODE_RING);
+	arena_unlock(s);
+	return yes;
+}
+
+ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
+		    size_t len)
+{
+	struct mm_ring *r;
+	ssize_t rc;
+
+	if (store_readonly(s))
+		return -EROFS;
+	rc = begin(s, ref);
+	if (rc)
+		return rc;
+	r = ring_of(s, ref);
+	if (len > r->capacity) {
+		rc = -EFBIG;
+		goto out;
+	}
+	while (r->tail + len - r->head > r->capacity) {
+		uint64_t old = r->head;
+
+		mm_commit64(&r->head, next_start(r, old, r->tail));
+		set_bit(r, old, false);
+		r->records--;
+	}
+	if (len) {
+		copy_in(r, r->tail, buf, len);
+		set_bit(r, r->tail, true);
+		r->records++;
+		mm_commit64(&r->tail, r->tail + len);
+		inode_touch(s, ref, true, true);
+	}
+	rc = (ssize_t)len;
+out:
+	arena_unlock(s);
+	return rc;
+}
+
+/* Bytes a sequential reader may take from v: whole records up to size. */
+static size_t whole_records(struct mm_ring *r, uint64_t v, size_t n)
+{
+	uint64_t end;
+
+	if (v + n >= r->tail)
+		return n;
+	end = last_start(r, v, v + n);
+	return end ? end - v : n;
+}
+
+ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *rd,
+		  uint64_t off, void *buf, size_t size)
+{
+	struct mm_ring *r;
+	bool sequential = off == rd->next;
+	uint64_t v;
+	size_t n = 0;
+	ssize_t rc = begin(s, ref);
+
+	if (rc)
+		return rc;
+	r = ring_of(s, ref);
+	if (!sequential)
+		rd->skew = 0;
+	v = off + rd->skew;
+	if (v < r->head) {            /* fell behind: skip evicted records */
+		rd->skew += r->head - v;
+		v = r->head;
+	}
+	if (v < r->tail) {
+		n = r->tail - v < size ? r->tail - v : size;
+		if (sequential)
+			n = whole_records(r, v, n);
+		copy_out(r, v, buf, n);
+	}
+	rd->next = off + n;
+	arena_unlock(s);
+	return (ssize_t)n;
+}
+
+/* Publish a new ring block holding the newest whole records of the old
+ * one that fit in capacity (none when clear). */
+static int replace(struct store *s, store_ref ref, uint64_t capacity,
+		   bool clear)
+{
+	struct mm_inode *ino = mm_inode(s, ref);
+	struct mm_ring *old = ring_of(s, ref), *r;
+	uint64_t block, from, stale = ino->data;
+	int rc = ring_block_new(s, capacity, &block);
+
+	if (rc)
+		return rc;
+	r = mm_payload(s, block);
+	if (!clear) {
+		from = old->tail - old->head > capacity ?
+		       next_start(old, old->tail - capacity - 1, old->tail) :
+		       old->head;
+		for (uint64_t v = from; v < old->tail;
+		     v = next_start(old, v, old->tail)) {
+			uint64_t end = next_start(old, v, old->tail);
+			unsigned char chunk[4096];
+
+			set_bit(r, v, true);
+			r->records++;
+			for (uint64_t c = v; c < end; c += sizeof(chunk)) {
+				size_t n = end - c < sizeof(chunk) ?
+					   end - c : sizeof(chunk);
+
+				copy_out(old, c, chunk, n);
+				copy_in(r, c, chunk, n);
+			}
+		}
+		r->head = from;
+		r->tail = old->tail;
+	}
+	mm_commit64(&ino->data, block);
+	mm_free(s, stale);
+	inode_touch(s, ref, true, true);
+	return 0;
+}
+
+int ring_clear(struct store *s, store_ref ref)
+{
+	int rc;
+
+	if (store_readonly(s))
+		return -EROFS;
+	rc = begin(s, ref);
+	if (rc)
+		return rc;
+	rc = replace(s, ref, ring_of(s, ref)->capacity, true);
+	arena_unlock(s);
+	return rc;
+}
+
+int ring_set_capacity(struct store *s, store_ref ref, uint64_t capacity)
+{
+	int rc;
+
+	if (store_readonly(s))
+		return -EROFS;
+	if (capacity < MM_RING_MIN || capacity > UINT32_MAX / 2)
+		return -EINVAL;
+	rc = begin(s, ref);
+	if (rc)
+		return rc;
+	if (capacity > s->hdr->size_cap)
+		rc = -ENOSPC;
+	else if (capacity != ring_of(s, ref)->capacity)
+		rc = replace(s, ref, capacity, false);
+	arena_unlock(s);
+	return rc;
+}
+
+int ring_stat(struct store *s, store_ref ref, struct ring_stat *st)
+{
+	struct mm_ring *r;
+	int rc = begin(s, ref);
+
+	if (rc)
+		return rc;
+	r = ring_of(s, ref);
+	st->capacity = r->capacity;
+	st->head = r->head;
+	st->tail = r->tail;
+	st->records = r->records;
+	arena_unlock(s);
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* ring.h -- ring logs: fixed-size cyclic files of whole records.
+ *
+ * A ring is a regular file created under a name ending in ".ring".  Its
+ * storage is one RING block of fixed capacity (format.h); it never grows.
+ *
+ *   - Every write(2) is one record, appended at the end whatever the file
+ *     offset.  When the ring is full the oldest whole records are evicted,
+ *     so the retained bytes always start at a record boundary.  A record
+ *     larger than the capacity is refused with EFBIG (nothing is evicted).
+ *   - The log is a stream of virtual offsets: st_size is the offset past
+ *     the newest byte and only grows (until the ring is cleared), so tools
+ *     that follow a growing file (tail -f) work.  Bytes [head, tail) are
+ *     retained; a positional read there returns exactly those bytes.
+ *   - A reader that continues where its previous read ended (sequential)
+ *     is given whole records only, and, if it fell behind the oldest
+ *     retained record, continues from that record: it skips evicted
+ *     records but never sees part of one or one twice.  struct
+ *     ring_reader (one per open file) remembers where it was.
+ *   - Truncating to 0 clears the ring (st_size returns to 0); the capacity
+ *     can be changed, keeping the newest records that fit.
+ *
+ * All functions take the arena lock; they return -errno on failure.
+ */
+#ifndef MMFS_RING_H
+#define MMFS_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store.h"
+
+#define RING_SUFFIX ".ring"
+#define RING_CAPACITY_XATTR "user.mmfs.capacity"
+
+struct ring_reader {
+	uint64_t next;     /* file offset where the previous read ended */
+	uint64_t skew;     /* virtual offset = file offset + skew */
+};
+
+struct ring_stat {
+	uint64_t capacity, head, tail, records;
+};
+
+/* Does a regular file with this name become a ring? */
+bool ring_name(const char *name);
+bool ring_is(struct store *s, store_ref ref);
+
+ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
+		    size_t len);
+ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *r,
+		  uint64_t off, void *buf, size_t size);
+int ring_clear(struct store *s, store_ref ref);
+/* New capacity in bytes (>= 64, <= the arena's cap); keeps the newest
+ * whole records that fit. */
+int ring_set_capacity(struct store *s, store_ref ref, uint64_t capacity);
+int ring_stat(struct store *s, store_ref ref, struct ring_stat *st);
+
+#endif
