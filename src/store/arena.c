@@ -329,44 +329,115 @@ static int apply_options(struct store *s, const struct store_options *o,
 	return 0;
 }
 
+/* Read and check the header of the open file without mapping it. */
+static int read_header(struct store *s, struct mm_header *h, uint64_t *size,
+		       char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(s->fd, &st) != 0)
+		return fail(err, errlen, -errno, "%s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(err, errlen, -EINVAL, "not a regular file");
+	*size = (uint64_t)st.st_size;
+	if (*size < MM_PAGE) {
+		ssize_t n = pread(s->fd, h, sizeof(uint64_t), 0);
+
+		if (n == sizeof(uint64_t) && h->magic == MM_MAGIC)
+			return fail(err, errlen, -EINVAL,
+				    "truncated arena: %llu bytes",
+				    (unsigned long long)*size);
+		return fail(err, errlen, -EINVAL, "not an mmfs arena");
+	}
+	if (pread(s->fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h))
+		return fail(err, errlen, -EIO, "cannot read the header");
+	return check_header(h, *size, err, errlen);
+}
+
 static int open_existing(struct store *s, const struct store_options *o,
 			 char *err, size_t errlen)
 {
 	struct mm_header h;
-	struct stat st;
-	uint64_t len;
-	int rc;
+	uint64_t size, len;
+	int rc = read_header(s, &h, &size, err, errlen);
 
-	if (fstat(s->fd, &st) != 0)
-		return fail(err, errlen, -errno, "%s", strerror(errno));
-	if ((uint64_t)st.st_size < MM_PAGE) {
-		ssize_t n = pread(s->fd, &h, sizeof(uint64_t), 0);
-
-		if (n == sizeof(uint64_t) && h.magic == MM_MAGIC)
-			return fail(err, errlen, -EINVAL,
-				    "truncated arena: %lld bytes",
-				    (long long)st.st_size);
-		return fail(err, errlen, -EINVAL, "not an mmfs arena");
-	}
-	if (pread(s->fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		return fail(err, errlen, -EIO, "cannot read the header");
-	rc = check_header(&h, (uint64_t)st.st_size, err, errlen);
 	if (rc)
 		return rc;
 	len = h.size_cap;
 	if (o->size_cap > len && !(o->flags & STORE_OPEN_RDONLY))
 		len = o->size_cap / MM_PAGE * MM_PAGE;
-	if ((uint64_t)st.st_size > len)
-		len = round_up((uint64_t)st.st_size, MM_PAGE);
+	if (size > len)
+		len = round_up(size, MM_PAGE);
 	rc = map_arena(s, len, false);
 	if (rc)
 		return fail(err, errlen, rc, "mmap: %s", strerror(-rc));
 	if (s->readonly)
 		return 0;
-	if (!s->private_map && (uint64_t)st.st_size > h.file_size &&
-	    (uint64_t)st.st_size <= h.size_cap)
-		s->hdr->file_size = (uint64_t)st.st_size;
+	if (!s->private_map && size > h.file_size && size <= h.size_cap)
+		s->hdr->file_size = size;
 	return apply_options(s, o, err, errlen);
+}
+
+/* Copy the arena into private memory, under its lock when we can take it
+ * (a read-only opener cannot, and gets a copy that may be mid-change). */
+static int copy_under_lock(struct store *s, uint64_t len, bool rw,
+			   uint64_t *grown)
+{
+	int prot = PROT_READ | (rw ? PROT_WRITE : 0);
+	struct mm_header *live;
+	uint8_t *shared = mmap(NULL, len, prot, MAP_SHARED, s->fd, 0);
+	int rc = 0;
+
+	if (shared == MAP_FAILED)
+		return -errno;
+	live = (struct mm_header *)shared;
+	if (rw && pthread_mutex_lock(&live->lock.mutex) == EOWNERDEAD)
+		pthread_mutex_consistent(&live->lock.mutex);
+	*grown = live->file_size > len ? live->file_size : 0;
+	if (!*grown)
+		memcpy(s->base, shared, len);
+	if (rw)
+		pthread_mutex_unlock(&live->lock.mutex);
+	munmap(shared, len);
+	return rc;
+}
+
+static int open_snapshot(struct store *s, const char *path, char *err,
+			 size_t errlen)
+{
+	struct mm_header h;
+	uint64_t size, len, grown = 0;
+	bool rw = true;
+	int rc;
+
+	s->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (s->fd < 0) {
+		rw = false;
+		s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
+	if (s->fd < 0)
+		return fail(err, errlen, -errno, "%s", strerror(errno));
+	rc = read_header(s, &h, &size, err, errlen);
+	for (len = round_up(h.file_size, MM_PAGE); rc == 0; len = grown) {
+		s->base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (s->base == MAP_FAILED) {
+			s->base = NULL;
+			return fail(err, errlen, -ENOMEM, "out of memory");
+		}
+		s->map_len = len;
+		rc = copy_under_lock(s, len, rw, &grown);
+		if (rc || !grown)
+			break;
+		munmap(s->base, len);
+		s->base = NULL;
+	}
+	if (rc)
+		return fail(err, errlen, rc, "cannot copy the arena: %s",
+			    strerror(-rc));
+	s->hdr = (struct mm_header *)s->base;
+	s->private_map = true;
+	return check_header(s->hdr, len, err, errlen);
 }
 
 int store_open(const char *path, const struct store_options *opt,
@@ -388,6 +459,13 @@ int store_open(const char *path, const struct store_options *opt,
 	s->pid = getpid();
 	s->readonly = opt->flags & STORE_OPEN_PEEK;
 	s->private_map = (opt->flags & STORE_OPEN_RDONLY) && !s->readonly;
+	if (opt->flags & STORE_OPEN_SNAPSHOT) {
+		rc = open_snapshot(s, path, err, errlen);
+		if (rc)
+			goto out;
+		*out = s;
+		return 0;
+	}
 	rc = open_file(s, path, opt->flags, &created, err, errlen);
 	if (rc)
 		goto out;
@@ -463,7 +541,8 @@ void store_close(struct store *s)
 		fdatasync(s->fd);
 	}
 	munmap(s->base, s->map_len);
-	close(s->fd);
+	if (s->fd >= 0)
+		close(s->fd);
 	free(s->pins.keys);
 	free(s->pins.counts);
 	free(s->path);

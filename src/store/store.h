@@ -55,6 +55,10 @@ enum store_open_flags {
 	STORE_OPEN_RDONLY = 1 << 1,   /* serve without modifying the file */
 	STORE_OPEN_PEEK = 1 << 2,     /* inspect a possibly-mounted arena
 	                                 (read-only, no exclusive lock) */
+	STORE_OPEN_SNAPSHOT = 1 << 3, /* a private in-memory copy, taken under
+	                                 the arena lock if the arena is in
+	                                 use; recovery does not run (see
+	                                 store_recover) */
 };
 
 struct store_options {
@@ -213,5 +217,39 @@ void store_dir_advance(struct store_dir *d);
 void store_dir_seek(struct store_dir *d, uint64_t n);
 uint64_t store_dir_pos(const struct store_dir *d);  /* entries consumed */
 void store_dir_close(struct store_dir *d);
+
+/* Inspection (mmfsctl).  On a snapshot: store_verify checks every
+ * invariant of format.h on the arena as it is and calls report once per
+ * problem (a one-line message); it returns the number of problems
+ * (-EINVAL on a store that is not a private copy).
+ * store_recover then runs recovery on the copy (report:
+ * store_recovery_report). */
+typedef void (*store_report_fn)(void *ctx, const char *msg);
+int store_verify(struct store *s, store_report_fn report, void *ctx);
+int store_recover(struct store *s);
+
+struct store_census {
+	uint64_t blocks;            /* allocated blocks */
+	uint64_t free_blocks;       /* free blocks in the heap */
+	uint64_t free_bytes;        /* bytes in them */
+	uint64_t largest_free;      /* largest free block, or tail room */
+	uint64_t tail_room;         /* bytes between brk and the cap */
+	uint64_t kind_blocks[16];   /* per block kind (format.h) */
+	uint64_t kind_bytes[16];
+	uint64_t orphans;           /* inodes with no link (open, unlinked) */
+	uint64_t locked;            /* inodes whose file lock is held */
+};
+int store_census(struct store *s, struct store_census *c);
+
+struct store_extent {
+	uint64_t block;             /* offset of the data block, 0 if none */
+	uint64_t bytes;             /* arena bytes the file uses */
+	uint64_t chunks;            /* chunks of a large file */
+	const char *layout;         /* "empty", "small", "chunked", "ring",
+	                               "dir", "device" */
+	uint32_t lock_pid;          /* holder of the file lock, 0 if free */
+	uint64_t xattr_block;
+};
+int store_extent(struct store *s, store_ref ref, struct store_extent *e);
 
 #endif
