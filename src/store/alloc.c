@@ -15,12 +15,18 @@
  *      the head; a merge only grows the first block's size.
  *   3. Free lists, `used` and free-list heads are derived: rebuilt by
  *      mm_alloc_rebuild, which recovery calls.
+ *   4. Freeing a block of PUNCH_MIN bytes or more punches a hole over its
+ *      whole pages, so the memory (or disk) goes back to the system; such
+ *      a block carries MM_BLOCK_PUNCHED and is fallocate()d again before it
+ *      is handed out, so a full /dev/shm shows up as ENOSPC, never SIGBUS.
  */
 #include <errno.h>
+#include <fcntl.h>
 
 #include "store_int.h"
 
 #define BIN_PROBES 64
+#define PUNCH_MIN (256u * 1024)
 
 size_t mm_block_size_for(size_t payload)
 {
@@ -40,16 +46,46 @@ static unsigned list_index(uint64_t size)
 	return log2 < MM_NFREE ? log2 : MM_NFREE - 1;
 }
 
-void mm_set_header(struct store *s, uint64_t off, uint32_t size,
-		   unsigned kind)
+static void set_header_flags(struct store *s, uint64_t off, uint32_t size,
+			     unsigned kind, unsigned flags)
 {
 	union {
 		struct mm_block b;
 		uint64_t word;
-	} h = { .b = { size, (uint8_t)kind, 0,
+	} h = { .b = { size, (uint8_t)kind, (uint8_t)flags,
 		       MM_BLOCK_CHECK(size, kind) } };
 
 	mm_commit64((uint64_t *)mm_block(s, off), h.word);
+}
+
+void mm_set_header(struct store *s, uint64_t off, uint32_t size,
+		   unsigned kind)
+{
+	set_header_flags(s, off, size, kind, 0);
+}
+
+static bool punch(struct store *s, uint64_t off, uint32_t size)
+{
+	uint64_t from = (off + 16 + MM_PAGE - 1) / MM_PAGE * MM_PAGE;
+	uint64_t to = (off + size) / MM_PAGE * MM_PAGE;
+
+	if (size < PUNCH_MIN || to <= from || s->fd < 0 || s->private_map)
+		return false;
+	return fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 (off_t)from, (off_t)(to - from)) == 0;
+}
+
+/* Back a punched free block with pages again before handing it out. */
+static int refill(struct store *s, uint64_t off)
+{
+	struct mm_block *b = mm_block(s, off);
+
+	if (!(b->flags & MM_BLOCK_PUNCHED))
+		return 0;
+	if (fallocate(s->fd, 0, (off_t)off, (off_t)b->size) != 0)
+		return -ENOSPC;
+	set_header_flags(s, off, b->size, MM_FREE, 0);
+	return 0;
 }
 
 bool mm_header_ok(const struct store *s, uint64_t off)
@@ -142,6 +178,10 @@ static int alloc_once(struct store *s, uint64_t size, unsigned kind,
 {
 	uint64_t off = take_free(s, size);
 
+	if (off && refill(s, off) != 0) {
+		push_free(s, off);
+		return -ENOSPC;
+	}
 	if (!off && bump(s, size, &off) != 0)
 		return -ENOSPC;
 	carve(s, off, size, kind);
@@ -174,7 +214,8 @@ void mm_free(struct store *s, uint64_t off)
 {
 	uint32_t size = mm_block(s, off)->size;
 
-	mm_set_header(s, off, size, MM_FREE);
+	set_header_flags(s, off, size, MM_FREE,
+			 punch(s, off, size) ? MM_BLOCK_PUNCHED : 0);
 	push_free(s, off);
 	s->hdr->used -= size;
 }
@@ -199,10 +240,13 @@ void mm_alloc_rebuild(struct store *s)
 		while (off + b->size < h->brk &&
 		       mm_block(s, off + b->size)->kind == MM_FREE &&
 		       (uint64_t)b->size + mm_block(s, off + b->size)->size <=
-		       UINT32_MAX - MM_PAGE)
-			mm_set_header(s, off, b->size +
-				      mm_block(s, off + b->size)->size,
-				      MM_FREE);
+		       UINT32_MAX - MM_PAGE) {
+			struct mm_block *n = mm_block(s, off + b->size);
+
+			set_header_flags(s, off, b->size + n->size, MM_FREE,
+					 (b->flags | n->flags) &
+					 MM_BLOCK_PUNCHED);
+		}
 		last_free = off;
 		off += b->size;
 	}

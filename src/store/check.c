@@ -62,7 +62,7 @@ static int walk(struct verify *v)
 				off);
 			return -1;
 		}
-		mm_block(s, off)->flags = 0;
+		mm_block(s, off)->flags &= (uint8_t)~MM_BLOCK_MARK;
 		v->nblocks++;
 		off += mm_block(s, off)->size;
 	}
@@ -332,7 +332,7 @@ static void check_space(struct verify *v)
 			problem(v, "block %" PRIu64 " (kind %u, %u bytes) is "
 				"allocated but nothing references it", off,
 				b->kind, b->size);
-		b->flags = 0;
+		b->flags &= (uint8_t)~MM_BLOCK_MARK;
 	}
 	if (used != s->hdr->used)
 		problem(v, "header says %" PRIu64 " bytes used, blocks hold %"

@@ -583,9 +583,50 @@ int file_truncate(struct store *s, uint64_t ref, uint64_t size)
 	return rc;
 }
 
+static int sync_block(struct store *s, uint64_t off)
+{
+	uint64_t start = off / MM_PAGE * MM_PAGE;
+	uint64_t end = off + mm_block(s, off)->size;
+
+	end = (end + MM_PAGE - 1) / MM_PAGE * MM_PAGE;
+	return msync(s->base + start, end - start, MS_SYNC) ? -errno : 0;
+}
+
+/* fsync(2): write back the pages of the file's own blocks (inode, data,
+ * map and chunks, ring, xattrs) and the header.  Names are directory
+ * data: fsync the directory (store_sync) to make them durable. */
 int store_sync_file(struct store *s, store_ref ref, bool datasync)
 {
-	(void)ref;
-	(void)datasync;
-	return store_sync(s);
+	struct mm_inode *ino;
+	int rc = 0;
+
+	if (s->readonly || s->private_map)
+		return 0;
+	arena_lock(s);
+	if (!store_valid_ref(s, ref)) {
+		rc = -ESTALE;
+		goto out;
+	}
+	ino = mm_inode(s, ref);
+	(void)datasync;         /* size and times live in the same pages */
+	rc = sync_block(s, ref);
+	if (rc == 0 && ino->xattr)
+		rc = sync_block(s, ino->xattr);
+	if (rc == 0 && ino->data && has_bytes(ino)) {
+		rc = sync_block(s, ino->data);
+		if (repr_kind(s, ino) == MM_MAP) {
+			struct mm_map *m = mm_payload(s, ino->data);
+
+			for (uint64_t i = 0; rc == 0 && i < m->nslots; i++)
+				if (m->chunk[i])
+					rc = sync_block(s, m->chunk[i]);
+		}
+	} else if (rc == 0 && (ino->flags & MM_INODE_RING)) {
+		rc = sync_block(s, ino->data);
+	}
+	if (rc == 0 && msync(s->base, MM_PAGE, MS_SYNC) != 0)
+		rc = -errno;
+out:
+	arena_unlock(s);
+	return rc;
 }

@@ -59,7 +59,9 @@
  *        0    4 size: bytes in the block, header included; a multiple of
  *               16, at least 16.  Block offsets are multiples of 16.
  *        4    1 kind: enum mm_kind (never 0: zeroed memory is no block)
- *        5    1 flags: MM_BLOCK_MARK (recovery's mark bit; 0 on disk)
+ *        5    1 flags: MM_BLOCK_MARK (recovery's mark bit; 0 on disk),
+ *               MM_BLOCK_PUNCHED (a free block whose pages were given
+ *               back with a hole punch; allocated again before reuse)
  *        6    2 check: MM_BLOCK_CHECK(size, kind), detects garbage
  *
  * so the heap can be walked from 4096 to brk by sizes alone (recovery, the
@@ -169,6 +171,7 @@ enum mm_kind {
 };
 
 #define MM_BLOCK_MARK 1u
+#define MM_BLOCK_PUNCHED 2u
 #define MM_BLOCK_CHECK(size, kind) \
 	((uint16_t)(((size) >> 4) * 0x9e37u ^ (kind) * 0x79b9u ^ 0x4d4du))
 

@@ -179,7 +179,7 @@ static void reset_derived(struct store *s)
 	     off += mm_block(s, off)->size) {
 		struct mm_block *b = mm_block(s, off);
 
-		b->flags = 0;
+		b->flags &= (uint8_t)~MM_BLOCK_MARK;
 		if (b->kind == MM_DIR)
 			memset(mm_payload(s, off), 0, sizeof(struct mm_dir));
 		if (b->kind == MM_INODE) {
@@ -330,7 +330,7 @@ static void sweep(struct store *s, struct tally *t)
 		struct mm_block *b = mm_block(s, off);
 
 		if (b->flags & MM_BLOCK_MARK) {
-			b->flags = 0;
+			b->flags &= (uint8_t)~MM_BLOCK_MARK;
 		} else if (b->kind != MM_FREE) {
 			t->swept++;
 			t->swept_bytes += b->size;
