@@ -212,6 +212,7 @@ static void init_header(struct store *s, const struct store_options *o)
 	h->hash_seed = seed;
 	h->created = mm_now();
 	h->used = MM_PAGE;
+	h->clean = 1;           /* nothing to recover in a new arena */
 	init_mutex(h);
 }
 
