@@ -167,8 +167,6 @@ void inode_drop_link(struct store *s, uint64_t off)
 
 	if (ino->nlink)
 		ino->nlink--;
-	if (mm_is_dir(ino))
-		ino->nlink = 0;
 	ino->ctime = mm_now();
 	if (ino->nlink == 0 && !inode_pinned(s, off))
 		inode_free(s, off);

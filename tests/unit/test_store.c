@@ -172,6 +172,12 @@ static void test_namespace(void)
 	CHECK(g == f);
 	CHECK_RC(store_lookup(s, d, "a", &g, &a), -ENOENT);
 	CHECK_RC(store_rename(s, root, "dir", e, "loop", 0), -EINVAL);
+	CHECK_RC(store_rename(s, d, "sub", root, "moved", 0), 0);
+	CHECK_RC(store_lookup(s, root, "moved", &g, &a), 0);
+	CHECK(g == e && a.nlink == 2);
+	CHECK_RC(store_lookup(s, e, "b", &g, &a), 0);
+	CHECK(g == f);
+	CHECK_RC(store_rename(s, root, "moved", d, "sub", 0), 0);
 	CHECK_RC(store_rmdir(s, d, "sub"), -ENOTEMPTY);
 	CHECK_RC(store_link(s, f, root, "hard", &a), 0);
 	CHECK(a.nlink == 2);
