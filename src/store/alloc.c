@@ -27,6 +27,7 @@
 
 #define BIN_PROBES 64
 #define PUNCH_MIN (256u * 1024)
+#define ZERO_MAX 1024u           /* blocks zeroed on allocation */
 
 size_t mm_block_size_for(size_t payload)
 {
@@ -144,7 +145,9 @@ static uint64_t take_free(struct store *s, uint64_t size)
 }
 
 /* Turn free block off into an allocated block of size bytes, returning the
- * tail to the free lists (invariant 2). */
+ * tail to the free lists (invariant 2).  A small block's payload is zeroed
+ * before its header says what it is, so a crash never leaves a block whose
+ * stale bytes look like content (a dentry's state byte, say). */
 static void carve(struct store *s, uint64_t off, uint64_t size,
 		  unsigned kind)
 {
@@ -156,6 +159,8 @@ static void carve(struct store *s, uint64_t off, uint64_t size,
 	} else {
 		size = have;
 	}
+	if (size <= ZERO_MAX)
+		memset(mm_payload(s, off), 0, size - sizeof(struct mm_block));
 	mm_set_header(s, off, (uint32_t)size, kind);
 	s->hdr->used += size;
 }

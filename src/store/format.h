@@ -144,8 +144,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define MM_MAGIC 0x316e7261534d464dULL        /* "MMFSarn1" little-endian */
-#define MM_MAGIC_SWAPPED 0x4d464d5361726e31ULL /* the same, other byte order */
+#define MM_MAGIC 0x316e726153464d4dULL        /* "MMFSarn1" little-endian */
+#define MM_MAGIC_SWAPPED 0x4d4d465361726e31ULL /* the same, other byte order */
 #define MM_FORMAT_VERSION 1u
 #define MM_LOCK_VERSION 1u
 #define MM_PAGE 4096u

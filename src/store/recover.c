@@ -32,9 +32,15 @@ struct tally {
 	uint64_t swept, swept_bytes, dropped, cut, intents;
 };
 
+static size_t payload_need(const struct store *s, uint64_t off);
+
+/* A block of this kind whose content fits it.  Only blocks something
+ * references are asked: an unreferenced block may hold anything (an
+ * allocation interrupted before it was filled) and is simply swept. */
 static bool is_block(const struct store *s, uint64_t off, unsigned kind)
 {
-	return mm_header_ok(s, off) && mm_block(s, off)->kind == kind;
+	return mm_header_ok(s, off) && mm_block(s, off)->kind == kind &&
+	       payload_need(s, off) <= mm_payload_size(s, off);
 }
 
 static size_t payload_need(const struct store *s, uint64_t off)
@@ -82,12 +88,6 @@ static int walk_heap(struct store *s)
 			snprintf(s->recovery, sizeof(s->recovery),
 				 "block at offset %" PRIu64
 				 " has a bad header", off);
-			return -EINVAL;
-		}
-		if (payload_need(s, off) > mm_payload_size(s, off)) {
-			snprintf(s->recovery, sizeof(s->recovery),
-				 "block at offset %" PRIu64
-				 " is too small for its content", off);
 			return -EINVAL;
 		}
 		off += b->size;
@@ -180,6 +180,11 @@ static void reset_derived(struct store *s)
 		struct mm_block *b = mm_block(s, off);
 
 		b->flags &= (uint8_t)~MM_BLOCK_MARK;
+		if ((b->kind == MM_DENTRY || b->kind == MM_INODE ||
+		     b->kind == MM_DIR) && !is_block(s, off, b->kind)) {
+			mm_set_header(s, off, b->size, MM_FREE);
+			continue;       /* a torn allocation: never referenced */
+		}
 		if (b->kind == MM_DIR)
 			memset(mm_payload(s, off), 0, sizeof(struct mm_dir));
 		if (b->kind == MM_INODE) {
@@ -200,7 +205,8 @@ static bool dentry_ok(struct store *s, uint64_t off)
 {
 	struct mm_dentry *d = mm_dentry(s, off);
 
-	return d->state == MM_DENTRY_LIVE && d->namelen &&
+	return is_block(s, off, MM_DENTRY) &&
+	       d->state == MM_DENTRY_LIVE && d->namelen &&
 	       d->namelen <= STORE_NAME_MAX && dir_inode_ok(s, d->parent) &&
 	       is_block(s, d->inode, MM_INODE) && d->inode != s->hdr->root &&
 	       (!mm_is_dir(mm_inode(s, d->inode)) ||

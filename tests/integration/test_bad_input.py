@@ -1,0 +1,178 @@
+"""mount.mmfs refuses what it cannot serve: with exit status 1, ONE line on
+stderr, nothing mounted, and the arena file's bytes unchanged."""
+
+import os
+import shutil
+import struct
+
+import pytest
+
+import helpers
+
+
+def assert_refused(res, what=""):
+    assert res.returncode != 0, f"{what}: mount.mmfs succeeded: {res}"
+    assert res.returncode == 1, \
+        f"{what}: exit {res.returncode}, mount.mmfs(8) documents 1"
+    lines = res.stderr.strip("\n").splitlines()
+    assert len(lines) == 1 and lines[0].strip(), \
+        f"{what}: expected one line on stderr, got {res.stderr!r}"
+    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+        assert bad not in res.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def mountpoint():
+    d = helpers.run(["mktemp", "-d", "/tmp/mmfs-mnt-XXXXXX"]).stdout.strip()
+    yield d
+    if not helpers.mounted(d):
+        os.rmdir(d)
+
+
+@pytest.fixture
+def real_arena(mmfs, tmp_path):
+    """A genuine arena with some content, cleanly unmounted."""
+    m = mmfs()
+    os.mkdir(m.path("dir"))
+    with open(m.path("dir", "big"), "wb") as f:
+        f.write(os.urandom(300_000))
+    for i in range(20):
+        with open(m.path(f"v{i}"), "w") as f:
+            f.write(f"value {i}\n")
+    m.umount()
+    return m.arena
+
+
+def refuse_arena(run_mmfs, arena, mountpoint, foreground=True):
+    before = helpers.sha256_file(arena)
+    size_before = os.path.getsize(arena)
+    args = (["-f"] if foreground else []) + ["-o", "size=64M", arena,
+                                             mountpoint]
+    res = run_mmfs(*args)
+    line = assert_refused(res, os.path.basename(arena))
+    assert os.path.getsize(arena) == size_before
+    assert helpers.sha256_file(arena) == before, "the arena was modified"
+    assert not helpers.mounted(mountpoint)
+    return line
+
+
+@pytest.mark.parametrize("foreground", [True, False], ids=["fg", "bg"])
+def test_random_bytes_are_not_an_arena(run_mmfs, tmp_path, mountpoint,
+                                       foreground):
+    arena = tmp_path / "random.bin"
+    arena.write_bytes(os.urandom(256 * 1024))
+    refuse_arena(run_mmfs, arena, mountpoint, foreground)
+
+
+def test_text_file_is_not_an_arena(run_mmfs, tmp_path, mountpoint):
+    arena = tmp_path / "notes.txt"
+    arena.write_text("These are my notes.\nNot an arena at all.\n" * 200)
+    refuse_arena(run_mmfs, arena, mountpoint)
+
+
+def test_short_text_file_is_not_an_arena(run_mmfs, tmp_path, mountpoint):
+    arena = tmp_path / "tiny.txt"
+    arena.write_text("hello\n")
+    refuse_arena(run_mmfs, arena, mountpoint)
+
+
+@pytest.mark.parametrize("cut", ["100", "4096", "half"])
+def test_truncated_arena_is_refused(run_mmfs, real_arena, tmp_path,
+                                    mountpoint, cut):
+    arena = tmp_path / f"cut-{cut}.arena"
+    shutil.copyfile(real_arena, arena)
+    full = os.path.getsize(arena)
+    n = full // 2 if cut == "half" else int(cut)
+    assert n < full
+    os.truncate(arena, n)
+    refuse_arena(run_mmfs, arena, mountpoint)
+
+
+def test_newer_format_version_is_refused(run_mmfs, real_arena, tmp_path,
+                                         mountpoint):
+    arena = tmp_path / "future.arena"
+    shutil.copyfile(real_arena, arena)
+    with open(arena, "r+b") as f:
+        f.seek(8)
+        assert struct.unpack("<I", f.read(4))[0] == 1
+        f.seek(8)
+        f.write(struct.pack("<I", 0xFFFF))
+    line = refuse_arena(run_mmfs, arena, mountpoint)
+    assert "version" in line.lower(), line
+
+
+def test_byte_swapped_magic_is_refused(run_mmfs, real_arena, tmp_path,
+                                       mountpoint):
+    arena = tmp_path / "swapped.arena"
+    shutil.copyfile(real_arena, arena)
+    with open(arena, "r+b") as f:
+        magic = f.read(8)
+        assert magic == b"MMFSarn1", magic
+        f.seek(0)
+        f.write(magic[::-1])      # the arena of a big-endian machine
+    refuse_arena(run_mmfs, arena, mountpoint)
+
+
+def test_the_real_arena_still_mounts(mmfs, real_arena):
+    # The control for the tests above: the untouched copy is served.
+    m = mmfs(arena=real_arena)
+    assert sorted(os.listdir(m.mnt))[:2] == ["dir", "v0"]
+    assert open(m.path("v7")).read() == "value 7\n"
+
+
+def test_arena_that_is_a_directory(run_mmfs, tmp_path, mountpoint):
+    d = tmp_path / "adir"
+    d.mkdir()
+    assert_refused(run_mmfs("-f", "-o", "size=64M", d, mountpoint))
+
+
+def test_arena_symlink_is_not_followed(run_mmfs, tmp_path, mountpoint):
+    target = tmp_path / "target.arena"
+    link = tmp_path / "link.arena"
+    link.symlink_to(target)
+    assert_refused(run_mmfs("-f", "-o", "size=64M", link, mountpoint))
+    assert not target.exists(), "mount.mmfs followed the symlink"
+
+
+def test_missing_mountpoint(run_mmfs, tmp_path):
+    missing = tmp_path / "no" / "such" / "dir"
+    res = run_mmfs("-f", "-o", "size=64M", tmp_path / "a.arena", missing)
+    assert_refused(res, "missing mount point")
+
+
+def test_mountpoint_that_is_a_file(run_mmfs, tmp_path):
+    f = tmp_path / "plainfile"
+    f.write_text("x")
+    res = run_mmfs("-f", "-o", "size=64M", tmp_path / "a.arena", f)
+    assert_refused(res, "file as mount point")
+    assert f.read_text() == "x"
+
+
+@pytest.mark.parametrize("opt", [
+    "bogus", "nosuchoption=1", "max_files=abc", "ring_size=zz",
+])
+def test_bad_option(run_mmfs, tmp_path, mountpoint, opt):
+    res = run_mmfs("-f", "-o", f"size=64M,{opt}", tmp_path / "a.arena",
+                   mountpoint)
+    assert_refused(res, opt)
+
+
+@pytest.mark.parametrize("value", [
+    "abc", "12X", "", "-5", "1.5.5M", "99999999999999999999G", "10MM",
+])
+def test_bad_size_value(run_mmfs, tmp_path, mountpoint, value):
+    arena = tmp_path / "a.arena"
+    res = run_mmfs("-f", "-o", f"size={value}", arena, mountpoint)
+    assert_refused(res, f"size={value!r}")
+
+
+def test_unknown_command_line_flag(run_mmfs, tmp_path, mountpoint):
+    res = run_mmfs("--frobnicate", "-f", tmp_path / "a.arena", mountpoint)
+    assert res.returncode != 0
+
+
+def test_no_arguments(run_mmfs):
+    res = run_mmfs()
+    assert res.returncode != 0
+    assert res.stderr.strip(), "no message for a missing mount point"
