@@ -1,0 +1,79 @@
+"""The examples in examples/ run against a real mount and say what they
+should."""
+
+import os
+import re
+
+from conftest import REPO
+from helpers import PYTHON, run
+
+EXAMPLES = REPO / "examples"
+
+
+def test_shared_counter_sh_on_a_given_mount(mnt):
+    r = run(["bash", EXAMPLES / "shared-counter.sh", "4", "50"],
+            env={**os.environ, "MNT": mnt}, timeout=120)
+    out = r.stdout
+    assert f"mmfs mount: {mnt}" in out
+    assert "config/color = blue" in out
+    assert "config/port = 8080" in out
+    assert "status = ready" in out
+    assert "counter: 200 (expected 200)" in out
+    # It really used the mount.
+    assert open(os.path.join(mnt, "shared-counter", "counter")).read() \
+        == "200\n"
+    assert open(os.path.join(mnt, "shared-counter", "app", "status")).read() \
+        == "ready\n"
+
+
+def test_shared_counter_sh_mounts_its_own(mmfs_bin):
+    env = {k: v for k, v in os.environ.items() if k != "MNT"}
+    env["MMFS_BIN"] = mmfs_bin
+    r = run(["bash", EXAMPLES / "shared-counter.sh", "3", "20"], env=env,
+            timeout=120)
+    m = re.search(r"mmfs mount: (\S+)", r.stdout)
+    assert m, r.stdout
+    assert "counter: 60 (expected 60)" in r.stdout
+    # It cleaned up after itself.
+    assert not os.path.exists(m.group(1))
+
+
+def parse_share_state(out):
+    torn = re.search(r"^torn reads: (\d+)$", out, re.M)
+    back = re.search(r"^went backwards: (\d+)$", out, re.M)
+    updates = re.search(r"producer: (\d+) updates", out)
+    consumers = re.findall(r"^consumer \d+: (\d+) reads", out, re.M)
+    assert torn and back and updates and consumers, out
+    return (int(torn.group(1)), int(back.group(1)), int(updates.group(1)),
+            [int(c) for c in consumers])
+
+
+def test_share_state_py_replace_write(mnt):
+    d = os.path.join(mnt, "state")
+    r = run([PYTHON, EXAMPLES / "share_state.py", d, "--seconds", "2",
+             "--consumers", "3"], timeout=120, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    torn, back, updates, consumers = parse_share_state(r.stdout)
+    assert torn == 0 and back == 0
+    assert updates > 50 and len(consumers) == 3 and min(consumers) > 20, \
+        r.stdout
+    assert os.path.isfile(os.path.join(d, "state.json"))
+
+
+def test_share_state_py_shows_torn_reads_on_tmpfs(tmpfs_dir):
+    """The same example on tmpfs: the consumers do see torn values there
+    (the example exits 1), which is what the mmfs run is compared with."""
+    r = run([PYTHON, EXAMPLES / "share_state.py", tmpfs_dir, "--seconds",
+             "1"], timeout=120, check=False)
+    torn, _, _, _ = parse_share_state(r.stdout)
+    assert torn > 0 and r.returncode == 1, r.stdout
+
+
+def test_share_state_py_ring_log(mnt):
+    d = os.path.join(mnt, "events")
+    r = run([PYTHON, EXAMPLES / "share_state.py", d, "--mode", "ring",
+             "--seconds", "2"], timeout=120, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    torn, back, updates, consumers = parse_share_state(r.stdout)
+    assert torn == 0 and back == 0 and updates > 50
+    assert min(consumers) > 0, r.stdout
