@@ -278,13 +278,23 @@ def classify_homogeneous(data, size):
     return "ok"
 
 
+# A write(2) is one FUSE request, hence atomic, while its buffer spans at
+# most 256 pages: up to 1020 KiB from any buffer, 1 MiB from a page-aligned
+# one (mmfs(7)).  Sizes of 1 MiB and more use page-aligned (mmap) buffers.
+ALIGNED_FROM = 1 << 20
+
+
 def w_pwrite_writer(path, size, seconds):
     size, seconds = int(size), float(seconds)
     fd = os.open(path, os.O_WRONLY)
     n = 0
+    aligned = mmap.mmap(-1, size) if size >= ALIGNED_FROM else None
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         buf = pattern(n, size)
+        if aligned is not None:
+            aligned[:] = buf
+            buf = aligned
         w = os.pwrite(fd, buf, 0)
         if w != size:
             raise SystemExit(f"short write {w} of {size}")
@@ -299,10 +309,14 @@ def w_pwrite_reader(path, size, seconds):
     samples = []
     seen = set()
     deadline = time.monotonic() + seconds
+    aligned = mmap.mmap(-1, size + 65536) if size >= ALIGNED_FROM else None
     while time.monotonic() < deadline:
         fd = os.open(path, os.O_RDONLY)
         try:
-            data = os.read(fd, size + 65536)
+            if aligned is None:
+                data = os.read(fd, size + 65536)
+            else:
+                data = aligned[:os.readv(fd, [aligned])]
         finally:
             os.close(fd)
         reads += 1

@@ -22,7 +22,7 @@ READERS = 3
 # whatever the alignment of the writer's buffer (max_pages is 256); mmfs(7)
 # promises 1 MiB.
 @pytest.mark.parametrize("size", [4097, 65536, 255 * 4096, 1 << 20],
-                         ids=["4097B", "64KiB", "1020KiB", "1MiB"])
+                         ids=["4097B", "64KiB", "1020KiB", "1MiB-page-aligned"])
 def test_single_write_is_atomic_for_readers(mnt, measure, size):
     p = os.path.join(mnt, "var")
     with open(p, "wb") as f:

@@ -1,0 +1,191 @@
+/* main.c -- mount.mmfs: serve an mmfs arena at a mount point.
+ *
+ * Startup: parse the command line, open (or create) the store, create the
+ * FUSE session, install signal handlers, mount, become a daemon (unless
+ * -f/-d; the parent exits only once the mount is in place), then serve in
+ * one thread -- deliberately: measured faster for single callers, and the
+ * store expects its owner's calls serialised.  Teardown runs the same
+ * steps backwards.  Every error before the daemon detaches is one line on
+ * stderr and exit status 1; a clean unmount exits 0.
+ */
+#define FUSE_USE_VERSION 34
+
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <fuse_opt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ops.h"
+#include "opts.h"
+#include "store.h"
+
+#ifndef MMFS_VERSION
+#define MMFS_VERSION "unknown"
+#endif
+
+#define ARENA_DIR "/dev/shm/mmfs."
+
+static void print_version(void)
+{
+	printf("mount.mmfs (mmfs) %s, libfuse %s\n", MMFS_VERSION,
+	       fuse_pkgversion());
+}
+
+/* The mount point's absolute, resolved path (malloc'd), or NULL after
+ * printing why not.  It must be a directory: FUSE would mount over a file,
+ * with a root of the wrong type. */
+static char *resolve_mountpoint(const char *mnt)
+{
+	char *path = realpath(mnt, NULL);
+	struct stat st;
+	int err = errno;
+
+	if (path && stat(path, &st))
+		err = errno;
+	else if (path && !S_ISDIR(st.st_mode))
+		err = ENOTDIR;
+	else if (path)
+		return path;
+	fprintf(stderr, "mount.mmfs: %s: %s\n", mnt, strerror(err));
+	free(path);
+	return NULL;
+}
+
+/* The arena path (malloc'd): as given, else /dev/shm/mmfs.NAME with NAME
+ * from name= or from the mount point (/mnt/shm -> mnt-shm, / -> root). */
+static char *arena_path(const struct mmfs_opts *o, const char *mnt)
+{
+	char *path;
+
+	if (o->arena)
+		return strdup(o->arena);
+	if (o->name) {
+		if (asprintf(&path, ARENA_DIR "%s", o->name) < 0)
+			return NULL;
+		return path;
+	}
+	if (asprintf(&path, ARENA_DIR "%s", mnt[1] ? mnt + 1 : "root") < 0)
+		return NULL;
+	for (char *p = path + strlen(ARENA_DIR); *p; p++)
+		if (*p == '/')
+			*p = '-';
+	return path;
+}
+
+static struct store *open_store(const char *arena,
+				const struct store_options *so)
+{
+	struct store *s = NULL;
+	const char *report;
+	char err[256] = "";
+	int rc;
+
+	rc = store_open(arena, so, &s, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "mount.mmfs: %s: %s\n", arena,
+			err[0] ? err : strerror(-rc));
+		return NULL;
+	}
+	report = store_recovery_report(s);
+	if (report && report[0])
+		fprintf(stderr, "mount.mmfs: %s: %s\n", arena, report);
+	return s;
+}
+
+/* Arguments for fuse_session_new: fsname (the arena's full path), subtype
+ * and the kernel options from the command line. */
+static int session_args(struct fuse_args *args, const struct mmfs_opts *o,
+			const char *arena)
+{
+	char *full = realpath(arena, NULL);
+	char *opts = NULL, *fsname = NULL;
+	int rc = -1;
+
+	if (asprintf(&fsname, "fsname=%s", full ? full : arena) < 0)
+		fsname = NULL;
+	if (fsname && !fuse_opt_add_opt_escaped(&opts, fsname) &&
+	    !fuse_opt_add_opt(&opts, "subtype=mmfs") &&
+	    (!o->fuse_opts || !fuse_opt_add_opt(&opts, o->fuse_opts)) &&
+	    !fuse_opt_add_arg(args, "mount.mmfs") &&
+	    !fuse_opt_add_arg(args, "-o") && !fuse_opt_add_arg(args, opts) &&
+	    (!o->debug || !fuse_opt_add_arg(args, "-d")))
+		rc = 0;
+	if (rc)
+		fprintf(stderr, "mount.mmfs: out of memory\n");
+	free(opts);
+	free(fsname);
+	free(full);
+	return rc;
+}
+
+/* Mount, detach and serve until unmounted.  Returns the exit status. */
+static int serve(struct fuse_args *args, const struct mmfs_opts *o,
+		 const char *mnt, struct mmfs_fs *fs)
+{
+	struct fuse_session *se;
+	int ret = 1;
+
+	se = fuse_session_new(args, &mmfs_ops, sizeof(mmfs_ops), fs);
+	if (!se)
+		return 1;
+	if (fuse_set_signal_handlers(se))
+		goto out_session;
+	if (fuse_session_mount(se, mnt))
+		goto out_signals;
+	if (!o->foreground && fuse_daemonize(0))
+		goto out_unmount;
+	ret = fuse_session_loop(se) ? 1 : 0;
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct mmfs_fs fs = { 0 };
+	char *mnt = NULL, *arena = NULL;
+	struct mmfs_opts o;
+	int ret = 1;
+
+	if (mmfs_opts_parse(argc, argv, &o))
+		goto out_opts;
+	if (o.help || o.version) {
+		if (o.help)
+			mmfs_opts_usage(stdout);
+		else
+			print_version();
+		ret = 0;
+		goto out_opts;
+	}
+	mnt = resolve_mountpoint(o.mountpoint);
+	if (!mnt)
+		goto out_opts;
+	arena = arena_path(&o, mnt);
+	if (!arena) {
+		fprintf(stderr, "mount.mmfs: out of memory\n");
+		goto out_paths;
+	}
+	fs.store = open_store(arena, &o.store);
+	if (!fs.store)
+		goto out_paths;
+	if (session_args(&args, &o, arena) == 0)
+		ret = serve(&args, &o, mnt, &fs);
+	fuse_opt_free_args(&args);
+	store_close(fs.store);
+	mmfs_fs_finish(&fs);
+out_paths:
+	free(arena);
+	free(mnt);
+out_opts:
+	mmfs_opts_free(&o);
+	return ret;
+}

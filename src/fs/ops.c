@@ -1,0 +1,1054 @@
+/* ops.c -- the FUSE low-level operations over the store (see ops.h).
+ *
+ * Each operation is one thin function: turn node ids into refs, call the
+ * store, end in exactly one fuse_reply_*.  Store errors are -errno and go
+ * straight to fuse_reply_err(req, -rc).
+ *
+ * Open files.  A regular file opened O_RDONLY or O_WRONLY uses direct I/O:
+ * every read and write reaches the daemon, which serialises them, so a
+ * reader sees a whole write or none of it (and the kernel's cached i_size
+ * does not matter).  An O_RDWR open uses the page cache, dropped at each
+ * open, so that mmap(MAP_SHARED) works.
+ *
+ * Deferred O_TRUNC.  With FUSE_CAP_ATOMIC_O_TRUNC the kernel passes O_TRUNC
+ * to open instead of truncating first.  The handle remembers it
+ * (trunc_pending) and its first write empties the file in the same store
+ * commit (store_write truncate_first): readers see the old value until the
+ * new one is complete.  A handle that reaches flush or release without
+ * writing truncates then.  While pending, reads on that handle see an
+ * empty file.  A close of a dup (FLUSH) must not truncate: the shell's
+ * `echo v > var` opens with O_TRUNC, dup2()s and closes the original
+ * before writing.  So there is no flush operation at all; the kernel stops
+ * sending FLUSH after the first ENOSYS, saving a round trip per close.
+ *
+ * Ring logs (".ring" files, src/ring/ring.h) always use direct I/O; their
+ * handle carries a ring_reader, reads and writes go to the ring module,
+ * their attributes are never cached (st_size moves with every append),
+ * and the virtual xattr user.mmfs.capacity reads and sets the capacity.
+ */
+#define FUSE_USE_VERSION 34
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#include "ops.h"
+#include "ring.h"
+
+/* How long the kernel may cache entries and attributes, in seconds. */
+#define ENTRY_TIMEOUT 1.0
+#define ATTR_TIMEOUT 1.0
+
+#define MAX_WRITE (1u << 20)    /* a write(2) of up to 1 MiB is one request */
+#define BLOCK_SIZE 4096         /* st_blksize and statfs block size */
+#define DOT_ENTRIES 2           /* readdir offsets 1 and 2: "." and ".." */
+#define UNKNOWN_INO 0xffffffffu /* d_ino when we do not know it (not 0:
+				   glibc's readdir skips d_ino 0) */
+
+/* Per-open state of a regular file, in fi->fh. */
+struct mmfs_file {
+	bool trunc_pending;     /* O_TRUNC not applied yet (see above) */
+	bool append;            /* O_APPEND: writes go to the current end */
+	bool ring;              /* a ring log: reader is its position */
+	struct ring_reader reader;
+};
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static struct mmfs_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct mmfs_file *file_of(const struct fuse_file_info *fi)
+{
+	return (struct mmfs_file *)(uintptr_t)fi->fh;
+}
+
+static struct store_dir *dir_of(const struct fuse_file_info *fi)
+{
+	return (struct store_dir *)(uintptr_t)fi->fh;
+}
+
+/* Node id -> store ref: 0, or -ESTALE for anything that is not an inode. */
+static int node_ref(struct mmfs_fs *fs, fuse_ino_t ino, store_ref *ref)
+{
+	*ref = ino == FUSE_ROOT_ID ? store_root(fs->store) : (store_ref)ino;
+	return store_valid_ref(fs->store, *ref) ? 0 : -ESTALE;
+}
+
+static fuse_ino_t ref_node(struct mmfs_fs *fs, store_ref ref)
+{
+	return ref == store_root(fs->store) ? FUSE_ROOT_ID : (fuse_ino_t)ref;
+}
+
+/* The kernel holds one pin per lookup count; the root is never pinned
+ * (the kernel never forgets it). */
+static void pin(struct mmfs_fs *fs, store_ref ref)
+{
+	if (ref == store_root(fs->store))
+		return;
+	store_pin(fs->store, ref, 1);
+	fs->pins++;
+}
+
+static void unpin(struct mmfs_fs *fs, store_ref ref, uint64_t n)
+{
+	if (ref == store_root(fs->store))
+		return;
+	assert(n <= fs->pins);
+	store_unpin(fs->store, ref, n);
+	fs->pins -= n;
+}
+
+/* A reply buffer of at least size bytes, reused across requests (the loop
+ * is single-threaded and every reply copies it out).  NULL: no memory. */
+static char *fs_buf(struct mmfs_fs *fs, size_t size)
+{
+	if (size > fs->bufsize) {
+		free(fs->buf);
+		fs->bufsize = size < 65536 ? 65536 : size;
+		fs->buf = malloc(fs->bufsize);
+		if (!fs->buf)
+			fs->bufsize = 0;
+	}
+	return fs->buf;
+}
+
+static void stat_of(const struct store_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = BLOCK_SIZE;
+	st->st_blocks = (blkcnt_t)a->blocks;
+	st->st_atim = a->atime;
+	st->st_mtim = a->mtime;
+	st->st_ctim = a->ctime;
+}
+
+static void reply_status(fuse_req_t req, int rc)
+{
+	fuse_reply_err(req, -rc);
+}
+
+/* Ring logs change size with every append: the kernel must ask. */
+static double attr_timeout(struct mmfs_fs *fs, store_ref ref)
+{
+	return ring_is(fs->store, ref) ? 0.0 : ATTR_TIMEOUT;
+}
+
+static void reply_attr(fuse_req_t req, int rc, store_ref ref,
+		       const struct store_attr *a)
+{
+	struct stat st;
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	stat_of(a, &st);
+	fuse_reply_attr(req, &st, attr_timeout(fs_of(req), ref));
+}
+
+static void entry_of(struct mmfs_fs *fs, store_ref ref,
+		     const struct store_attr *a, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ref_node(fs, ref);
+	e->generation = 0;
+	stat_of(a, &e->attr);
+	e->entry_timeout = ENTRY_TIMEOUT;
+	e->attr_timeout = attr_timeout(fs, ref);
+}
+
+/* Reply with a new lookup count on ref: pin first, unpin if the kernel
+ * did not take the reply (e.g. the request was interrupted). */
+static void reply_entry(fuse_req_t req, int rc, store_ref ref,
+			const struct store_attr *a)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	entry_of(fs, ref, a, &e);
+	pin(fs, ref);
+	if (fuse_reply_entry(req, &e))
+		unpin(fs, ref, 1);
+}
+
+/* Owner of a new node in dir: the caller, but the group of a set-group-ID
+ * directory, whose new subdirectories are set-group-ID too.  (The kernel
+ * already dropped S_ISGID where the caller may not have it.) */
+static int new_owner(fuse_req_t req, store_ref dir, uint32_t *mode,
+		     uint32_t *uid, uint32_t *gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct store_attr da;
+	int rc = store_getattr(fs_of(req)->store, dir, &da);
+
+	if (rc)
+		return rc;
+	*uid = ctx->uid;
+	*gid = ctx->gid;
+	if (da.mode & S_ISGID) {
+		*gid = da.gid;
+		if (S_ISDIR(*mode))
+			*mode |= S_ISGID;
+	}
+	return 0;
+}
+
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      uint32_t mode, uint32_t rdev)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct store_attr a;
+	store_ref dir, ref = 0;
+	uint32_t uid, gid;
+	int rc;
+
+	rc = node_ref(fs, parent, &dir);
+	if (rc == 0)
+		rc = new_owner(req, dir, &mode, &uid, &gid);
+	if (rc == 0)
+		rc = store_mknod(fs->store, dir, name, mode, uid, gid, rdev,
+				 &ref, &a);
+	reply_entry(req, rc, ref, &a);
+}
+
+/* New handle for a regular file opened with fi->flags, and the cache
+ * policy that goes with it (see the top of this file). */
+static struct mmfs_file *file_new(struct fuse_file_info *fi, bool ring)
+{
+	int acc = fi->flags & O_ACCMODE;
+	struct mmfs_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->append = (fi->flags & O_APPEND) != 0;
+	f->trunc_pending = (fi->flags & O_TRUNC) && acc != O_RDONLY;
+	f->ring = ring;
+	fi->direct_io = ring || acc != O_RDWR;
+	fi->keep_cache = 0;
+	fi->fh = (uintptr_t)f;
+	return f;
+}
+
+/* Apply a deferred O_TRUNC now (flush, release, ftruncate). */
+static int finish_trunc(struct mmfs_fs *fs, store_ref ref,
+			struct mmfs_file *f)
+{
+	struct store_attr in;
+
+	if (!f->trunc_pending)
+		return 0;
+	f->trunc_pending = false;
+	memset(&in, 0, sizeof(in));
+	clock_gettime(CLOCK_REALTIME, &in.mtime);
+	return store_setattr(fs->store, ref, STORE_SET_SIZE | STORE_SET_MTIME,
+			     &in, NULL);
+}
+
+/* The offset a write goes to: O_APPEND handles write at the file's end,
+ * whatever offset the kernel computed from its cached size.  Page-cache
+ * write-back (fi->writepage) always goes where the page is. */
+static int write_pos(struct mmfs_fs *fs, store_ref ref,
+		     const struct fuse_file_info *fi, off_t off, uint64_t *pos)
+{
+	const struct mmfs_file *f = file_of(fi);
+	struct store_attr a;
+	int rc;
+
+	if (off < 0)
+		return -EINVAL;
+	*pos = (uint64_t)off;
+	if (!f->append || fi->writepage)
+		return 0;
+	if (f->trunc_pending) {
+		*pos = 0;
+		return 0;
+	}
+	rc = store_getattr(fs->store, ref, &a);
+	*pos = a.size;
+	return rc;
+}
+
+/* Every write to a ring log is one record, at the end, whatever the
+ * offset; a deferred O_TRUNC clears the ring first. */
+static ssize_t ring_write(struct mmfs_fs *fs, store_ref ref,
+			  struct mmfs_file *f, const char *buf, size_t size)
+{
+	int rc = f->trunc_pending ? ring_clear(fs->store, ref) : 0;
+
+	if (rc)
+		return rc;
+	f->trunc_pending = false;
+	return ring_append(fs->store, ref, buf, size);
+}
+
+/* Translate a FUSE setattr request into a store mask and values. */
+static unsigned setattr_mask(const struct stat *attr, int to_set,
+			     struct store_attr *in)
+{
+	struct timespec now;
+	unsigned mask = 0;
+
+	memset(in, 0, sizeof(*in));
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		mask |= STORE_SET_MODE;
+		in->mode = attr->st_mode;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		mask |= STORE_SET_UID;
+		in->uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		mask |= STORE_SET_GID;
+		in->gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		mask |= STORE_SET_SIZE;
+		in->size = (uint64_t)attr->st_size;
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
+		mask |= STORE_SET_ATIME;
+		in->atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now
+							       : attr->st_atim;
+	}
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+		mask |= STORE_SET_MTIME;
+		in->mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now
+							       : attr->st_mtim;
+	}
+	if (to_set & FUSE_SET_ATTR_CTIME) {
+		mask |= STORE_SET_CTIME;
+		in->ctime = attr->st_ctim;
+	}
+	return mask;
+}
+
+static int has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* May name be read (write false) or changed (write true) on ref?  Linux
+ * rules: user.* only on regular files and directories; system.* and
+ * unknown namespaces are not supported. */
+static int xattr_check(struct mmfs_fs *fs, store_ref ref, const char *name,
+		       bool write)
+{
+	struct store_attr a;
+	int rc;
+
+	if (has_prefix(name, "trusted.") || has_prefix(name, "security."))
+		return 0;
+	if (!has_prefix(name, "user."))
+		return -EOPNOTSUPP;
+	rc = store_getattr(fs->store, ref, &a);
+	if (rc == 0 && !S_ISREG(a.mode) && !S_ISDIR(a.mode))
+		rc = write ? -EPERM : -ENODATA;
+	return rc;
+}
+
+/* user.mmfs.capacity: a ring log's capacity in bytes, as decimal text.
+ * It is not stored as an xattr: reading asks the ring, writing resizes it
+ * (ring_set_capacity keeps the newest whole records), and only rings have
+ * it (-ENODATA / -EINVAL on other files). */
+static bool is_capacity(const char *name)
+{
+	return strcmp(name, RING_CAPACITY_XATTR) == 0;
+}
+
+static ssize_t capacity_get(struct mmfs_fs *fs, store_ref ref, char *buf,
+			    size_t size)
+{
+	struct ring_stat st;
+	char text[32];
+	int rc = ring_stat(fs->store, ref, &st), len;
+
+	if (rc)
+		return rc == -EINVAL ? -ENODATA : rc;
+	len = snprintf(text, sizeof(text), "%llu",
+		       (unsigned long long)st.capacity);
+	if (size && size < (size_t)len)
+		return -ERANGE;
+	if (size)
+		memcpy(buf, text, (size_t)len);
+	return len;
+}
+
+static int capacity_set(struct mmfs_fs *fs, store_ref ref, const char *value,
+			size_t size)
+{
+	unsigned long long bytes;
+	char text[32], *end;
+
+	if (size == 0 || size >= sizeof(text))
+		return -EINVAL;
+	memcpy(text, value, size);
+	text[size] = '\0';
+	if (text[0] < '0' || text[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	bytes = strtoull(text, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	return ring_set_capacity(fs->store, ref, bytes);
+}
+
+/* listxattr of a ring also names its capacity. */
+static ssize_t list_capacity(struct mmfs_fs *fs, store_ref ref, char *buf,
+			     size_t size, ssize_t n)
+{
+	size_t extra = sizeof(RING_CAPACITY_XATTR);
+
+	if (n < 0 || !ring_is(fs->store, ref))
+		return n;
+	if (size && (size_t)n + extra > size)
+		return -ERANGE;
+	if (size)
+		memcpy(buf + n, RING_CAPACITY_XATTR, extra);
+	return n + (ssize_t)extra;
+}
+
+/* getxattr/listxattr: size 0 asks for the length. */
+static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf,
+			size_t size)
+{
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+/* Add "." (offset 1) and ".." (offset 2) as far as a listing resuming at
+ * off still needs them; *len is what they take in buf.  False: they did
+ * not all fit, so nothing may follow them in this reply. */
+static bool add_dots(fuse_req_t req, store_ref dir, char *buf, size_t size,
+		     off_t off, size_t *len)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct store_attr a;
+	struct stat st;
+	size_t n;
+
+	*len = 0;
+	memset(&st, 0, sizeof(st));
+	st.st_mode = S_IFDIR;
+	st.st_ino = store_getattr(fs->store, dir, &a) ? UNKNOWN_INO : a.ino;
+	if (off < 1) {
+		n = fuse_add_direntry(req, buf, size, ".", &st, 1);
+		if (n > size)
+			return false;
+		*len = n;
+	}
+	/* The root is its own parent; elsewhere the kernel does not need
+	 * to know. */
+	if (dir != store_root(fs->store))
+		st.st_ino = UNKNOWN_INO;
+	n = fuse_add_direntry(req, buf + *len, size - *len, "..", &st, 2);
+	if (n > size - *len)
+		return false;
+	*len += n;
+	return true;
+}
+
+/* Add store entries from the cursor on; the cursor only moves past an
+ * entry that fit.  Entry k (1-based) of the directory has d_off 2 + k. */
+static size_t add_entries(fuse_req_t req, struct store_dir *d, char *buf,
+			  size_t size)
+{
+	char name[STORE_NAME_MAX + 1];
+	struct store_dirent ent;
+	struct stat st;
+	size_t len = 0, n;
+	off_t next;
+
+	memset(&st, 0, sizeof(st));
+	while (store_dir_peek(d, &ent) == 1) {
+		memcpy(name, ent.name, ent.namelen);
+		name[ent.namelen] = '\0';
+		st.st_ino = ent.ino;
+		st.st_mode = ent.mode & S_IFMT;
+		next = (off_t)(DOT_ENTRIES + store_dir_pos(d) + 1);
+		n = fuse_add_direntry(req, buf + len, size - len, name, &st,
+				      next);
+		if (n > size - len)
+			break;
+		store_dir_advance(d);
+		len += n;
+	}
+	return len;
+}
+
+/* ---- operations -------------------------------------------------------- */
+
+static void mmfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS |
+			FUSE_CAP_READDIRPLUS_AUTO);
+	if (conn->max_write > MAX_WRITE)
+		conn->max_write = MAX_WRITE;
+}
+
+static void mmfs_destroy(void *userdata)
+{
+	mmfs_fs_finish(userdata);
+}
+
+static void mmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct store_attr a;
+	store_ref dir, ref = 0;
+	int rc;
+
+	rc = node_ref(fs, parent, &dir);
+	if (rc == 0)
+		rc = store_lookup(fs->store, dir, name, &ref, &a);
+	reply_entry(req, rc, ref, &a);
+}
+
+static void forget_one(struct mmfs_fs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	store_ref ref;
+
+	if (ino != FUSE_ROOT_ID && node_ref(fs, ino, &ref) == 0)
+		unpin(fs, ref, nlookup);
+}
+
+static void mmfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(fs_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void mmfs_forget_multi(fuse_req_t req, size_t count,
+			      struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		forget_one(fs_of(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void mmfs_getattr(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct store_attr a;
+	store_ref ref;
+	int rc;
+
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = store_getattr(fs->store, ref, &a);
+	reply_attr(req, rc, ref, &a);
+}
+
+static void mmfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			 int to_set, struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct store_attr in, out;
+	unsigned mask = setattr_mask(attr, to_set, &in);
+	store_ref ref;
+	int rc;
+
+	rc = node_ref(fs, ino, &ref);
+	/* ftruncate on a handle with a deferred O_TRUNC: empty it first. */
+	if (rc == 0 && fi && (mask & STORE_SET_SIZE))
+		rc = finish_trunc(fs, ref, file_of(fi));
+	if (rc == 0)
+		rc = store_setattr(fs->store, ref, mask, &in, &out);
+	reply_attr(req, rc, ref, &out);
+}
+
+static void mmfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	char buf[STORE_SYMLINK_MAX + 1];
+	store_ref ref;
+	int rc;
+
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = store_readlink(fs->store, ref, buf, sizeof(buf) - 1);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	buf[rc < (int)sizeof(buf) ? rc : (int)sizeof(buf) - 1] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+static void mmfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode, dev_t rdev)
+{
+	/* rdev is the kernel's 32-bit encoding; it goes back as st_rdev. */
+	make_node(req, parent, name, mode, (uint32_t)rdev);
+}
+
+static void mmfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode)
+{
+	make_node(req, parent, name, (mode & 07777) | S_IFDIR, 0);
+}
+
+static void mmfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	store_ref dir;
+	int rc;
+
+	rc = node_ref(fs, parent, &dir);
+	if (rc == 0)
+		rc = store_unlink(fs->store, dir, name);
+	reply_status(req, rc);
+}
+
+static void mmfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	store_ref dir;
+	int rc;
+
+	rc = node_ref(fs, parent, &dir);
+	if (rc == 0)
+		rc = store_rmdir(fs->store, dir, name);
+	reply_status(req, rc);
+}
+
+static void mmfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			 const char *name)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	uint32_t mode = S_IFLNK | 0777, uid, gid;
+	struct store_attr a;
+	store_ref dir, ref = 0;
+	int rc;
+
+	rc = node_ref(fs, parent, &dir);
+	if (rc == 0)
+		rc = new_owner(req, dir, &mode, &uid, &gid);
+	if (rc == 0)
+		rc = store_symlink(fs->store, dir, name, link, uid, gid, &ref,
+				   &a);
+	reply_entry(req, rc, ref, &a);
+}
+
+static void mmfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			fuse_ino_t newparent, const char *newname,
+			unsigned int flags)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	store_ref dir, newdir;
+	unsigned sflags = 0;
+	int rc;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (flags & RENAME_NOREPLACE)
+		sflags |= STORE_RENAME_NOREPLACE;
+	if (flags & RENAME_EXCHANGE)
+		sflags |= STORE_RENAME_EXCHANGE;
+	rc = node_ref(fs, parent, &dir);
+	if (rc == 0)
+		rc = node_ref(fs, newparent, &newdir);
+	if (rc == 0)
+		rc = store_rename(fs->store, dir, name, newdir, newname,
+				  sflags);
+	reply_status(req, rc);
+}
+
+static void mmfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		      const char *newname)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct store_attr a;
+	store_ref ref, newdir;
+	int rc;
+
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = node_ref(fs, newparent, &newdir);
+	if (rc == 0)
+		rc = store_link(fs->store, ref, newdir, newname, &a);
+	reply_entry(req, rc, ref, &a);
+}
+
+static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct mmfs_file *f;
+	store_ref ref;
+	int rc;
+
+	/* Only regular files come here: the kernel opens directories with
+	 * opendir and serves devices and FIFOs itself. */
+	rc = node_ref(fs, ino, &ref);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	f = file_new(fi, ring_is(fs->store, ref));
+	if (!f) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (fuse_reply_open(req, fi))
+		free(f);
+}
+
+static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	store_ref ref;
+	ssize_t n;
+	char *buf;
+
+	n = node_ref(fs, ino, &ref);
+	if (n == 0 && off < 0)
+		n = -EINVAL;
+	if (n == 0 && file_of(fi)->trunc_pending) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	buf = n ? NULL : fs_buf(fs, size);
+	if (n == 0 && !buf)
+		n = -ENOMEM;
+	if (n == 0 && file_of(fi)->ring)
+		n = ring_read(fs->store, ref, &file_of(fi)->reader,
+			      (uint64_t)off, buf, size);
+	else if (n == 0)
+		n = store_read(fs->store, ref, (uint64_t)off, buf, size);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		       size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct mmfs_file *f = file_of(fi);
+	store_ref ref;
+	uint64_t pos;
+	ssize_t n;
+
+	n = node_ref(fs, ino, &ref);
+	if (n == 0)
+		n = write_pos(fs, ref, fi, off, &pos);
+	if (n == 0 && f->ring)
+		n = ring_write(fs, ref, f, buf, size);
+	else if (n == 0)
+		n = store_write(fs->store, ref, pos, buf, size,
+				f->trunc_pending);
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
+		return;
+	}
+	f->trunc_pending = false;
+	fuse_reply_write(req, (size_t)n);
+}
+
+static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct mmfs_file *f = file_of(fi);
+	store_ref ref;
+	int rc;
+
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = finish_trunc(fs, ref, f);
+	free(f);
+	reply_status(req, rc);
+}
+
+static void mmfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		       struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	store_ref ref;
+	int rc;
+
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = store_sync_file(fs->store, ref, datasync != 0);
+	reply_status(req, rc);
+}
+
+static void mmfs_opendir(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct store_dir *d = NULL;
+	store_ref ref;
+	int rc;
+
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = store_dir_open(fs->store, ref, &d);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi))
+		store_dir_close(d);
+}
+
+static void mmfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			 off_t off, struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct store_dir *d = dir_of(fi);
+	size_t len = 0;
+	store_ref ref;
+	char *buf;
+	int rc;
+
+	rc = node_ref(fs, ino, &ref);
+	buf = rc ? NULL : fs_buf(fs, size);
+	if (rc == 0 && !buf)
+		rc = -ENOMEM;
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (off < DOT_ENTRIES && !add_dots(req, ref, buf, size, off, &len)) {
+		fuse_reply_buf(req, buf, len);
+		return;
+	}
+	/* Not where the last reply left off: seekdir, rewinddir or a
+	 * partly consumed reply.  Position the cursor by count. */
+	if (off < 0 || (uint64_t)off != DOT_ENTRIES + store_dir_pos(d))
+		store_dir_seek(d, off > DOT_ENTRIES ? (uint64_t)off - DOT_ENTRIES
+						    : 0);
+	len += add_entries(req, d, buf + len, size - len);
+	fuse_reply_buf(req, buf, len);
+}
+
+static void mmfs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_file_info *fi)
+{
+	store_dir_close(dir_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+static void mmfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			  struct fuse_file_info *fi)
+{
+	mmfs_fsync(req, ino, datasync, fi);
+}
+
+static void mmfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct store_statfs st;
+	struct statvfs sv;
+	uint64_t used;
+	int rc;
+
+	rc = store_statfs(fs_of(req)->store, &st);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	used = st.files + st.dirs + st.rings + st.symlinks + st.others;
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = BLOCK_SIZE;
+	sv.f_frsize = BLOCK_SIZE;
+	sv.f_blocks = st.size_cap / BLOCK_SIZE;
+	sv.f_bfree = st.free / BLOCK_SIZE;
+	sv.f_bavail = sv.f_bfree;
+	sv.f_files = st.max_files;
+	sv.f_ffree = st.max_files > used ? st.max_files - used : 0;
+	sv.f_favail = sv.f_ffree;
+	sv.f_namemax = STORE_NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void mmfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			  const char *value, size_t size, int flags)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	store_ref ref;
+	int sflags = 0, rc;
+
+	if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (flags & XATTR_CREATE)
+		sflags |= STORE_XATTR_CREATE;
+	if (flags & XATTR_REPLACE)
+		sflags |= STORE_XATTR_REPLACE;
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = xattr_check(fs, ref, name, true);
+	if (rc == 0 && is_capacity(name))
+		rc = capacity_set(fs, ref, value, size);
+	else if (rc == 0)
+		rc = store_setxattr(fs->store, ref, name, value, size, sflags);
+	reply_status(req, rc);
+}
+
+static void mmfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			  size_t size)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	char *buf = NULL;
+	store_ref ref;
+	ssize_t n;
+
+	n = node_ref(fs, ino, &ref);
+	if (n == 0)
+		n = xattr_check(fs, ref, name, false);
+	if (n == 0 && size && !(buf = fs_buf(fs, size)))
+		n = -ENOMEM;
+	if (n == 0 && is_capacity(name))
+		n = capacity_get(fs, ref, buf, size);
+	else if (n == 0)
+		n = store_getxattr(fs->store, ref, name, buf, size);
+	reply_xattr(req, n, buf, size);
+}
+
+static void mmfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	char *buf = NULL;
+	store_ref ref;
+	ssize_t n;
+
+	n = node_ref(fs, ino, &ref);
+	if (n == 0 && size && !(buf = fs_buf(fs, size)))
+		n = -ENOMEM;
+	if (n == 0)
+		n = list_capacity(fs, ref, buf, size,
+				  store_listxattr(fs->store, ref, buf, size));
+	reply_xattr(req, n, buf, size);
+}
+
+static void mmfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	store_ref ref;
+	int rc;
+
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = xattr_check(fs, ref, name, true);
+	if (rc == 0 && is_capacity(name) && ring_is(fs->store, ref))
+		rc = -EPERM;
+	else if (rc == 0)
+		rc = store_removexattr(fs->store, ref, name);
+	reply_status(req, rc);
+}
+
+static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode, struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	uint32_t smode = (mode & 07777) | S_IFREG, uid, gid;
+	struct fuse_entry_param e;
+	struct mmfs_file *f;
+	struct store_attr a;
+	store_ref dir, ref;
+	int rc;
+
+	f = file_new(fi, S_ISREG(smode) && ring_name(name));
+	if (!f) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	f->trunc_pending = false;       /* new: nothing to truncate */
+	rc = node_ref(fs, parent, &dir);
+	if (rc == 0)
+		rc = new_owner(req, dir, &smode, &uid, &gid);
+	if (rc == 0)
+		rc = store_mknod(fs->store, dir, name, smode, uid, gid, 0, &ref,
+				 &a);
+	if (rc) {
+		free(f);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	entry_of(fs, ref, &a, &e);
+	pin(fs, ref);
+	if (fuse_reply_create(req, &e, fi)) {
+		unpin(fs, ref, 1);
+		free(f);
+	}
+}
+
+const struct fuse_lowlevel_ops mmfs_ops = {
+	.init = mmfs_init,
+	.destroy = mmfs_destroy,
+	.lookup = mmfs_lookup,
+	.forget = mmfs_forget,
+	.forget_multi = mmfs_forget_multi,
+	.getattr = mmfs_getattr,
+	.setattr = mmfs_setattr,
+	.readlink = mmfs_readlink,
+	.mknod = mmfs_mknod,
+	.mkdir = mmfs_mkdir,
+	.unlink = mmfs_unlink,
+	.rmdir = mmfs_rmdir,
+	.symlink = mmfs_symlink,
+	.rename = mmfs_rename,
+	.link = mmfs_link,
+	.open = mmfs_open,
+	.read = mmfs_read,
+	.write = mmfs_write,
+	.release = mmfs_release,
+	.fsync = mmfs_fsync,
+	.opendir = mmfs_opendir,
+	.readdir = mmfs_readdir,
+	.releasedir = mmfs_releasedir,
+	.fsyncdir = mmfs_fsyncdir,
+	.statfs = mmfs_statfs,
+	.setxattr = mmfs_setxattr,
+	.getxattr = mmfs_getxattr,
+	.listxattr = mmfs_listxattr,
+	.removexattr = mmfs_removexattr,
+	.create = mmfs_create,
+	/* No getlk/setlk/flock: the kernel then does fcntl and flock locking
+	 * locally, which is right because every process goes through this
+	 * one mount.  No access: default_permissions or root only. */
+};
+
+void mmfs_fs_finish(struct mmfs_fs *fs)
+{
+	free(fs->buf);
+	fs->buf = NULL;
+	fs->bufsize = 0;
+}

@@ -1,0 +1,37 @@
+/* ops.h -- the FUSE operations of mount.mmfs.
+ *
+ * mmfs_ops serves one store through the libfuse low-level API; the session
+ * userdata is a struct mmfs_fs.  The session loop is single-threaded, so
+ * the operations are never concurrent and need no locks of their own.
+ *
+ * Invariants (kept in ops.c):
+ *   - Node ids: FUSE_ROOT_ID is store_root(); every other node id is the
+ *     store_ref itself.  A node id that is not a valid ref gets ESTALE.
+ *   - Every lookup count the kernel holds on a non-root node is one store
+ *     pin; pins counts them all (forget must never take it below zero).
+ *   - Every request is answered by exactly one fuse_reply_*.
+ */
+#ifndef MMFS_OPS_H
+#define MMFS_OPS_H
+
+#define FUSE_USE_VERSION 34
+
+#include <fuse_lowlevel.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct mmfs_fs {
+	struct store *store;
+	char *buf;              /* reply buffer for read/readdir/xattrs */
+	size_t bufsize;
+	uint64_t pins;          /* lookup counts held by the kernel */
+};
+
+extern const struct fuse_lowlevel_ops mmfs_ops;
+
+/* Release what the operations allocated (the store stays open). */
+void mmfs_fs_finish(struct mmfs_fs *fs);
+
+#endif

@@ -1,0 +1,321 @@
+/* opts.c -- the mount.mmfs command line (see opts.h).
+ *
+ * One fuse_opt table names every option the daemon knows, each with a key
+ * saying what to do with it; opt_proc does it.  The usage text below lists
+ * the same options and must be kept in step with the table (and with
+ * man/mount.mmfs.8).
+ */
+#define FUSE_USE_VERSION 34
+
+#include <ctype.h>
+#include <errno.h>
+#include <fuse_opt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opts.h"
+
+enum opt_key {
+	KEY_HELP,
+	KEY_VERSION,
+	KEY_FOREGROUND,
+	KEY_DEBUG,
+	KEY_SIZE,
+	KEY_NAME,
+	KEY_MAX_FILES,
+	KEY_RING_SIZE,
+	KEY_RO,
+	KEY_RW,
+	KEY_ALLOW_OTHER,
+	KEY_DEFAULT_PERMISSIONS,
+	KEY_NO_DEFAULT_PERMISSIONS,
+	KEY_KERNEL,     /* handed to fuse_session_new as given */
+	KEY_DROP,       /* meant for mount(8) or fstab: ignored */
+};
+
+static const struct fuse_opt opt_table[] = {
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+
+	FUSE_OPT_KEY("size=", KEY_SIZE),
+	FUSE_OPT_KEY("name=", KEY_NAME),
+	FUSE_OPT_KEY("max_files=", KEY_MAX_FILES),
+	FUSE_OPT_KEY("ring_size=", KEY_RING_SIZE),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("rw", KEY_RW),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
+	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
+
+	FUSE_OPT_KEY("nosuid", KEY_KERNEL),
+	FUSE_OPT_KEY("suid", KEY_KERNEL),
+	FUSE_OPT_KEY("nodev", KEY_KERNEL),
+	FUSE_OPT_KEY("dev", KEY_KERNEL),
+	FUSE_OPT_KEY("noexec", KEY_KERNEL),
+	FUSE_OPT_KEY("exec", KEY_KERNEL),
+	FUSE_OPT_KEY("dirsync", KEY_KERNEL),
+	FUSE_OPT_KEY("auto_unmount", KEY_KERNEL),
+	FUSE_OPT_KEY("max_read=", KEY_KERNEL),
+	FUSE_OPT_KEY("context=", KEY_KERNEL),
+	FUSE_OPT_KEY("fscontext=", KEY_KERNEL),
+	FUSE_OPT_KEY("defcontext=", KEY_KERNEL),
+	FUSE_OPT_KEY("rootcontext=", KEY_KERNEL),
+
+	/* mount(8) and fstab; "x-*" and "comment=*" are dropped in opt_proc */
+	FUSE_OPT_KEY("defaults", KEY_DROP),
+	FUSE_OPT_KEY("auto", KEY_DROP),
+	FUSE_OPT_KEY("noauto", KEY_DROP),
+	FUSE_OPT_KEY("user", KEY_DROP),
+	FUSE_OPT_KEY("user=", KEY_DROP),
+	FUSE_OPT_KEY("nouser", KEY_DROP),
+	FUSE_OPT_KEY("users", KEY_DROP),
+	FUSE_OPT_KEY("owner", KEY_DROP),
+	FUSE_OPT_KEY("group", KEY_DROP),
+	FUSE_OPT_KEY("_netdev", KEY_DROP),
+	FUSE_OPT_KEY("nofail", KEY_DROP),
+	FUSE_OPT_KEY("atime", KEY_DROP),
+	FUSE_OPT_KEY("noatime", KEY_DROP),
+	FUSE_OPT_KEY("diratime", KEY_DROP),
+	FUSE_OPT_KEY("nodiratime", KEY_DROP),
+	FUSE_OPT_KEY("relatime", KEY_DROP),
+	FUSE_OPT_KEY("norelatime", KEY_DROP),
+	FUSE_OPT_KEY("strictatime", KEY_DROP),
+	FUSE_OPT_KEY("nostrictatime", KEY_DROP),
+	FUSE_OPT_KEY("lazytime", KEY_DROP),
+	FUSE_OPT_KEY("nolazytime", KEY_DROP),
+	FUSE_OPT_KEY("async", KEY_DROP),
+	FUSE_OPT_KEY("sync", KEY_DROP),
+	/* flags mount(8) gives its helpers: sloppy, no mtab, verbose, type */
+	FUSE_OPT_KEY("-s", KEY_DROP),
+	FUSE_OPT_KEY("-n", KEY_DROP),
+	FUSE_OPT_KEY("-v", KEY_DROP),
+	FUSE_OPT_KEY("-t ", KEY_DROP),
+	FUSE_OPT_END
+};
+
+void mmfs_opts_usage(FILE *f)
+{
+	fprintf(f,
+"usage: mount.mmfs [-f] [-d] [-o OPT[,OPT...]] [ARENA] MOUNTPOINT\n"
+"       mount.mmfs -h | -V\n"
+"\n"
+"Serve the mmfs arena file ARENA at MOUNTPOINT (a missing arena is created).\n"
+"Without ARENA: /dev/shm/mmfs.NAME, NAME from name= or the mount point's\n"
+"absolute path with '/' turned into '-' (/mnt/shm -> mnt-shm).\n"
+"\n"
+"  -f                        stay in the foreground\n"
+"  -d                        debug: print FUSE requests (implies -f)\n"
+"  -h, --help                print this help and exit\n"
+"  -V, --version             print the version and exit\n"
+"  -o OPT[,OPT...]           mount options:\n"
+"     size=SIZE                cap on the arena size (suffixes K M G T,\n"
+"                              powers of 1024; default %lluM)\n"
+"     name=NAME                default arena /dev/shm/mmfs.NAME\n"
+"     max_files=N              limit on the number of files (default %llu)\n"
+"     ring_size=SIZE           capacity of new ring logs (default %lluK)\n"
+"     ro                       mount read-only; rw: read-write (default)\n"
+"     allow_other              let other users in (implies\n"
+"                              default_permissions)\n"
+"     default_permissions      let the kernel check permissions\n"
+"     no_default_permissions   not implied by allow_other\n"
+"     nosuid, suid, nodev, dev, noexec, exec, dirsync, auto_unmount,\n"
+"     max_read=N, context=, fscontext=, defcontext=, rootcontext=\n"
+"                              passed to the kernel\n"
+"     defaults, auto, noauto, user, nouser, users, owner, group, _netdev,\n"
+"     nofail, x-*, comment=*, [no]atime, [no]diratime, [no]relatime,\n"
+"     [no]strictatime, [no]lazytime, async, sync\n"
+"                              for mount(8) and fstab: ignored\n",
+		(unsigned long long)(STORE_DEFAULT_SIZE >> 20),
+		(unsigned long long)STORE_DEFAULT_MAX_FILES,
+		(unsigned long long)(STORE_DEFAULT_RING_SIZE >> 10));
+}
+
+/* Parse a positive decimal number, with an optional K/M/G/T suffix (powers
+ * of 1024) when suffix is set.  Returns 0 or -1. */
+static int parse_number(const char *s, bool suffix, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	unsigned shift = 0;
+	const char *u;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (suffix && *end) {
+		u = strchr(units, toupper((unsigned char)*end));
+		if (!u)
+			return -1;
+		shift = 10 * (unsigned)(u - units + 1);
+		end++;
+	}
+	if (*end || v == 0 || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int bad_value(const char *arg)
+{
+	fprintf(stderr, "mount.mmfs: bad value in option '%s'\n", arg);
+	return -1;
+}
+
+static int set_number(const char *arg, bool suffix, uint64_t *out)
+{
+	return parse_number(strchr(arg, '=') + 1, suffix, out) ? bad_value(arg)
+							       : 0;
+}
+
+static int set_name(struct mmfs_opts *o, const char *arg)
+{
+	const char *v = strchr(arg, '=') + 1;
+
+	if (!*v || strchr(v, '/') || !strcmp(v, ".") || !strcmp(v, ".."))
+		return bad_value(arg);
+	free(o->name);
+	o->name = strdup(v);
+	return o->name ? 0 : -1;
+}
+
+static int add_positional(struct mmfs_opts *o, const char *arg)
+{
+	char *copy;
+
+	if (o->arena) {
+		fprintf(stderr, "mount.mmfs: too many arguments: '%s'\n", arg);
+		return -1;
+	}
+	copy = strdup(arg);
+	if (!copy)
+		return -1;
+	o->arena = o->mountpoint;       /* the earlier one was the arena */
+	o->mountpoint = copy;
+	return 0;
+}
+
+static bool is_dropped_prefix(const char *arg)
+{
+	return !strncmp(arg, "x-", 2) || !strncmp(arg, "comment=", 8);
+}
+
+static int unknown_option(const char *arg)
+{
+	if (is_dropped_prefix(arg))
+		return 0;
+	fprintf(stderr, "mount.mmfs: unknown option '%s'\n", arg);
+	return -1;
+}
+
+/* fuse_opt callback: returns -1 on error, 0 to drop arg (we keep none). */
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct mmfs_opts *o = data;
+
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		return add_positional(o, arg);
+	case FUSE_OPT_KEY_OPT:
+		return unknown_option(arg);
+	case KEY_HELP:
+		o->help = true;
+		return 0;
+	case KEY_VERSION:
+		o->version = true;
+		return 0;
+	case KEY_DEBUG:
+		o->debug = true;        /* -d implies -f */
+		o->foreground = true;
+		return 0;
+	case KEY_FOREGROUND:
+		o->foreground = true;
+		return 0;
+	case KEY_SIZE:
+		return set_number(arg, true, &o->store.size_cap);
+	case KEY_NAME:
+		return set_name(o, arg);
+	case KEY_MAX_FILES:
+		return set_number(arg, false, &o->store.max_files);
+	case KEY_RING_SIZE:
+		return set_number(arg, true, &o->store.ring_size);
+	case KEY_RO:
+	case KEY_RW:
+		o->ro = key == KEY_RO;
+		return 0;
+	case KEY_ALLOW_OTHER:
+		o->allow_other = true;
+		return 0;
+	case KEY_DEFAULT_PERMISSIONS:
+		o->default_permissions = true;
+		return 0;
+	case KEY_NO_DEFAULT_PERMISSIONS:
+		o->no_default_permissions = true;
+		return 0;
+	case KEY_KERNEL:
+		return fuse_opt_add_opt_escaped(&o->fuse_opts, arg);
+	case KEY_DROP:
+		return 0;
+	}
+	return unknown_option(arg);
+}
+
+/* Add the options decided by flags (rather than passed through) to the
+ * list for fuse_session_new. */
+static int add_flag_opts(struct mmfs_opts *o)
+{
+	bool perms = o->default_permissions ||
+		     (o->allow_other && !o->no_default_permissions);
+
+	if (o->ro && fuse_opt_add_opt(&o->fuse_opts, "ro"))
+		return -1;
+	if (o->allow_other && fuse_opt_add_opt(&o->fuse_opts, "allow_other"))
+		return -1;
+	if (perms && fuse_opt_add_opt(&o->fuse_opts, "default_permissions"))
+		return -1;
+	return 0;
+}
+
+int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	rc = fuse_opt_parse(&args, o, opt_table, opt_proc);
+	fuse_opt_free_args(&args);
+	if (rc)
+		return -1;
+	if (o->help || o->version)
+		return 0;
+	if (!o->mountpoint) {
+		fprintf(stderr, "mount.mmfs: no mount point given "
+			"(mount.mmfs -h for help)\n");
+		return -1;
+	}
+	if (o->ro)
+		o->store.flags |= STORE_OPEN_RDONLY;
+	else
+		o->store.flags |= STORE_OPEN_CREATE;
+	return add_flag_opts(o);
+}
+
+void mmfs_opts_free(struct mmfs_opts *o)
+{
+	free(o->arena);
+	free(o->mountpoint);
+	free(o->name);
+	free(o->fuse_opts);
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,45 @@
+/* opts.h -- the mount.mmfs command line.
+ *
+ * mount.mmfs [-f] [-d] [-o OPT[,OPT...]] [ARENA] MOUNTPOINT, options
+ * anywhere (mount(8) passes them after the positional arguments).
+ * mmfs_opts_parse sorts every option into one of three kinds:
+ *   - mmfs options (size=, name=, max_files=, ring_size=, ...), which end
+ *     up in store_options or in the daemon's own fields;
+ *   - kernel/FUSE mount options (allow_other, nosuid, ...), collected
+ *     verbatim in fuse_opts for fuse_session_new;
+ *   - mount(8)-only options (defaults, noauto, x-*, ...), dropped.
+ * Anything else is an error.  Invariants after a successful parse:
+ * mountpoint is set; a value given for size/max_files/ring_size is > 0.
+ */
+#ifndef MMFS_OPTS_H
+#define MMFS_OPTS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "store.h"
+
+struct mmfs_opts {
+	char *arena;            /* first positional, NULL when only one */
+	char *mountpoint;       /* last positional */
+	char *name;             /* name=: default arena /dev/shm/mmfs.NAME */
+	char *fuse_opts;        /* comma list for fuse_session_new, or NULL */
+	struct store_options store;
+	bool foreground;        /* -f (and -d) */
+	bool debug;             /* -d */
+	bool help, version;     /* -h, -V: print and exit 0 */
+	bool ro;
+	bool allow_other;
+	bool default_permissions;
+	bool no_default_permissions;
+};
+
+/* Parse argv into o (zeroed first).  Returns 0, or -1 after printing a
+ * one-line error to stderr.  mmfs_opts_free releases what it allocated. */
+int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o);
+void mmfs_opts_free(struct mmfs_opts *o);
+
+/* Print the usage summary, listing every option. */
+void mmfs_opts_usage(FILE *f);
+
+#endif
