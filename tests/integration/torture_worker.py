@@ -10,9 +10,10 @@ which operations completed before the kill and which one was in flight.
 
 An operation refused for a reason other than a dead daemon (the
 namespace holds what an earlier round's in-flight operation left) is
-logged "F" and has no effect.  After each round the test appends "R1" or
-"R0" after an unfinished "B": whether that operation turned out to have
-happened.  replay() is the model both sides use.
+logged "F" and has no effect.  After each round the test appends a
+verdict after an unfinished "B": "R1" it happened, "R0" it did not, "RC"
+only its open(O_CREAT) happened (a new, empty file: that is a system call
+of its own).  replay() is the model both sides use.
 """
 
 import errno
@@ -63,6 +64,9 @@ def replay(lines):
             state["counter"] = pending["n"]
         elif line in ("E", "R1") and pending is not None:
             apply(state, pending)
+            pending = None
+        elif line == "RC" and pending is not None:
+            apply(state, dict(pending, data=""))
             pending = None
         elif line in ("F", "R0"):
             pending = None
