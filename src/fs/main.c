@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -122,6 +123,31 @@ static int session_args(struct fuse_args *args, const struct mmfs_opts *o,
 	return rc;
 }
 
+/* fuse_session_loop, counting each request by opcode in the arena header
+ * (mmfsctl stat shows them: how many round trips each idiom costs).  The
+ * opcode is the second u32 of struct fuse_in_header, which starts every
+ * request buffer (splice is not enabled, so it is in memory). */
+static int serve_loop(struct fuse_session *se, struct store *s)
+{
+	struct fuse_buf buf = { .mem = NULL };
+	int rc = 0;
+
+	store_reset_requests(s);
+	while (!fuse_session_exited(se)) {
+		rc = fuse_session_receive_buf(se, &buf);
+		if (rc == -EINTR)
+			continue;
+		if (rc <= 0)
+			break;
+		if (!(buf.flags & FUSE_BUF_IS_FD) && buf.size >= 8)
+			store_count_request(s, ((const uint32_t *)buf.mem)[1]);
+		fuse_session_process_buf(se, &buf);
+	}
+	free(buf.mem);
+	fuse_session_reset(se);
+	return rc < 0 ? -rc : 0;
+}
+
 /* Mount, detach and serve until unmounted.  Returns the exit status. */
 static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		 const char *mnt, struct mmfs_fs *fs)
@@ -138,7 +164,8 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		goto out_signals;
 	if (!o->foreground && fuse_daemonize(0))
 		goto out_unmount;
-	ret = fuse_session_loop(se) ? 1 : 0;
+	store_adopt(fs->store);
+	ret = serve_loop(se, fs->store) ? 1 : 0;
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -45,6 +45,9 @@
  *      248    8 nsymlinks: live symbolic links (derived)
  *      256    8 nrings: live ring logs (derived)
  *      264  8*N free: heads of the free lists, N = MM_NFREE (derived)
+ *      992   32 reserved, zero
+ *     1024  512 requests: FUSE requests served since the last mount, by
+ *               opcode (statistics only: nothing depends on them)
  *      ...      zero
  *
  * "Derived" fields, the hash index, directory lists, free lists and nlink
@@ -155,6 +158,7 @@
 #define MM_CHUNK (64u * 1024)                  /* chunk of a large file */
 #define MM_NSMALL 64                           /* exact lists 16..1024 B */
 #define MM_NFREE (MM_NSMALL + 27)              /* + power-of-two bins */
+#define MM_NREQUESTS 64                        /* request counters */
 
 enum mm_kind {
 	MM_FREE = 1,
@@ -215,6 +219,8 @@ struct mm_header {
 	uint64_t ninodes;
 	uint64_t ndirs, nsymlinks, nrings;
 	uint64_t free[MM_NFREE];
+	uint64_t reserved[4];
+	uint64_t requests[MM_NREQUESTS];
 };
 
 /* inode flags */
@@ -297,6 +303,7 @@ _Static_assert(__builtin_offsetof(struct mm_header, intent) == 120, "");
 _Static_assert(__builtin_offsetof(struct mm_header, lock) == 160, "");
 _Static_assert(__builtin_offsetof(struct mm_header, used) == 224, "");
 _Static_assert(__builtin_offsetof(struct mm_header, free) == 264, "");
+_Static_assert(__builtin_offsetof(struct mm_header, requests) == 1024, "");
 _Static_assert(sizeof(struct mm_header) <= MM_PAGE, "header fits a page");
 _Static_assert(sizeof(struct mm_inode) == 72, "inode is 72 bytes");
 _Static_assert(sizeof(struct mm_dentry) == 48, "dentry is 48 bytes");

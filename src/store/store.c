@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -309,4 +310,26 @@ int store_statfs(struct store *s, struct store_statfs *st)
 	st->clean = h->clean;
 	arena_unlock(s);
 	return 0;
+}
+
+void store_count_request(struct store *s, unsigned opcode)
+{
+	if (!s->readonly)
+		s->hdr->requests[opcode < MM_NREQUESTS ? opcode : 0]++;
+}
+
+void store_reset_requests(struct store *s)
+{
+	if (!s->readonly)
+		memset(s->hdr->requests, 0, sizeof(s->hdr->requests));
+}
+
+void store_requests(struct store *s, uint64_t out[STORE_NREQUESTS])
+{
+	memcpy(out, s->hdr->requests, sizeof(s->hdr->requests));
+}
+
+void store_adopt(struct store *s)
+{
+	s->pid = getpid();
 }

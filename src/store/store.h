@@ -218,6 +218,17 @@ void store_dir_seek(struct store_dir *d, uint64_t n);
 uint64_t store_dir_pos(const struct store_dir *d);  /* entries consumed */
 void store_dir_close(struct store_dir *d);
 
+/* Statistics: requests served since the mount, by FUSE opcode (opcodes
+ * past the table count in slot 0).  Kept in the arena header so that
+ * mmfsctl stat can show them; nothing depends on them. */
+#define STORE_NREQUESTS 64
+void store_count_request(struct store *s, unsigned opcode);
+void store_reset_requests(struct store *s);
+void store_requests(struct store *s, uint64_t out[STORE_NREQUESTS]);
+
+/* The calling process now owns the store (after a fork: the daemon). */
+void store_adopt(struct store *s);
+
 /* Inspection (mmfsctl).  On a snapshot: store_verify checks every
  * invariant of format.h on the arena as it is and calls report once per
  * problem (a one-line message); it returns the number of problems
@@ -246,7 +257,8 @@ struct store_extent {
 	uint64_t bytes;             /* arena bytes the file uses */
 	uint64_t chunks;            /* chunks of a large file */
 	const char *layout;         /* "empty", "small", "chunked", "ring",
-	                               "dir", "device" */
+	                               "dir", "device", or "damaged" (data
+	                               of the wrong kind: not recovered) */
 	uint32_t lock_pid;          /* holder of the file lock, 0 if free */
 	uint64_t xattr_block;
 };
