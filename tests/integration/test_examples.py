@@ -77,3 +77,14 @@ def test_share_state_py_ring_log(mnt):
     torn, back, updates, consumers = parse_share_state(r.stdout)
     assert torn == 0 and back == 0 and updates > 50
     assert min(consumers) > 0, r.stdout
+
+
+def test_ring_tail_sh_follows_a_wrapping_ring(mnt):
+    r = run(["bash", EXAMPLES / "ring-tail.sh", "400"],
+            env={**os.environ, "MNT": mnt}, timeout=120)
+    assert "capacity: 4096 bytes" in r.stdout
+    m = re.search(r"logged 400 records; the ring retains (\d+); "
+                  r"tail -f printed 400 \(400 distinct\)", r.stdout)
+    assert m, r.stdout
+    assert int(m.group(1)) < 200, "the ring should have wrapped"
+    assert "every record exactly once" in r.stdout
