@@ -14,9 +14,9 @@
  * to open instead of truncating first.  The handle remembers it
  * (trunc_pending) and its first write empties the file in the same store
  * commit (store_write truncate_first): readers see the old value until the
- * new one is complete.  A handle that reaches flush or release without
- * writing truncates then.  While pending, reads on that handle see an
- * empty file.  A close of a dup (FLUSH) must not truncate: the shell's
+ * new one is complete.  A handle released without writing truncates
+ * then.  While pending, reads on that handle see an empty file.  A close
+ * of a dup (FLUSH) must not truncate: the shell's
  * `echo v > var` opens with O_TRUNC, dup2()s and closes the original
  * before writing.  So there is no flush operation at all; the kernel stops
  * sending FLUSH after the first ENOSYS, saving a round trip per close.
@@ -251,7 +251,7 @@ static struct mmfs_file *file_new(struct fuse_file_info *fi, bool ring)
 	return f;
 }
 
-/* Apply a deferred O_TRUNC now (flush, release, ftruncate). */
+/* Apply a deferred O_TRUNC now (release, ftruncate). */
 static int finish_trunc(struct mmfs_fs *fs, store_ref ref,
 			struct mmfs_file *f)
 {
@@ -883,7 +883,7 @@ static void mmfs_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	used = st.files + st.dirs + st.rings + st.symlinks + st.others;
+	used = st.inodes;
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = BLOCK_SIZE;
 	sv.f_frsize = BLOCK_SIZE;

@@ -99,8 +99,8 @@ int ring_block_new(struct store *s, uint64_t capacity, uint64_t *out)
 {
 	int rc;
 
-	if (capacity < MM_RING_MIN)
-		return -EINVAL;
+	if (capacity < MM_RING_MIN || capacity > UINT32_MAX / 2)
+		return -EINVAL;         /* (ring_size is the header's word) */
 	rc = mm_zalloc(s, MM_RING, sizeof(struct mm_ring) + capacity +
 		       MM_RING_BITMAP(capacity), out);
 	if (rc == 0)
@@ -111,12 +111,15 @@ int ring_block_new(struct store *s, uint64_t capacity, uint64_t *out)
 static int replace(struct store *s, store_ref ref, uint64_t capacity,
 		   bool clear);
 
-/* Re-establish invariants 1-3 (recovery). */
+/* Re-establish invariants 1-3 (recovery).  A tail near 2^64 (centuries of
+ * appends) would overflow the offsets: such a ring is emptied. */
 void ring_repair(struct store *s, uint64_t block)
 {
 	struct mm_ring *r = mm_payload(s, block);
 	uint64_t gap;
 
+	if (r->tail > RING_TAIL_MAX)
+		r->head = r->tail = 0;
 	if (r->head > r->tail || r->tail - r->head > r->capacity)
 		r->head = r->tail;
 	if (r->head < r->tail && !bit(r, r->head))

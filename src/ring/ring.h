@@ -32,6 +32,7 @@
 #include "store.h"
 
 #define RING_SUFFIX ".ring"
+#define RING_TAIL_MAX (1ULL << 62)    /* larger tails: recovery empties */
 #define RING_CAPACITY_XATTR "user.mmfs.capacity"
 
 struct ring_reader {

@@ -76,12 +76,13 @@ static bool punch(struct store *s, uint64_t off, uint32_t size)
 			 (off_t)from, (off_t)(to - from)) == 0;
 }
 
-/* Back a punched free block with pages again before handing it out. */
+/* Back a punched free block with pages again before handing it out (a
+ * private copy never writes to the file: its holes read as zeros). */
 static int refill(struct store *s, uint64_t off)
 {
 	struct mm_block *b = mm_block(s, off);
 
-	if (!(b->flags & MM_BLOCK_PUNCHED))
+	if (!(b->flags & MM_BLOCK_PUNCHED) || s->private_map)
 		return 0;
 	if (fallocate(s->fd, 0, (off_t)off, (off_t)b->size) != 0)
 		return -ENOSPC;

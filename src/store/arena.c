@@ -32,6 +32,9 @@ int64_t mm_now(void)
 }
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -116,13 +119,14 @@ static bool pid_gone(uint32_t pid)
 }
 
 /* Per-file lock word: 0 or the holder's pid.  A holder that no longer
- * exists is taken over. */
+ * exists is taken over.  A private copy shares its words with nobody (and
+ * a snapshot's may hold anything): no locking there. */
 void file_lock(struct store *s, struct mm_inode *ino)
 {
 	_Atomic uint32_t *word = (_Atomic uint32_t *)&ino->lock;
 	uint32_t me = (uint32_t)s->pid, cur;
 
-	if (s->readonly)
+	if (s->readonly || s->private_map)
 		return;
 	for (;;) {
 		cur = 0;
@@ -139,7 +143,7 @@ void file_lock(struct store *s, struct mm_inode *ino)
 
 void file_unlock(struct store *s, struct mm_inode *ino)
 {
-	if (s->readonly)
+	if (s->readonly || s->private_map)
 		return;
 	atomic_store((_Atomic uint32_t *)&ino->lock, 0);
 }
@@ -380,18 +384,24 @@ static int open_existing(struct store *s, const struct store_options *o,
 }
 
 /* Copy the arena into private memory, under its lock when we can take it
- * (a read-only opener cannot, and gets a copy that may be mid-change). */
+ * (a read-only opener cannot, and gets a copy that may be mid-change).
+ * Only a writable owner (LOCK_EX) changes the file, and it initialised the
+ * mutex; without one the mutex may be garbage that would block forever, so
+ * a shared flock keeps owners out during the copy instead. */
 static int copy_under_lock(struct store *s, uint64_t len, bool rw,
 			   uint64_t *grown)
 {
 	int prot = PROT_READ | (rw ? PROT_WRITE : 0);
 	struct mm_header *live;
 	uint8_t *shared = mmap(NULL, len, prot, MAP_SHARED, s->fd, 0);
+	bool owned;
 	int rc = 0;
 
 	if (shared == MAP_FAILED)
 		return -errno;
 	live = (struct mm_header *)shared;
+	owned = flock(s->fd, LOCK_SH | LOCK_NB) != 0;
+	rw = rw && owned;
 	if (rw && pthread_mutex_lock(&live->lock.mutex) == EOWNERDEAD)
 		pthread_mutex_consistent(&live->lock.mutex);
 	*grown = live->file_size > len ? live->file_size : 0;
@@ -399,6 +409,8 @@ static int copy_under_lock(struct store *s, uint64_t len, bool rw,
 		memcpy(s->base, shared, len);
 	if (rw)
 		pthread_mutex_unlock(&live->lock.mutex);
+	if (!owned)
+		flock(s->fd, LOCK_UN);
 	munmap(shared, len);
 	return rc;
 }
@@ -419,6 +431,8 @@ static int open_snapshot(struct store *s, const char *path, char *err,
 	if (s->fd < 0)
 		return fail(err, errlen, -errno, "%s", strerror(errno));
 	rc = read_header(s, &h, &size, err, errlen);
+	if (rc)
+		return rc;
 	for (len = round_up(h.file_size, MM_PAGE); rc == 0; len = grown) {
 		s->base = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -1,21 +1,30 @@
 /* check.c -- verify an arena's invariants; census and extents for tools.
  *
- * store_verify checks, without changing anything but the mark bits of its
- * private copy, every invariant format.h states:
- *   heap      headers tile [4096, brk) (the walk recovery also does);
+ * store_verify checks, without changing anything but the mark bits and
+ * lock words of its private copy, every invariant format.h states:
+ *   heap      headers tile [4096, brk) (the walk recovery also does) and
+ *             every payload holds what its own fields say;
  *   header    intent idle, counters equal what the heap holds, used bytes;
  *   free      every list entry is a FREE block of the list's size class,
  *             no list loops, every FREE block is on a list;
- *   names     every live dentry has a valid directory and inode, is found
- *             by the index, sits in its directory's list; the index holds
- *             exactly the live dentries; lists agree with counts;
+ *   names     every live dentry has a valid name, directory and inode, is
+ *             found by the index, sits in its directory's list, and its
+ *             directory is reachable from the root; the index holds
+ *             exactly the live dentries in finite chains; lists agree with
+ *             counts; a directory's DIR block names its one entry;
  *   links     each inode's nlink equals its live names;
  *   space     every allocated block is referenced exactly once from the
  *             root, a live inode or a live dentry (no leaks, no sharing);
- *   files     DATA sizes fit their blocks, maps use no slot past the size,
- *             rings satisfy ring.c's invariants.
- * Inodes with no link are reported as orphans (files unlinked while open
- * in a running daemon), not as problems, when the arena is in use.
+ *   files     known file types; DATA sizes fit their blocks (a symlink's
+ *             is a valid target); maps fit their size and STORE_FILE_MAX
+ *             and use no slot past it; xattr records fill their block;
+ *             only regular files are rings; rings satisfy ring.c's
+ *             invariants.
+ * It reads nothing it has not validated first, so any snapshot is safe to
+ * verify.  Inodes with no link are reported as orphans (files unlinked
+ * while open in a running daemon), not as problems, when the arena is in
+ * use.  store_census and store_extent validate what they read too: they
+ * may run on an arena recovery has not seen.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,6 +42,9 @@ struct verify {
 	int problems;
 	uint64_t nblocks;
 };
+
+static void problem(struct verify *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static void problem(struct verify *v, const char *fmt, ...)
 {
@@ -62,7 +74,14 @@ static int walk(struct verify *v)
 				off);
 			return -1;
 		}
-		mm_block(s, off)->flags &= (uint8_t)~MM_BLOCK_MARK;
+		if (!recover_block_ok(s, off)) {
+			problem(v, "heap: block at offset %" PRIu64 " (kind %u)"
+				" is too small for its content", off,
+				mm_block(s, off)->kind);
+			return -1;
+		}
+		mm_block(s, off)->flags &= (uint8_t)~(MM_BLOCK_MARK |
+						      MM_SCRATCH_FLAGS);
 		v->nblocks++;
 		off += mm_block(s, off)->size;
 	}
@@ -120,10 +139,45 @@ static void check_ring(struct verify *v, uint64_t off, uint64_t ino)
 {
 	struct mm_ring *r = mm_payload(v->s, off);
 
-	if (r->head > r->tail || r->tail - r->head > r->capacity)
+	if (r->head > r->tail || r->tail - r->head > r->capacity ||
+	    r->tail > (1ULL << 62))
 		problem(v, "ring inode %" PRIu64 ": head %" PRIu64
 			" and tail %" PRIu64 " out of order", ino, r->head,
 			r->tail);
+}
+
+static bool known_type(uint32_t type)
+{
+	return type == 0100000 || type == 0040000 || type == 0120000 ||
+	       type == 0010000 || type == 0140000 || type == 0020000 ||
+	       type == 0060000;
+}
+
+static void check_xattr(struct verify *v, const struct mm_inode *ino)
+{
+	take(v, ino->xattr, MM_XATTR, "xattr");
+	if (is_kind(v->s, ino->xattr, MM_XATTR) &&
+	    !recover_xattr_ok(v->s, ino->xattr))
+		problem(v, "inode %" PRIu64 ": malformed xattr block %" PRIu64,
+			ino->ino, ino->xattr);
+}
+
+static void check_map(struct verify *v, const struct mm_inode *ino)
+{
+	struct mm_map *m = mm_payload(v->s, ino->data);
+
+	if (m->size > STORE_FILE_MAX || CHUNKS(m->size) > m->nslots)
+		problem(v, "inode %" PRIu64 ": size %" PRIu64 " does not fit "
+			"its %" PRIu64 " map slots", ino->ino, m->size,
+			m->nslots);
+	for (uint64_t i = 0; i < m->nslots; i++) {
+		if (!m->chunk[i])
+			continue;
+		if (m->size > STORE_FILE_MAX || i >= CHUNKS(m->size))
+			problem(v, "inode %" PRIu64 ": chunk %" PRIu64
+				" past its size", ino->ino, i);
+		take(v, m->chunk[i], MM_CHUNK_KIND, "chunk");
+	}
 }
 
 static void check_file(struct verify *v, uint64_t off)
@@ -133,7 +187,15 @@ static void check_file(struct verify *v, uint64_t off)
 	uint32_t type = ino->mode & 0170000;
 
 	if (ino->xattr)
-		take(v, ino->xattr, MM_XATTR, "xattr");
+		check_xattr(v, ino);
+	if (!known_type(type))
+		problem(v, "inode %" PRIu64 ": unknown file type %o", ino->ino,
+			type);
+	if ((ino->flags & MM_INODE_RING) && type != 0100000)
+		problem(v, "inode %" PRIu64 ": a ring that is not a regular "
+			"file", ino->ino);
+	if (type == 0040000 && !ino->data)
+		problem(v, "directory %" PRIu64 ": no DIR block", ino->ino);
 	if (type == 0020000 || type == 0060000 || !ino->data)
 		return;
 	if (type == 0040000) {
@@ -150,39 +212,86 @@ static void check_file(struct verify *v, uint64_t off)
 		struct mm_data *d = mm_payload(s, ino->data);
 
 		take(v, ino->data, MM_DATA, "data");
-		if (d->size + sizeof(*d) > mm_payload_size(s, ino->data))
-			problem(v, "inode %" PRIu64 ": size %" PRIu64
-				" exceeds its block", ino->ino, d->size);
+		if (type == 0120000 && (d->size == 0 ||
+					d->size > STORE_SYMLINK_MAX))
+			problem(v, "symlink %" PRIu64 ": target of %" PRIu64
+				" bytes", ino->ino, d->size);
 		return;
 	}
 	take(v, ino->data, MM_MAP, "map");
-	if (!is_kind(s, ino->data, MM_MAP))
-		return;
-	struct mm_map *m = mm_payload(s, ino->data);
-
-	for (uint64_t i = 0; i < m->nslots; i++) {
-		if (!m->chunk[i])
-			continue;
-		if (i >= CHUNKS(m->size))
-			problem(v, "inode %" PRIu64 ": chunk %" PRIu64
-				" past its size", ino->ino, i);
-		take(v, m->chunk[i], MM_CHUNK_KIND, "chunk");
-	}
+	if (type != 0100000)
+		problem(v, "inode %" PRIu64 ": a map on a file that is not "
+			"regular", ino->ino);
+	if (is_kind(s, ino->data, MM_MAP))
+		check_map(v, ino);
 }
 
-static void check_dentry(struct verify *v, uint64_t off)
+/* The index block holds its buckets (ns_find may index it). */
+static bool index_ok(struct store *s)
+{
+	uint64_t n = s->hdr->hash_buckets;
+
+	return is_kind(s, s->hdr->hash_table, MM_HASH) && n &&
+	       !(n & (n - 1)) &&
+	       n <= mm_payload_size(s, s->hdr->hash_table) / 8;
+}
+
+/* Every chain is finite and holds live dentries hashed to its bucket;
+ * false if ns_find cannot be trusted to terminate. */
+static bool check_chains(struct verify *v)
+{
+	struct store *s = v->s;
+	uint64_t *bucket = mm_payload(s, s->hdr->hash_table);
+	uint64_t n = s->hdr->hash_buckets, steps = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		for (uint64_t off = bucket[i]; off;
+		     off = mm_dentry(s, off)->hash_next) {
+			struct mm_dentry *d;
+
+			if (!is_kind(s, off, MM_DENTRY) ||
+			    ++steps > v->nblocks) {
+				problem(v, "index: bucket %" PRIu64 " is "
+					"broken", i);
+				return false;
+			}
+			d = mm_dentry(s, off);
+			if (d->state != MM_DENTRY_LIVE ||
+			    (d->hash & (n - 1)) != i)
+				problem(v, "index: dentry %" PRIu64 " does "
+					"not belong in bucket %" PRIu64, off, i);
+		}
+	}
+	return true;
+}
+
+static bool dir_ok(struct store *s, uint64_t off)
+{
+	return is_kind(s, off, MM_INODE) && mm_is_dir(mm_inode(s, off)) &&
+	       is_kind(s, mm_inode(s, off)->data, MM_DIR);
+}
+
+static void check_dentry(struct verify *v, uint64_t off, bool chains)
 {
 	struct store *s = v->s;
 	struct mm_dentry *d = mm_dentry(s, off);
 
-	if (!is_kind(s, d->parent, MM_INODE) ||
-	    !mm_is_dir(mm_inode(s, d->parent)) ||
-	    !is_kind(s, d->inode, MM_INODE)) {
+	if (!recover_name_ok(d->name, d->namelen))
+		problem(v, "dentry %" PRIu64 ": invalid name of %u bytes",
+			off, d->namelen);
+	if (!dir_ok(s, d->parent) || !is_kind(s, d->inode, MM_INODE) ||
+	    d->inode == s->hdr->root) {
 		problem(v, "name '%.*s' (%" PRIu64 "): bad directory or inode",
 			d->namelen, d->name, off);
 		return;
 	}
-	if (ns_find(s, d->parent, d->name, d->namelen) != off)
+	if (dir_ok(s, d->inode) && mm_dir(s, d->inode)->dentry != off)
+		problem(v, "directory '%.*s' does not record its name",
+			d->namelen, d->name);
+	if (!recover_reachable(s, d->parent))
+		problem(v, "name '%.*s': its directory is not reachable from "
+			"the root", d->namelen, d->name);
+	if (chains && ns_find(s, d->parent, d->name, d->namelen) != off)
 		problem(v, "name '%.*s' is missing from the index",
 			d->namelen, d->name);
 }
@@ -192,6 +301,7 @@ static void check_names(struct verify *v)
 {
 	struct store *s = v->s;
 	uint64_t live = 0;
+	bool chains = check_chains(v);
 
 	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
 	     off += mm_block(s, off)->size) {
@@ -204,7 +314,7 @@ static void check_names(struct verify *v)
 		}
 		live++;
 		mm_block(s, off)->flags |= MM_BLOCK_MARK;
-		check_dentry(v, off);
+		check_dentry(v, off, chains);
 	}
 	if (live != s->hdr->hash_count)
 		problem(v, "index counts %" PRIu64 " names, the heap holds %"
@@ -225,7 +335,8 @@ static uint64_t count_list(struct verify *v, uint64_t dir, uint64_t *subdirs)
 			return n;
 		}
 		if (mm_dentry(s, off)->prev != prev ||
-		    mm_dentry(s, off)->parent != dir)
+		    mm_dentry(s, off)->parent != dir ||
+		    mm_dentry(s, off)->state != MM_DENTRY_LIVE)
 			problem(v, "directory %" PRIu64 ": entry '%.*s' is "
 				"misplaced in its list", mm_inode(s, dir)->ino,
 				mm_dentry(s, off)->namelen,
@@ -285,7 +396,8 @@ static void check_inodes(struct verify *v, uint64_t *orphans)
 }
 
 /* nlink against live names: count names into the scratch copy's lock
- * words (this is a private copy; lock words carry no meaning here). */
+ * words (this is a private copy; lock words carry no meaning here), and
+ * leave them 0 as recovery does. */
 static void check_links(struct verify *v)
 {
 	struct store *s = v->s;
@@ -304,13 +416,14 @@ static void check_links(struct verify *v)
 	     off += mm_block(s, off)->size) {
 		struct mm_inode *ino;
 
-		if (mm_block(s, off)->kind != MM_INODE || off == s->hdr->root)
+		if (mm_block(s, off)->kind != MM_INODE)
 			continue;
 		ino = mm_inode(s, off);
-		if (ino->lock != ino->nlink && !(mm_is_dir(ino) && ino->nlink &&
-						 ino->lock == 1))
+		if (off != s->hdr->root && ino->lock != ino->nlink &&
+		    !(mm_is_dir(ino) && ino->nlink && ino->lock == 1))
 			problem(v, "inode %" PRIu64 ": nlink %u, %u name(s)",
 				ino->ino, ino->nlink, ino->lock);
+		ino->lock = 0;
 	}
 }
 
@@ -353,8 +466,8 @@ int store_verify(struct store *s, store_report_fn report, void *ctx)
 	if (!is_kind(s, s->hdr->root, MM_INODE) ||
 	    !mm_is_dir(mm_inode(s, s->hdr->root)))
 		problem(&v, "the root directory is missing");
-	if (!is_kind(s, s->hdr->hash_table, MM_HASH))
-		problem(&v, "the name index is missing");
+	if (!index_ok(s))
+		problem(&v, "the name index is missing or malformed");
 	if (v.problems)
 		return v.problems;
 	check_free_lists(&v);
@@ -406,10 +519,32 @@ int store_census(struct store *s, struct store_census *c)
 	return 0;
 }
 
+/* Kind of the block at off, 0 if there is none (an extent may be asked
+ * of an arena recovery has not seen). */
+static unsigned kind_at(struct store *s, uint64_t off)
+{
+	return off && mm_header_ok(s, off) ? mm_block(s, off)->kind : 0;
+}
+
+static void map_extent(struct store *s, uint64_t map, struct store_extent *e)
+{
+	struct mm_map *m = mm_payload(s, map);
+
+	if (!recover_block_ok(s, map))
+		return;
+	for (uint64_t i = 0; i < m->nslots; i++) {
+		if (kind_at(s, m->chunk[i]) != MM_CHUNK_KIND)
+			continue;
+		e->chunks++;
+		e->bytes += mm_block(s, m->chunk[i])->size;
+	}
+}
+
 int store_extent(struct store *s, store_ref ref, struct store_extent *e)
 {
 	struct mm_inode *ino;
 	uint32_t type;
+	unsigned kind;
 
 	memset(e, 0, sizeof(*e));
 	arena_lock(s);
@@ -419,26 +554,28 @@ int store_extent(struct store *s, store_ref ref, struct store_extent *e)
 	}
 	ino = mm_inode(s, ref);
 	type = ino->mode & 0170000;
+	kind = kind_at(s, ino->data);
 	e->lock_pid = ino->lock;
 	e->xattr_block = ino->xattr;
-	e->bytes = mm_block(s, ref)->size + file_bytes_used(s, ino) +
-		   (ino->xattr ? mm_block(s, ino->xattr)->size : 0);
+	e->bytes = mm_block(s, ref)->size;
+	if (kind_at(s, ino->xattr) == MM_XATTR)
+		e->bytes += mm_block(s, ino->xattr)->size;
 	if (type == 0020000 || type == 0060000) {
 		e->layout = "device";
-	} else {
-		e->block = ino->data;
-		e->layout = type == 0040000 ? "dir" :
-			    (ino->flags & MM_INODE_RING) ? "ring" :
-			    !ino->data ? "empty" :
-			    mm_block(s, ino->data)->kind == MM_MAP ? "chunked" :
-			    "small";
+		arena_unlock(s);
+		return 0;
 	}
-	if (ino->data && e->layout[0] == 'c') {
-		struct mm_map *m = mm_payload(s, ino->data);
-
-		for (uint64_t i = 0; i < m->nslots; i++)
-			e->chunks += m->chunk[i] != 0;
-	}
+	e->block = ino->data;
+	e->layout = type == 0040000 ? (kind == MM_DIR ? "dir" : "damaged") :
+		    !ino->data ? "empty" :
+		    (ino->flags & MM_INODE_RING) ?
+		    (kind == MM_RING ? "ring" : "damaged") :
+		    kind == MM_MAP ? "chunked" :
+		    kind == MM_DATA ? "small" : "damaged";
+	if (kind)
+		e->bytes += mm_block(s, ino->data)->size;
+	if (kind == MM_MAP)
+		map_extent(s, ino->data, e);
 	arena_unlock(s);
 	return 0;
 }

@@ -7,17 +7,23 @@
  *   1. walk the heap and check every block header and payload size
  *      (read only: a damaged arena is refused untouched);
  *   2. redo a committed rename intent;
- *   3. keep LIVE dentries whose parent and inode are valid;
+ *   3. keep LIVE dentries whose parent and inode are valid and whose name
+ *      is a file name;
  *   4. clear every derived structure (free lists, index, directory lists,
- *      link counts, lock words) and re-insert the live dentries;
- *   5. drop dentries whose directory is not reachable from the root, and
- *      extra names of a directory;
+ *      link counts, lock words), give each DIR block to one directory and
+ *      re-insert the live dentries;
+ *   5. drop dentries whose directory is not reachable from the root
+ *      (cycles included), and extra names of a directory;
  *   6. mark what the root, linked inodes and live dentries reference, cut
- *      references that are out of place, and sweep the rest to free;
+ *      references that are out of place, malformed (xattr records, map
+ *      and ring fields) or a second reference to one block, and sweep the
+ *      rest to free;
  *   7. rebuild the free lists and the counters.
  *
- * Work is O(blocks) plus O(depth) per directory.  s->recovery receives a
- * one-line report ("" when nothing had to change).
+ * Work is O(blocks): reachability is remembered per directory.  s->recovery
+ * receives a one-line report ("" when nothing had to change).  What
+ * recovery accepts the rest of the store trusts; the checker (check.c)
+ * uses the same validators (recover_block_ok and the others, store_int.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +33,13 @@
 #include "store_int.h"
 
 #define CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK)
+
+/* Scratch flag bits (MM_SCRATCH_FLAGS) on DIR blocks. */
+#define F_CLAIMED 0x10u          /* owned by a directory (claim_dirs) */
+#define F_REACH 0x20u            /* its directory is reachable */
+#define F_UNREACH 0x40u          /* it is not */
+#define F_CLIMB 0x80u            /* on the path being climbed */
+#define REC_HEAD sizeof(struct mm_xattr_rec)
 
 struct tally {
 	uint64_t swept, swept_bytes, dropped, cut, intents;
@@ -54,6 +67,8 @@ static size_t payload_need(const struct store *s, uint64_t off)
 		return sizeof(struct mm_dentry) +
 		       ((struct mm_dentry *)p)->namelen;
 	case MM_DATA:
+		if (((struct mm_data *)p)->size > UINT32_MAX)
+			return SIZE_MAX;
 		return sizeof(struct mm_data) + ((struct mm_data *)p)->size;
 	case MM_MAP:
 		if (((struct mm_map *)p)->nslots > UINT32_MAX)
@@ -75,6 +90,52 @@ static size_t payload_need(const struct store *s, uint64_t off)
 	default:
 		return 0;
 	}
+}
+
+bool recover_block_ok(const struct store *s, uint64_t off)
+{
+	return mm_header_ok(s, off) &&
+	       payload_need(s, off) <= mm_payload_size(s, off);
+}
+
+/* A name a directory may hold: what a path component can be. */
+bool recover_name_ok(const char *name, size_t len)
+{
+	return len && len <= STORE_NAME_MAX && !memchr(name, '/', len) &&
+	       !memchr(name, '\0', len) &&
+	       !(name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')));
+}
+
+/* The records of an XATTR block fill exactly its `bytes`, within the
+ * store's limits (xattr.c walks them by their own lengths). */
+bool recover_xattr_ok(const struct store *s, uint64_t off)
+{
+	const struct mm_xattr_head *h;
+	const char *p, *end;
+
+	if (!is_block(s, off, MM_XATTR))
+		return false;
+	h = mm_payload(s, off);
+	p = (const char *)(h + 1);
+	if (h->count == 0 ||
+	    h->count > STORE_XATTR_COUNT_MAX ||
+	    h->bytes > STORE_XATTR_TOTAL_MAX)
+		return false;
+	end = p + h->bytes;
+	for (uint32_t i = 0; i < h->count; i++) {
+		const struct mm_xattr_rec *r = (const void *)p;
+		size_t len;
+
+		if ((size_t)(end - p) < REC_HEAD || r->namelen == 0 ||
+		    r->valuelen > STORE_XATTR_VALUE_MAX)
+			return false;
+		len = (REC_HEAD + r->namelen + r->valuelen + 7) & ~(size_t)7;
+		if (len > (size_t)(end - p) ||
+		    memchr(r->name_value, '\0', r->namelen))
+			return false;
+		p += len;
+	}
+	return p == end;
 }
 
 static int walk_heap(struct store *s)
@@ -128,46 +189,83 @@ static bool dir_inode_ok(struct store *s, uint64_t off)
 	       is_block(s, mm_inode(s, off)->data, MM_DIR);
 }
 
+static bool type_ok(const struct mm_inode *ino)
+{
+	switch (ino->mode & 0170000) {
+	case 0100000: case 0040000: case 0120000: case 0010000:
+	case 0140000: case 0020000: case 0060000:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void cut(uint64_t *ref, struct tally *t)
+{
+	*ref = 0;
+	t->cut++;
+}
+
+/* What a regular file, symlink, fifo or socket's data may be: a ring's
+ * RING block, a regular file's MAP, or a DATA block (a symlink's holding
+ * a target store_symlink would accept). */
+static bool data_ok(struct store *s, const struct mm_inode *ino)
+{
+	uint32_t type = ino->mode & 0170000;
+	uint64_t size;
+
+	if (ino->flags & MM_INODE_RING)
+		return is_block(s, ino->data, MM_RING);
+	if (type == 0100000 && is_block(s, ino->data, MM_MAP))
+		return true;
+	if (!is_block(s, ino->data, MM_DATA))
+		return false;
+	size = ((struct mm_data *)mm_payload(s, ino->data))->size;
+	return type != 0120000 || (size && size <= STORE_SYMLINK_MAX);
+}
+
+/* A map's size fits its slots and STORE_FILE_MAX; slots past the size are
+ * empty and the others chunks. */
+static void check_map(struct store *s, uint64_t block, struct tally *t)
+{
+	struct mm_map *m = mm_payload(s, block);
+
+	if (m->size > STORE_FILE_MAX || CHUNKS(m->size) > m->nslots) {
+		m->size = m->nslots * MM_CHUNK;
+		if (m->size > STORE_FILE_MAX)
+			m->size = STORE_FILE_MAX;
+		t->cut++;
+	}
+	for (uint64_t i = 0; i < m->nslots; i++)
+		if (m->chunk[i] && (i >= CHUNKS(m->size) ||
+				    !is_block(s, m->chunk[i], MM_CHUNK_KIND)))
+			cut(&m->chunk[i], t);
+}
+
 /* Validate what an inode points at; cut what is out of place. */
 static void check_inode(struct store *s, uint64_t off, struct tally *t)
 {
 	struct mm_inode *ino = mm_inode(s, off);
 	uint32_t type = ino->mode & 0170000;
-	unsigned want = 0;
 
-	if (ino->xattr && !is_block(s, ino->xattr, MM_XATTR)) {
-		ino->xattr = 0;
+	if (ino->xattr && !recover_xattr_ok(s, ino->xattr))
+		cut(&ino->xattr, t);
+	if ((ino->flags & MM_INODE_RING) && type != 0100000) {
+		ino->flags &= ~MM_INODE_RING;   /* only regular files */
 		t->cut++;
 	}
 	if (type == 0020000 || type == 0060000 || type == 0040000)
 		return;
-	if (ino->flags & MM_INODE_RING)
-		want = MM_RING;
-	if (ino->data && !(want ? is_block(s, ino->data, want) :
-			   is_block(s, ino->data, MM_DATA) ||
-			   (type == 0100000 && is_block(s, ino->data, MM_MAP)))) {
-		ino->data = 0;
-		t->cut++;
-	}
-	if (want && !ino->data) {
+	if (ino->data && !data_ok(s, ino))
+		cut(&ino->data, t);
+	if ((ino->flags & MM_INODE_RING) && !ino->data) {
 		ino->flags &= ~MM_INODE_RING;   /* a ring without storage */
 		t->cut++;
 	}
-	if (want && ino->data)
+	if (ino->flags & MM_INODE_RING)
 		ring_repair(s, ino->data);
-	if (ino->data && mm_block(s, ino->data)->kind == MM_MAP) {
-		struct mm_map *m = mm_payload(s, ino->data);
-
-		for (uint64_t i = 0; i < m->nslots; i++) {
-			if (!m->chunk[i])
-				continue;
-			if (i >= CHUNKS(m->size) ||
-			    !is_block(s, m->chunk[i], MM_CHUNK_KIND)) {
-				m->chunk[i] = 0;
-				t->cut++;
-			}
-		}
-	}
+	else if (ino->data && mm_block(s, ino->data)->kind == MM_MAP)
+		check_map(s, ino->data, t);
 }
 
 static void reset_derived(struct store *s)
@@ -175,11 +273,12 @@ static void reset_derived(struct store *s)
 	struct mm_header *h = s->hdr;
 
 	memset(h->free, 0, sizeof(h->free));
+	h->ninodes = 0;                 /* inode blocks, to size the index */
 	for (uint64_t off = MM_PAGE; off < h->brk;
 	     off += mm_block(s, off)->size) {
 		struct mm_block *b = mm_block(s, off);
 
-		b->flags &= (uint8_t)~MM_BLOCK_MARK;
+		b->flags &= (uint8_t)~(MM_BLOCK_MARK | MM_SCRATCH_FLAGS);
 		if ((b->kind == MM_DENTRY || b->kind == MM_INODE ||
 		     b->kind == MM_DIR) && !is_block(s, off, b->kind)) {
 			mm_set_header(s, off, b->size, MM_FREE);
@@ -190,11 +289,12 @@ static void reset_derived(struct store *s)
 		if (b->kind == MM_INODE) {
 			mm_inode(s, off)->nlink = 0;
 			mm_inode(s, off)->lock = 0;
+			h->ninodes++;
 		}
 	}
 	if (is_block(s, h->hash_table, MM_HASH) && h->hash_buckets &&
 	    !(h->hash_buckets & (h->hash_buckets - 1)) &&
-	    h->hash_buckets * 8 <= mm_payload_size(s, h->hash_table))
+	    h->hash_buckets <= mm_payload_size(s, h->hash_table) / 8)
 		memset(mm_payload(s, h->hash_table), 0, h->hash_buckets * 8);
 	else
 		h->hash_table = 0;
@@ -206,9 +306,10 @@ static bool dentry_ok(struct store *s, uint64_t off)
 	struct mm_dentry *d = mm_dentry(s, off);
 
 	return is_block(s, off, MM_DENTRY) &&
-	       d->state == MM_DENTRY_LIVE && d->namelen &&
-	       d->namelen <= STORE_NAME_MAX && dir_inode_ok(s, d->parent) &&
-	       is_block(s, d->inode, MM_INODE) && d->inode != s->hdr->root &&
+	       d->state == MM_DENTRY_LIVE &&
+	       recover_name_ok(d->name, d->namelen) &&
+	       dir_inode_ok(s, d->parent) && is_block(s, d->inode, MM_INODE) &&
+	       d->inode != s->hdr->root && type_ok(mm_inode(s, d->inode)) &&
 	       (!mm_is_dir(mm_inode(s, d->inode)) ||
 		dir_inode_ok(s, d->inode));
 }
@@ -217,6 +318,26 @@ static void kill_dentry(struct store *s, uint64_t off, struct tally *t)
 {
 	mm_dentry(s, off)->state = MM_DENTRY_DEAD;
 	t->dropped++;
+}
+
+/* Step 4: each DIR block belongs to one directory, the root's first; a
+ * directory whose block another one owns loses it, and so its names. */
+static void claim_dirs(struct store *s, struct tally *t)
+{
+	uint64_t root = s->hdr->root;
+
+	mm_block(s, mm_inode(s, root)->data)->flags |= F_CLAIMED;
+	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
+	     off += mm_block(s, off)->size) {
+		struct mm_inode *ino = mm_inode(s, off);
+
+		if (off == root || !dir_inode_ok(s, off))
+			continue;
+		if (mm_block(s, ino->data)->flags & F_CLAIMED)
+			cut(&ino->data, t);
+		else
+			mm_block(s, ino->data)->flags |= F_CLAIMED;
+	}
 }
 
 /* Step 3 and 4: re-insert every valid live dentry. */
@@ -245,19 +366,44 @@ static void reinsert(struct store *s, struct tally *t)
 	mm_inode(s, s->hdr->root)->nlink = 1;
 }
 
-/* Is directory dir reachable from the root through live entries? */
-static bool reachable(struct store *s, uint64_t dir)
+static uint8_t *dir_flags(struct store *s, uint64_t dir)
 {
-	uint64_t root = s->hdr->root, steps = s->hdr->brk / MM_ALIGN;
+	return &mm_block(s, mm_inode(s, dir)->data)->flags;
+}
 
-	while (dir != root && steps--) {
-		uint64_t d = mm_dir(s, dir)->dentry;
+/* The directory holding the live entry that names dir, or 0. */
+static uint64_t parent_dir(struct store *s, uint64_t dir)
+{
+	uint64_t d = mm_dir(s, dir)->dentry, p;
 
-		if (!d)
-			return false;
-		dir = mm_dentry(s, d)->parent;
+	if (!is_block(s, d, MM_DENTRY) || mm_dentry(s, d)->inode != dir ||
+	    mm_dentry(s, d)->state != MM_DENTRY_LIVE)
+		return 0;
+	p = mm_dentry(s, d)->parent;
+	return dir_inode_ok(s, p) ? p : 0;
+}
+
+/* Is directory dir reachable from the root through the names its DIR
+ * blocks record?  The verdict is left on every directory of the path
+ * (F_REACH or F_UNREACH, with a cycle's), so each is climbed through once
+ * and a pass over all entries is O(directories).  The scratch bits must be
+ * clear before the first call. */
+bool recover_reachable(struct store *s, uint64_t dir)
+{
+	uint64_t root = s->hdr->root, p = dir;
+	uint8_t verdict, known = F_REACH | F_UNREACH | F_CLIMB;
+
+	while (p && p != root && !(*dir_flags(s, p) & known)) {
+		*dir_flags(s, p) |= F_CLIMB;
+		p = parent_dir(s, p);
 	}
-	return dir == root;
+	verdict = p == root || (p && (*dir_flags(s, p) & F_REACH)) ?
+		  F_REACH : F_UNREACH;
+	for (p = dir; p && p != root && (*dir_flags(s, p) & F_CLIMB);
+	     p = parent_dir(s, p))
+		*dir_flags(s, p) = (uint8_t)((*dir_flags(s, p) & ~F_CLIMB) |
+					     verdict);
+	return verdict == F_REACH;
 }
 
 /* Step 5: drop entries of unreachable directories.  Repeats while it
@@ -276,7 +422,7 @@ static void drop_unreachable(struct store *s, struct tally *t)
 				continue;
 			d = mm_dentry(s, off);
 			if (d->state != MM_DENTRY_LIVE ||
-			    reachable(s, d->parent))
+			    recover_reachable(s, d->parent))
 				continue;
 			ns_remove(s, off);
 			mm_inode(s, d->inode)->nlink--;
@@ -289,6 +435,44 @@ static void drop_unreachable(struct store *s, struct tally *t)
 static void mark(struct store *s, uint64_t off)
 {
 	mm_block(s, off)->flags |= MM_BLOCK_MARK;
+}
+
+/* Mark a block an inode references; false if something already did (the
+ * second reference must go: a block has one owner). */
+static bool claim(struct store *s, uint64_t off)
+{
+	if (mm_block(s, off)->flags & MM_BLOCK_MARK)
+		return false;
+	mark(s, off);
+	return true;
+}
+
+/* Mark the blocks a checked live inode owns (file_mark, with sharing cut). */
+static void claim_file(struct store *s, struct mm_inode *ino,
+		       struct tally *t)
+{
+	uint32_t type = ino->mode & 0170000;
+
+	if (ino->xattr && !claim(s, ino->xattr))
+		cut(&ino->xattr, t);
+	if (type == 0020000 || type == 0060000 || !ino->data)
+		return;
+	if (type == 0040000) {
+		mark(s, ino->data);     /* one owner already (claim_dirs) */
+		return;
+	}
+	if (!claim(s, ino->data)) {
+		cut(&ino->data, t);
+		ino->flags &= ~MM_INODE_RING;
+		return;
+	}
+	if (mm_block(s, ino->data)->kind == MM_MAP) {
+		struct mm_map *m = mm_payload(s, ino->data);
+
+		for (uint64_t i = 0; i < m->nslots; i++)
+			if (m->chunk[i] && !claim(s, m->chunk[i]))
+				cut(&m->chunk[i], t);
+	}
 }
 
 static void count_inode(struct store *s, const struct mm_inode *ino)
@@ -324,7 +508,7 @@ static void mark_live(struct store *s, struct tally *t)
 			continue;
 		check_inode(s, off, t);
 		mark(s, off);
-		file_mark(s, mm_inode(s, off), mark);
+		claim_file(s, mm_inode(s, off), t);
 		count_inode(s, mm_inode(s, off));
 	}
 }
@@ -336,7 +520,8 @@ static void sweep(struct store *s, struct tally *t)
 		struct mm_block *b = mm_block(s, off);
 
 		if (b->flags & MM_BLOCK_MARK) {
-			b->flags &= (uint8_t)~MM_BLOCK_MARK;
+			b->flags &= (uint8_t)~(MM_BLOCK_MARK |
+					       MM_SCRATCH_FLAGS);
 		} else if (b->kind != MM_FREE) {
 			t->swept++;
 			t->swept_bytes += b->size;
@@ -351,7 +536,7 @@ static int ensure_index(struct store *s)
 
 	if (s->hdr->hash_table)
 		return 0;
-	while (n < s->hdr->ninodes)
+	while (n < s->hdr->ninodes)       /* inode blocks (reset_derived) */
 		n *= 2;
 	return ns_index_init(s, n);
 }
@@ -373,6 +558,7 @@ int recover_run(struct store *s)
 	}
 	redo_intent(s, &t);
 	reset_derived(s);
+	claim_dirs(s, &t);
 	if (!s->hdr->hash_table) {
 		rc = ensure_index(s);
 		if (rc) {

@@ -189,7 +189,8 @@ struct store_statfs {
 	uint64_t used;         /* bytes in allocated blocks (incl. header) */
 	uint64_t free;         /* size_cap - used */
 	uint64_t inodes;       /* all live inodes; of which: */
-	uint64_t files, dirs, rings, symlinks, others;
+	uint64_t files;         /* regular and special files */
+	uint64_t dirs, rings, symlinks;
 	uint64_t max_files;
 	uint32_t format_version;
 	bool clean;            /* header says the arena was closed cleanly */

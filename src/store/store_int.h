@@ -155,7 +155,14 @@ void ring_repair(struct store *s, uint64_t block);
 int ring_truncate_locked(struct store *s, store_ref ref, uint64_t size);
 bool ring_name(const char *name);
 
-/* recover.c */
+/* recover.c: recovery, and the validators the checker shares with it.
+ * Both use the block flag bits MM_SCRATCH_FLAGS while they run and clear
+ * them (recover_reachable needs them clear before its first call). */
+#define MM_SCRATCH_FLAGS 0xf0u
 int recover_run(struct store *s);
+bool recover_block_ok(const struct store *s, uint64_t off);
+bool recover_name_ok(const char *name, size_t len);
+bool recover_xattr_ok(const struct store *s, uint64_t off);
+bool recover_reachable(struct store *s, uint64_t dir);
 
 #endif
