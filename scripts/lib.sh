@@ -8,7 +8,7 @@ MMFS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian packages mmfs needs to build, run and test.
 MMFS_DEPS=(
 	meson ninja-build pkg-config libfuse3-dev fuse3
-	python3 python3-pytest attr inotify-tools
+	python3 python3-pytest attr inotify-tools strace
 )
 
 mmfs_say() { printf '==> %s\n' "$*"; }

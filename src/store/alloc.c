@@ -15,7 +15,7 @@
  *      the head; a merge only grows the first block's size.
  *   3. Free lists, `used` and free-list heads are derived: rebuilt by
  *      mm_alloc_rebuild, which recovery calls.
- *   4. Freeing a block of PUNCH_MIN bytes or more punches a hole over its
+ *   4. Freeing a block of PUNCH_MIN (64 KiB) or more punches a hole over its
  *      whole pages, so the memory (or disk) goes back to the system; such
  *      a block carries MM_BLOCK_PUNCHED and is fallocate()d again before it
  *      is handed out, so a full /dev/shm shows up as ENOSPC, never SIGBUS.
@@ -26,7 +26,7 @@
 #include "store_int.h"
 
 #define BIN_PROBES 64
-#define PUNCH_MIN (256u * 1024)
+#define PUNCH_MIN MM_CHUNK        /* a large file's chunk and up */
 #define ZERO_MAX 1024u           /* blocks zeroed on allocation */
 
 size_t mm_block_size_for(size_t payload)
