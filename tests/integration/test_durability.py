@@ -70,9 +70,27 @@ def test_fsync_msyncs_the_file_before_returning(mmfs):
         calls = re.findall(r"msync\(0x[0-9a-f]+, (\d+), MS_SYNC\) = 0",
                            open(log).read())
         assert calls, "fsync did not msync anything"
-        # the file's own blocks, not the whole 64 MiB mapping
-        assert all(int(n) < 16 << 20 for n in calls), calls
+        # the file's own blocks, not the whole arena
+        arena_size = os.stat(m.arena).st_size
+        assert all(int(n) < arena_size for n in calls), calls
         assert sum(int(n) for n in calls) >= 100000
+        # fsync of a directory writes back the whole arena
+        os.remove(log)
+        tracer = subprocess.Popen(["strace", "-f", "-e", "trace=msync",
+                                   "-o", log, "-p", str(m.pid)],
+                                  stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            dfd = os.open(m.mnt, os.O_RDONLY | os.O_DIRECTORY)
+            os.fsync(dfd)
+            os.close(dfd)
+            time.sleep(0.2)
+        finally:
+            tracer.terminate()
+            tracer.wait(timeout=10)
+        calls = re.findall(r"msync\(0x[0-9a-f]+, (\d+), MS_SYNC\) = 0",
+                           open(log).read())
+        assert any(int(n) >= arena_size for n in calls), calls
         m.umount()
     finally:
         subprocess.run(["rm", "-rf", d])
