@@ -16,6 +16,7 @@ during the test without being told to.
 
 import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,51 @@ DEFAULT_SIZE = "64M"
 
 # Lines that tests want shown at the end of the run (with or without -s).
 MEASUREMENTS = []
+
+# MMFS_VALGRIND=1: every daemon the mmfs fixture starts runs under valgrind's
+# memcheck, logging to <tmp_path>/valgrind-<mountpoint>-<pid>.log; the test
+# fails if a log reports an error (a definite leak counts as one).  Leaks are
+# checked for foreground daemons only: the parent that a background mount
+# leaves behind exits (_exit in fuse_daemonize) with the arena still mapped,
+# and memcheck's leak scan of that sparse mapping takes minutes (and reports
+# the parent's strings as lost).  Everything is slower under valgrind, so the
+# timeouts for mounting and exiting grow.
+VALGRIND = os.environ.get("MMFS_VALGRIND", "") not in ("", "0")
+if VALGRIND:
+    MOUNT_TIMEOUT = 60.0
+EXIT_TIMEOUT = 60 if VALGRIND else 10
+VALGRIND_ERRORS = re.compile(
+    r"ERROR SUMMARY: [1-9]|Invalid (read|write|free)|uninitialised|"
+    r"Syscall param|Mismatched free|overlap|definitely lost in|"
+    r"Process terminating with default action")
+
+
+def valgrind_argv(logdir, mnt, foreground):
+    """The valgrind command that MMFS_VALGRIND puts before the daemon's."""
+    if not VALGRIND:
+        return []
+    log = os.path.join(str(logdir),
+                       f"valgrind-{os.path.basename(mnt)}-%p.log")
+    return ["valgrind", "--error-exitcode=99", "--num-callers=30",
+            "--leak-check=full" if foreground else "--leak-check=no",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite", f"--log-file={log}"]
+
+
+def valgrind_reports(logdir, mnt):
+    """[(path, text)] of the valgrind logs of the daemons of mnt that
+    report an error."""
+    found = []
+    pattern = os.path.join(str(logdir),
+                           f"valgrind-{os.path.basename(mnt)}-*.log")
+    for p in sorted(glob.glob(pattern)):
+        try:
+            text = Path(p).read_text(errors="replace")
+        except OSError:
+            continue
+        if VALGRIND_ERRORS.search(text):
+            found.append((p, text))
+    return found
 
 
 def sanitizer_logs(pids):
@@ -58,6 +104,16 @@ def sanitizer_logs(pids):
 
 def binary_path():
     return os.environ.get("MMFS_BIN") or str(DEFAULT_BIN)
+
+
+def mmfsctl_path():
+    """$MMFSCTL_BIN, else the mmfsctl of the build that made the
+    mount.mmfs under test (build-ci/, build-asan/, ...)."""
+    env = os.environ.get("MMFSCTL_BIN")
+    if env:
+        return env
+    fs_dir = os.path.dirname(os.path.abspath(binary_path()))
+    return os.path.join(os.path.dirname(fs_dir), "tools", "mmfsctl")
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +159,8 @@ class Mount:
 
     def argv(self, opts=None):
         opts = self.opts if opts is None else opts
-        args = [self.binary] + list(self.binary_args)
+        args = valgrind_argv(self.logdir, self.mnt, self.foreground) + \
+            [self.binary] + list(self.binary_args)
         if self.foreground:
             args.append("-f")
         if opts:
@@ -220,14 +277,15 @@ class Mount:
             if res.returncode != 0 and not check:
                 subprocess.run(["fusermount3", "-u", "-z", self.mnt],
                                capture_output=True, timeout=30)
-        rc = self._wait_exit(10)
+        rc = self._wait_exit(EXIT_TIMEOUT)
         if rc is False:
             self._kill()
         if check:
             assert res is None or res.returncode == 0, \
                 f"{res.args} failed: {res.stderr}"
             assert rc is not False, \
-                f"daemon did not exit within 10 s of unmount:\n{self.stderr}"
+                f"daemon did not exit within {EXIT_TIMEOUT} s of unmount:" \
+                f"\n{self.stderr}"
             assert rc in (0, None), \
                 f"daemon exited {rc} after unmount:\n{self.stderr}"
             assert not self.mounted
@@ -239,7 +297,7 @@ class Mount:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        self._wait_exit(10)
+        self._wait_exit(EXIT_TIMEOUT)
 
     def kill9(self, lazy_umount=True):
         """SIGKILL the daemon; then (by default) fusermount3 -u -z the dead
@@ -248,7 +306,7 @@ class Mount:
         assert self.alive(), "kill9: the daemon is not running"
         self._expect_exit = True
         os.kill(self.pid, signal.SIGKILL)
-        rc = self._wait_exit(10)
+        rc = self._wait_exit(EXIT_TIMEOUT)
         assert rc is not False, "daemon survived SIGKILL?"
         if lazy_umount and self.mounted:
             helpers.run(["fusermount3", "-u", "-z", self.mnt])
@@ -274,7 +332,7 @@ class Mount:
             if r.returncode != 0:
                 subprocess.run(["fusermount3", "-u", "-z", self.mnt],
                                capture_output=True, timeout=30)
-        if self._wait_exit(10) is False:
+        if self._wait_exit(EXIT_TIMEOUT) is False:
             self._kill()
         if self.mounted:
             subprocess.run(["umount", "-l", self.mnt], capture_output=True,
@@ -334,6 +392,9 @@ def mmfs(mmfs_bin, tmp_path):
             for path, report in sanitizer_logs(m.pids):
                 problems.append(f"sanitizer report {path} from a daemon of "
                                 f"{m}:\n{report[:4000]}")
+            for path, report in valgrind_reports(m.logdir, m.mnt):
+                problems.append(f"valgrind report {path} from a daemon of "
+                                f"{m}:\n{report[-6000:]}")
         for d in mountpoints:
             if not helpers.mounted(d):
                 try:

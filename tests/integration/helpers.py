@@ -116,8 +116,13 @@ def pids_of(binary, mnt):
                         for a in f.read().split(b"\0") if a]
         except OSError:
             continue
-        if argv and os.path.basename(argv[0]) == base and mnt in argv:
+        if not argv or mnt not in argv:
+            continue
+        if os.path.basename(argv[0]) == base:
             pids.append(int(d))
+        elif os.path.basename(argv[0]).startswith("valgrind") and \
+                any(os.path.basename(a) == base for a in argv):
+            pids.append(int(d))     # under valgrind (MMFS_VALGRIND)
     return pids
 
 

@@ -1,7 +1,7 @@
 """mmfsctl(8): stat, ls, dump and check (--repair) on real arenas.
 
-The tool is $MMFSCTL_BIN, else build/src/tools/mmfsctl next to the
-mount.mmfs under test ($MMFS_BIN), else <repo>/build/src/tools/mmfsctl.
+The tool is $MMFSCTL_BIN, else the mmfsctl built next to the mount.mmfs
+under test ($MMFS_BIN).
 Every failure must be exactly one "mmfsctl: ..." line on stderr with exit
 status 1 (2 for usage errors), never a crash or a sanitizer report.
 """
@@ -15,27 +15,16 @@ import time
 import pytest
 
 import helpers
-from conftest import REPO, binary_path
+from conftest import mmfsctl_path
 
 USED_OFFSET = 224          # header field `used` (u64 LE), format.h
 LOCK_OFFSET = 160          # header field `lock` (the arena mutex)
 SANITIZER = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
 
 
-def ctl_path():
-    env = os.environ.get("MMFSCTL_BIN")
-    if env:
-        return env
-    fs_dir = os.path.dirname(os.path.abspath(binary_path()))
-    sibling = os.path.join(os.path.dirname(fs_dir), "tools", "mmfsctl")
-    if os.path.exists(sibling):
-        return sibling
-    return str(REPO / "build" / "src" / "tools" / "mmfsctl")
-
-
 @pytest.fixture(scope="session")
 def ctl_bin():
-    path = ctl_path()
+    path = mmfsctl_path()
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(f"mmfsctl not found or not executable at {path}: build "
                     f"it or set MMFSCTL_BIN", pytrace=False)

@@ -32,11 +32,6 @@ CHECK_EVERY = 10
 WORKER = str(Path(__file__).with_name("torture_worker.py"))
 
 
-def mmfsctl_path():
-    return os.environ.get("MMFSCTL_BIN") or \
-        str(conftest.REPO / "build" / "src" / "tools" / "mmfsctl")
-
-
 def read_tree(top):
     """The actual state of one worker directory, shaped like the model."""
     state = {"files": {}, "dirs": set(), "ring": ""}
@@ -112,7 +107,7 @@ def verify_worker(top, journal):
 
 
 def check_arena(arena):
-    tool = mmfsctl_path()
+    tool = conftest.mmfsctl_path()
     assert os.access(tool, os.X_OK), f"mmfsctl not built at {tool}"
     r = subprocess.run([tool, "check", str(arena)], capture_output=True,
                        text=True, timeout=120)
