@@ -20,8 +20,13 @@ mmfs_pkg_installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
 }
 
-# Install whatever of MMFS_DEPS (plus a C compiler) is missing.  Runs
-# apt-get update only when something is missing.
+# Packages only the tests need: clang and its libFuzzer runtime for the
+# fuzzing harness (tests/fuzz).
+MMFS_TEST_DEPS=(clang libclang-rt-14-dev)
+
+# mmfs_install_deps [PACKAGE...]: install whatever of MMFS_DEPS (plus a C
+# compiler) and the given packages is missing.  Runs apt-get update only
+# when something is missing.
 mmfs_install_deps() {
 	command -v dpkg-query >/dev/null 2>&1 ||
 		mmfs_die "dpkg-query not found: mmfs's scripts expect Debian (12 or later)"
@@ -30,7 +35,7 @@ mmfs_install_deps() {
 	if ! mmfs_pkg_installed build-essential && ! mmfs_pkg_installed gcc; then
 		missing+=(build-essential)
 	fi
-	for p in "${MMFS_DEPS[@]}"; do
+	for p in "${MMFS_DEPS[@]}" "$@"; do
 		mmfs_pkg_installed "$p" || missing+=("$p")
 	done
 	[ "${#missing[@]}" -eq 0 ] && return 0

@@ -177,8 +177,8 @@ ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
 	if (rc)
 		return rc;
 	r = ring_of(s, ref);
-	if (len > r->capacity) {
-		rc = -EFBIG;
+	if (len > r->capacity || len > RING_TAIL_MAX - r->tail) {
+		rc = -EFBIG;            /* (the tail: after 2^62 bytes) */
 		goto out;
 	}
 	while (r->tail + len - r->head > r->capacity) {

@@ -32,7 +32,9 @@
 #include "store.h"
 
 #define RING_SUFFIX ".ring"
-#define RING_TAIL_MAX (1ULL << 62)    /* larger tails: recovery empties */
+#define RING_TAIL_MAX (1ULL << 62)    /* st_size limit: appends past it
+                                         fail (EFBIG), recovery empties a
+                                         ring beyond it */
 #define RING_CAPACITY_XATTR "user.mmfs.capacity"
 
 struct ring_reader {

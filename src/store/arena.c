@@ -243,7 +243,10 @@ static int map_arena(struct store *s, size_t len, bool create)
 static int open_file(struct store *s, const char *path, unsigned flags,
 		     bool *created, char *err, size_t errlen)
 {
-	int oflags = O_CLOEXEC | O_NOFOLLOW;
+	/* O_NONBLOCK: a FIFO planted at the path must not hang the open
+	 * (read-only opens of a FIFO wait for a writer); it is refused below
+	 * and the flag dropped for the regular file. */
+	int oflags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
 	struct stat st;
 
 	oflags |= (flags & (STORE_OPEN_RDONLY | STORE_OPEN_PEEK)) ?
@@ -262,6 +265,8 @@ static int open_file(struct store *s, const char *path, unsigned flags,
 		return fail(err, errlen, -errno, "%s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return fail(err, errlen, -EINVAL, "not a regular file");
+	if (fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK) != 0)
+		return fail(err, errlen, -errno, "%s", strerror(errno));
 	if (!*created && !(flags & STORE_OPEN_PEEK) && st.st_uid != geteuid())
 		return fail(err, errlen, -EPERM,
 			    "arena is owned by uid %u, not by the mounting user",

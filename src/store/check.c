@@ -31,6 +31,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "ring.h"
 #include "store_int.h"
 
 #define CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK)
@@ -61,19 +62,21 @@ static void problem(struct verify *v, const char *fmt, ...)
 
 static bool is_kind(struct store *s, uint64_t off, unsigned kind)
 {
-	return mm_header_ok(s, off) && mm_block(s, off)->kind == kind;
+	return mm_header_ok(s, off) && mm_block(s, off)->kind == kind &&
+	       mm_block_start(s, off);
 }
 
 static int walk(struct verify *v)
 {
 	struct store *s = v->s;
+	uint64_t bad = 0;
+	int rc = recover_map_starts(s, &bad);
 
+	if (rc == -EINVAL)
+		problem(v, "heap: bad block header at offset %" PRIu64, bad);
+	if (rc)
+		return rc;
 	for (uint64_t off = MM_PAGE; off < s->hdr->brk;) {
-		if (!mm_header_ok(s, off)) {
-			problem(v, "heap: bad block header at offset %" PRIu64,
-				off);
-			return -1;
-		}
 		if (!recover_block_ok(s, off)) {
 			problem(v, "heap: block at offset %" PRIu64 " (kind %u)"
 				" is too small for its content", off,
@@ -140,7 +143,7 @@ static void check_ring(struct verify *v, uint64_t off, uint64_t ino)
 	struct mm_ring *r = mm_payload(v->s, off);
 
 	if (r->head > r->tail || r->tail - r->head > r->capacity ||
-	    r->tail > (1ULL << 62))
+	    r->tail > RING_TAIL_MAX)
 		problem(v, "ring inode %" PRIu64 ": head %" PRIu64
 			" and tail %" PRIu64 " out of order", ino, r->head,
 			r->tail);
@@ -452,32 +455,42 @@ static void check_space(struct verify *v)
 			PRIu64, s->hdr->used, used);
 }
 
+static void verify_all(struct verify *v)
+{
+	struct store *s = v->s;
+	uint64_t orphans = 0;
+
+	if (s->hdr->intent.commit)
+		problem(v, "a rename was in flight (intent record set)");
+	if (!dir_ok(s, s->hdr->root))
+		problem(v, "the root directory is missing");
+	if (!index_ok(s))
+		problem(v, "the name index is missing or malformed");
+	if (v->problems)
+		return;
+	check_free_lists(v);
+	check_names(v);
+	check_inodes(v, &orphans);
+	check_links(v);
+	check_space(v);
+	if (orphans && s->hdr->clean)
+		problem(v, "%" PRIu64 " inode(s) without a name in a cleanly "
+			"closed arena", orphans);
+}
+
 int store_verify(struct store *s, store_report_fn report, void *ctx)
 {
 	struct verify v = { .s = s, .report = report, .ctx = ctx };
-	uint64_t orphans = 0;
+	int rc;
 
 	if (!s->private_map)
 		return -EINVAL;     /* marks and scratch counts need a copy */
-	if (walk(&v))
-		return v.problems;
-	if (s->hdr->intent.commit)
-		problem(&v, "a rename was in flight (intent record set)");
-	if (!is_kind(s, s->hdr->root, MM_INODE) ||
-	    !mm_is_dir(mm_inode(s, s->hdr->root)))
-		problem(&v, "the root directory is missing");
-	if (!index_ok(s))
-		problem(&v, "the name index is missing or malformed");
-	if (v.problems)
-		return v.problems;
-	check_free_lists(&v);
-	check_names(&v);
-	check_inodes(&v, &orphans);
-	check_links(&v);
-	check_space(&v);
-	if (orphans && s->hdr->clean)
-		problem(&v, "%" PRIu64 " inode(s) without a name in a cleanly "
-			"closed arena", orphans);
+	rc = walk(&v);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc == 0)
+		verify_all(&v);
+	recover_drop_starts(s);
 	return v.problems;
 }
 

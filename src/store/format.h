@@ -64,7 +64,9 @@
  *        4    1 kind: enum mm_kind (never 0: zeroed memory is no block)
  *        5    1 flags: MM_BLOCK_MARK (recovery's mark bit; 0 on disk),
  *               MM_BLOCK_PUNCHED (a free block whose pages were given
- *               back with a hole punch; allocated again before reuse)
+ *               back with a hole punch; allocated again before reuse);
+ *               bits 0xf0 are scratch of recovery and the checker (0 on
+ *               disk)
  *        6    2 check: MM_BLOCK_CHECK(size, kind), detects garbage
  *
  * so the heap can be walked from 4096 to brk by sizes alone (recovery, the

@@ -4,8 +4,10 @@
  * after a clean close it changes nothing; after a crash it finishes or
  * drops what was in flight.  Steps, in order:
  *
- *   1. walk the heap and check every block header and payload size
- *      (read only: a damaged arena is refused untouched);
+ *   1. walk the heap and check every block header, recording where blocks
+ *      start (a bitmap of brk/128 bytes in process memory: a reference
+ *      must name a block start, not header-shaped bytes inside a block);
+ *      read only: a damaged arena is refused untouched;
  *   2. redo a committed rename intent;
  *   3. keep LIVE dentries whose parent and inode are valid and whose name
  *      is a file name;
@@ -29,6 +31,7 @@
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "store_int.h"
 
@@ -53,6 +56,7 @@ static size_t payload_need(const struct store *s, uint64_t off);
 static bool is_block(const struct store *s, uint64_t off, unsigned kind)
 {
 	return mm_header_ok(s, off) && mm_block(s, off)->kind == kind &&
+	       mm_block_start(s, off) &&
 	       payload_need(s, off) <= mm_payload_size(s, off);
 }
 
@@ -138,22 +142,44 @@ bool recover_xattr_ok(const struct store *s, uint64_t off)
 	return p == end;
 }
 
-static int walk_heap(struct store *s)
+int recover_map_starts(struct store *s, uint64_t *bad)
 {
 	uint64_t off = MM_PAGE;
 
+	s->starts = calloc(s->hdr->brk / MM_ALIGN / 8 + 1, 1);
+	if (!s->starts)
+		return -ENOMEM;
+	s->starts_end = s->hdr->brk;
 	while (off < s->hdr->brk) {
-		struct mm_block *b = mm_block(s, off);
-
 		if (!mm_header_ok(s, off)) {
-			snprintf(s->recovery, sizeof(s->recovery),
-				 "block at offset %" PRIu64
-				 " has a bad header", off);
+			recover_drop_starts(s);
+			*bad = off;
 			return -EINVAL;
 		}
-		off += b->size;
+		s->starts[off / MM_ALIGN / 8] |=
+			(uint8_t)(1u << (off / MM_ALIGN % 8));
+		off += mm_block(s, off)->size;
 	}
 	return 0;
+}
+
+void recover_drop_starts(struct store *s)
+{
+	free(s->starts);
+	s->starts = NULL;
+}
+
+static int walk_heap(struct store *s)
+{
+	uint64_t bad = 0;
+	int rc = recover_map_starts(s, &bad);
+
+	if (rc == -EINVAL)
+		snprintf(s->recovery, sizeof(s->recovery), "block at offset %"
+			 PRIu64 " has a bad header", bad);
+	else if (rc)
+		snprintf(s->recovery, sizeof(s->recovery), "out of memory");
+	return rc;
 }
 
 static bool root_ok(struct store *s)
@@ -541,16 +567,13 @@ static int ensure_index(struct store *s)
 	return ns_index_init(s, n);
 }
 
-int recover_run(struct store *s)
+/* Steps 2 to 7, on a heap whose starts are known. */
+static int repair(struct store *s)
 {
 	struct tally t = {0};
 	bool was_clean = s->hdr->clean;
 	int rc;
 
-	s->recovery[0] = '\0';
-	rc = walk_heap(s);
-	if (rc)
-		return rc;
 	if (!root_ok(s)) {
 		snprintf(s->recovery, sizeof(s->recovery),
 			 "the root directory is missing");
@@ -581,4 +604,16 @@ int recover_run(struct store *s)
 				     "recovered after an unclean shutdown",
 			 t.intents, t.dropped, t.cut, t.swept, t.swept_bytes);
 	return 0;
+}
+
+int recover_run(struct store *s)
+{
+	int rc;
+
+	s->recovery[0] = '\0';
+	rc = walk_heap(s);
+	if (rc == 0)
+		rc = repair(s);
+	recover_drop_starts(s);
+	return rc;
 }

@@ -192,9 +192,19 @@ static struct timespec ts_of(int64_t ns)
 	return ts;
 }
 
+/* Nanoseconds since the epoch, clamped to what the arena holds (years
+ * 1677 to 2262), as the kernel clamps times to a file system's range: a
+ * client may ask for any time (utimensat), and the product must not
+ * overflow. */
 static int64_t ns_of(struct timespec ts)
 {
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	int64_t ns;
+
+	if (__builtin_mul_overflow((int64_t)ts.tv_sec, (int64_t)1000000000,
+				   &ns) ||
+	    __builtin_add_overflow(ns, (int64_t)ts.tv_nsec, &ns))
+		return ts.tv_sec < 0 ? INT64_MIN : INT64_MAX;
+	return ns;
 }
 
 void inode_fill_attr(struct store *s, uint64_t off, struct store_attr *a)

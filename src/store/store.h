@@ -233,7 +233,9 @@ void store_adopt(struct store *s);
 /* Inspection (mmfsctl).  On a snapshot: store_verify checks every
  * invariant of format.h on the arena as it is and calls report once per
  * problem (a one-line message); it returns the number of problems
- * (-EINVAL on a store that is not a private copy).
+ * (-EINVAL on a store that is not a private copy, -ENOMEM).  It reads
+ * nothing it has not validated, and a snapshot it finds no problem in is
+ * safe to read without recovery.
  * store_recover then runs recovery on the copy (report:
  * store_recovery_report). */
 typedef void (*store_report_fn)(void *ctx, const char *msg);

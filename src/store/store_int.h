@@ -39,6 +39,10 @@ struct store {
 	struct pin_table pins;
 	struct store_dir *cursors; /* open directory cursors */
 	char recovery[512];        /* what recovery did, "" if it did not run */
+	uint8_t *starts;           /* recovery and the checker, while they run:
+	                              block starts below starts_end, one bit
+	                              per 16 bytes */
+	uint64_t starts_end;
 };
 
 struct store_dir {
@@ -48,6 +52,18 @@ struct store_dir {
 	uint64_t pos;              /* entries consumed */
 	struct store_dir *next, *prev;
 };
+
+/* Does a block start at off?  A header-shaped word inside another block
+ * (a stale header in a merged free block, bytes of a file) is no block,
+ * and only the heap walk knows: true when s->starts is not built. */
+static inline bool mm_block_start(const struct store *s, uint64_t off)
+{
+	uint64_t i = off / MM_ALIGN;
+
+	if (!s->starts)
+		return true;
+	return off < s->starts_end && (s->starts[i / 8] >> (i % 8) & 1);
+}
 
 static inline void *mm_at(const struct store *s, uint64_t off)
 {
@@ -160,6 +176,10 @@ bool ring_name(const char *name);
  * them (recover_reachable needs them clear before its first call). */
 #define MM_SCRATCH_FLAGS 0xf0u
 int recover_run(struct store *s);
+/* Walk the heap into s->starts: 0, -ENOMEM, or -EINVAL with *bad the
+ * offset of the first header that does not tile [4096, brk). */
+int recover_map_starts(struct store *s, uint64_t *bad);
+void recover_drop_starts(struct store *s);
 bool recover_block_ok(const struct store *s, uint64_t off);
 bool recover_name_ok(const char *name, size_t len);
 bool recover_xattr_ok(const struct store *s, uint64_t off);

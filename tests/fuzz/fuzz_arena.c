@@ -1,0 +1,346 @@
+/* fuzz_arena.c -- libFuzzer target: hostile arenas.
+ *
+ * The input is an arena file, byte for byte (the seeds in corpus/arena are
+ * real arenas).  Each run:
+ *   1. snapshots it: store_verify, store_census, store_extent of the root;
+ *      if the checker finds no problem, the snapshot is walked as it is
+ *      (mmfsctl reads such snapshots without recovery); then
+ *      store_recover: if recovery accepts the arena, store_verify must
+ *      find no problem and a read-only walk of the tree must work;
+ *   2. opens it writable (recovery runs; refusing is fine); if it opens:
+ *      walks the whole tree (bounded), runs a short op script derived from
+ *      the input (writes, creates, unlinks, renames, xattrs, rings...) and
+ *      closes it; the result must verify clean, and reopening it must need
+ *      no repair and show the same tree.
+ * Any sanitizer report, assertion failure, leak or timeout is a bug.
+ * MMFS_FUZZ_VERBOSE=1 prints what recovery and the checker say.
+ *
+ * A custom mutator knows the block layout (format.h): half of its
+ * mutations are libFuzzer's own followed by re-sealing the block headers
+ * (so a changed size or kind is not simply refused by its check word), the
+ * others write the offset of one block into a field of another (shared
+ * blocks, cycles, wrong kinds), change a kind, split or merge blocks, or
+ * store edge values (0, -1, 2^32...) into payload and header fields.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "fuzz_common.h"
+
+#define SCRIPT_LEN 48
+#define MAX_BLOCKS 1024
+
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
+			       unsigned int seed);
+
+static char arena_path[128], crash_path[128];
+static int verbose;
+
+static void cleanup(void)
+{
+	unlink(arena_path);
+	unlink(crash_path);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fz_path(arena_path, sizeof(arena_path), "arena");
+	fz_path(crash_path, sizeof(crash_path), "crash");
+	verbose = getenv("MMFS_FUZZ_VERBOSE") != NULL;
+	atexit(cleanup);
+	return 0;
+}
+
+/* Step 1: the checker and recovery on a private copy. */
+static void inspect(void)
+{
+	struct store_options o = { .flags = STORE_OPEN_SNAPSHOT };
+	struct store *s = NULL;
+	struct store_census c;
+	struct store_extent e;
+	struct store_statfs st;
+	char err[256];
+	int n;
+
+	if (store_open(arena_path, &o, &s, err, sizeof(err)) != 0) {
+		if (verbose)
+			fprintf(stderr, "snapshot refused: %s\n", err);
+		return;
+	}
+	n = store_verify(s, verbose ? fz_print_problem : NULL, NULL);
+	if (verbose)
+		fprintf(stderr, "verify: %d problem(s)\n", n);
+	store_census(s, &c);
+	store_statfs(s, &st);
+	store_extent(s, store_root(s), &e);
+	if (n == 0)
+		fz_walk(s);
+	n = store_recover(s);
+	if (verbose)
+		fprintf(stderr, "recover: %d (%s)\n", n,
+			store_recovery_report(s));
+	if (n == 0) {
+		n = store_verify(s, fz_print_problem, NULL);
+		FZ_ASSERT(n == 0, "%d problem(s) after store_recover", n);
+		fz_walk(s);
+		n = store_verify(s, fz_print_problem, NULL);
+		FZ_ASSERT(n == 0, "%d problem(s) after a read-only walk", n);
+	}
+	store_close(s);
+}
+
+static void make_script(const uint8_t *data, size_t size, uint8_t *script)
+{
+	uint64_t x = fz_hash(data, size, 0) | 1;
+
+	for (int i = 0; i < SCRIPT_LEN; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		script[i] = (uint8_t)(x >> 24);
+	}
+}
+
+/* Change every file and directory met (bounded): whatever recovery let
+ * through must survive truncates, writes, xattrs, appends and renames.
+ * The refs are pinned meanwhile, as the daemon pins what the kernel
+ * holds (a rename may replace one of them). */
+static void mutate_all(struct store *s)
+{
+	store_ref dirs[FZ_MAX_DIRS], files[FZ_MAX_DIRS], ref;
+	unsigned ndirs = 0, nfiles = 0;
+	struct store_attr a, in = {0};
+	char buf[64] = "fuzz";
+
+	fz_walk_collect(s, dirs, &ndirs, files, &nfiles);
+	for (unsigned i = 0; i < ndirs; i++)
+		store_pin(s, dirs[i], 1);
+	for (unsigned i = 0; i < nfiles; i++)
+		store_pin(s, files[i], 1);
+	for (unsigned i = 0; i < nfiles && i < 16; i++) {
+		if (store_getattr(s, files[i], &a) != 0)
+			continue;
+		in.size = a.size / 2;
+		store_setattr(s, files[i], STORE_SET_SIZE, &in, &a);
+		store_write(s, files[i], a.size, buf, sizeof(buf), false);
+		store_write(s, files[i], 70000, buf, 10, false);
+		ring_append(s, files[i], buf, 10);
+		store_setxattr(s, files[i], "user.fuzz", buf, 5, 0);
+		store_removexattr(s, files[i], "user.fuzz");
+		store_setxattr(s, files[i], "user.more", buf, 30, 0);
+	}
+	for (unsigned i = 0; i < ndirs && i < 8; i++) {
+		store_mknod(s, dirs[i], "fz.new", 0100644, 0, 0, 0, &ref, &a);
+		store_rename(s, dirs[i], "fz.new", dirs[(i + 1) % ndirs],
+			     "fz.moved", 0);
+		store_mknod(s, dirs[i], "fz.dir", 0040755, 0, 0, 0, &ref, &a);
+		store_rename(s, dirs[i], "fz.dir", dirs[0], "fz.dir2", 0);
+		store_unlink(s, dirs[(i + 1) % ndirs], "fz.moved");
+		store_setxattr(s, dirs[i], "user.dir", buf, 3, 0);
+	}
+	for (unsigned i = 0; i < ndirs; i++)
+		store_unpin(s, dirs[i], 1);
+	for (unsigned i = 0; i < nfiles; i++)
+		store_unpin(s, files[i], 1);
+}
+
+/* Step 2: serve it as the daemon would. */
+static void exercise(const uint8_t *data, size_t size)
+{
+	struct store_options o = {0};
+	struct store *s = NULL;
+	struct fz_ctx c = { .arena_path = arena_path };
+	uint8_t script[SCRIPT_LEN];
+	uint64_t before, after;
+	char err[256];
+	int n;
+
+	if (store_open(arena_path, &o, &s, err, sizeof(err)) != 0) {
+		if (verbose)
+			fprintf(stderr, "open refused: %s\n", err);
+		return;
+	}
+	if (verbose)
+		fprintf(stderr, "recovery: %s\n", store_recovery_report(s));
+	mutate_all(s);
+	make_script(data, size, script);
+	c.s = s;
+	fz_run(&c, script, sizeof(script));
+	before = fz_walk(s);
+	store_close(s);
+	n = fz_verify_path(arena_path, 1);
+	FZ_ASSERT(n == 0, "%d problem(s) after serving the arena", n);
+	n = store_open(arena_path, &o, &s, err, sizeof(err));
+	FZ_ASSERT(n == 0, "reopening a served arena: %s", err);
+	FZ_ASSERT(store_recovery_report(s)[0] == '\0',
+		  "reopening after a clean close needed repairs: %s",
+		  store_recovery_report(s));
+	after = fz_walk(s);
+	store_close(s);
+	FZ_ASSERT(before == after, "the tree changed across close and open");
+}
+
+/* ---- the mutator ----------------------------------------------------- */
+
+struct heap {
+	uint8_t *d;
+	size_t size;
+	uint64_t off[MAX_BLOCKS];
+	unsigned n;
+};
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static void seal(uint8_t *p)
+{
+	struct mm_block b;
+
+	memcpy(&b, p, sizeof(b));
+	b.check = MM_BLOCK_CHECK(b.size, b.kind);
+	memcpy(p, &b, sizeof(b));
+}
+
+/* Blocks whose sizes tile the heap, as far as they do. */
+static void scan(struct heap *h, uint8_t *d, size_t size)
+{
+	uint64_t brk, off = MM_PAGE;
+
+	h->d = d;
+	h->size = size;
+	h->n = 0;
+	if (size < MM_PAGE)
+		return;
+	brk = get64(d + 32) < size ? get64(d + 32) : size;
+	while (off + 16 <= brk && h->n < MAX_BLOCKS) {
+		struct mm_block b;
+
+		memcpy(&b, d + off, sizeof(b));
+		if (b.size < 16 || b.size % 16 || off + b.size > brk)
+			break;
+		h->off[h->n++] = off;
+		off += b.size;
+	}
+}
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* An 8-byte aligned field: in a block's payload or the header's first
+ * 224 bytes (offsets, counters, intent; not the mutex). */
+static uint8_t *field(struct heap *h, uint64_t *x)
+{
+	uint64_t b, len;
+
+	if (h->n == 0 || rnd(x) % 4 == 0)
+		return h->d + 8 * (rnd(x) % 28);
+	b = h->off[rnd(x) % h->n];
+	len = get64(h->d + b) & 0xffffffffu;
+	if (len <= 8 || b + len > h->size)
+		return h->d + 40;
+	return h->d + b + 8 + 8 * (rnd(x) % ((len - 8) / 8));
+}
+
+static void structured(struct heap *h, uint64_t *x)
+{
+	static const uint64_t edges[] = {
+		0, 1, 2, 0xff, 0x100, 0xffff, 0x10000, 0xffffffffULL,
+		0x100000000ULL, UINT64_MAX, UINT64_MAX - 7, 1ULL << 62,
+		1ULL << 61, 1ULL << 36, 40, 65535,
+	};
+	uint8_t *p, *end = h->d + h->size;
+	uint32_t a, b, head;
+
+	if (h->n == 0)
+		return;
+	p = h->d + h->off[rnd(x) % h->n];
+	memcpy(&a, p, 4);
+	if (a < 16 || a > (size_t)(end - p))
+		return;                 /* changed by an earlier mutation */
+	switch (rnd(x) % 5) {
+	case 0:         /* point a field at a block */
+		put64(field(h, x), h->off[rnd(x) % h->n]);
+		break;
+	case 1:         /* an edge value */
+		put64(field(h, x), edges[rnd(x) % 16]);
+		break;
+	case 2:         /* another kind */
+		p[4] = (uint8_t)(1 + rnd(x) % MM_KIND_MAX);
+		seal(p);
+		break;
+	case 3:         /* merge with the next block */
+		if ((size_t)(end - p) < (size_t)a + 8)
+			break;
+		memcpy(&b, p + a, 4);
+		if ((size_t)(end - p) < (size_t)a + b)
+			break;
+		a += b;
+		memcpy(p, &a, 4);
+		seal(p);
+		break;
+	default:        /* split off a tail block */
+		if (a < 32)
+			break;
+		head = 16 * (uint32_t)(1 + rnd(x) % (a / 16 - 1));
+		memcpy(p, &head, 4);
+		seal(p);
+		a -= head;
+		memcpy(p + head, &a, 4);
+		p[head + 4] = (uint8_t)(1 + rnd(x) % MM_KIND_MAX);
+		p[head + 5] = 0;
+		seal(p + head);
+		break;
+	}
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
+			       unsigned int seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL | 1;
+	struct heap h;
+
+	if (rnd(&x) % 2 == 0) {
+		size = LLVMFuzzerMutate(data, size, max_size);
+		scan(&h, data, size);
+		for (unsigned i = 0; i < h.n; i++)
+			seal(data + h.off[i]);
+		return size;
+	}
+	scan(&h, data, size);
+	for (int i = (int)(1 + rnd(&x) % 3); i > 0; i--)
+		structured(&h, &x);
+	return size;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fz_write_file(arena_path, data, size);
+	inspect();
+	fz_write_file(arena_path, data, size);
+	exercise(data, size);
+	return 0;
+}

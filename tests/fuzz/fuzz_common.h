@@ -1,0 +1,70 @@
+/* fuzz_common.h -- what the two fuzz targets share (fuzz_common.c).
+ *
+ *   fz_write_file   put the input bytes in the scratch arena file;
+ *   fz_verify_path  snapshot an arena file and run store_verify on it;
+ *   fz_walk         visit the tree of an open store, read-only, bounded;
+ *   fz_digest       an order-independent hash of everything visible;
+ *   fz_run          interpret an operation script against a writable store.
+ *
+ * Everything is bounded: a hostile arena may hold 64 GiB sparse files,
+ * million-entry directories or rings of any capacity, and no loop here may
+ * follow it further than the limits below.
+ */
+#ifndef MMFS_FUZZ_COMMON_H
+#define MMFS_FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+#include "store.h"
+
+#define FZ_MAX_DIRS 64          /* directories a walk descends into */
+#define FZ_MAX_ENTRIES 1024     /* entries a walk visits */
+#define FZ_MAX_READ (256u << 10)  /* bytes read from one file */
+#define FZ_MAX_REFS 32          /* pinned refs an op script holds */
+
+/* Die loudly: a broken invariant is a bug, whatever the input. */
+#define FZ_ASSERT(cond, ...) do { \
+	if (!(cond)) { \
+		fz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__); \
+	} \
+} while (0)
+
+void fz_fail(const char *file, int line, const char *cond,
+	     const char *fmt, ...) __attribute__((noreturn, format(printf, 4, 5)));
+
+/* A scratch file under /dev/shm, unique to this process ("tag" tells the
+ * paths of one target apart). */
+void fz_path(char *buf, size_t len, const char *tag);
+void fz_write_file(const char *path, const uint8_t *data, size_t size);
+/* Copy the file src to dst (a crash image of an open arena). */
+void fz_copy_file(const char *src, const char *dst);
+
+/* Snapshot path and verify it: the problem count, or -1 if it does not
+ * open.  With print, problems go to stderr. */
+int fz_verify_path(const char *path, int print);
+void fz_print_problem(void *ctx, const char *msg);
+
+/* Visit the tree: lookups, readdir, getattr, reads, readlink, xattrs,
+ * ring_read/ring_stat, extents.  Returns the digest of what it saw. */
+uint64_t fz_walk(struct store *s);
+/* The same, also filling dirs (FZ_MAX_DIRS) and files (FZ_MAX_DIRS
+ * non-directories) with what it met; any of them may be NULL. */
+uint64_t fz_walk_collect(struct store *s, store_ref *dirs, unsigned *ndirs,
+			 store_ref *files, unsigned *nfiles);
+
+/* Interpret script [p, p+n) against writable store s (see fuzz_common.c
+ * for the opcodes); crash_path, if not NULL, is where crash images of
+ * arena_path go. */
+struct fz_ctx {
+	struct store *s;
+	const char *arena_path;
+	const char *crash_path;
+	int verify_each;            /* verify a snapshot after every op */
+};
+void fz_run(struct fz_ctx *c, const uint8_t *p, size_t n);
+
+uint64_t fz_hash(const void *p, size_t n, uint64_t h);
+
+#endif
