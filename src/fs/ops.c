@@ -266,6 +266,74 @@ static int finish_trunc(struct mmfs_fs *fs, store_ref ref,
 			     &in, NULL);
 }
 
+/* Is the caller of req in group gid (its own or a supplementary one)? */
+static bool in_group(fuse_req_t req, uint32_t gid)
+{
+	gid_t groups[64];
+	int n;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 64, groups);
+	for (int i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* Writing or truncating a file clears its set-user-ID bit, and its
+ * set-group-ID bit if it is group-executable or the caller is not in its
+ * group, unless the caller is privileged -- as on local file systems.  With FUSE_CAP_HANDLE_KILLPRIV
+ * (libfuse's default) the kernel leaves this to us where it cannot do it
+ * itself: direct I/O writes and opens with O_TRUNC (page-cache writes,
+ * truncate(2) and chown(2) it handles).  The kernel's test is CAP_FSETID,
+ * which we cannot see: uid 0 stands for it. */
+static uint32_t killed_mode(fuse_req_t req, uint32_t mode, uint32_t gid)
+{
+	if (fuse_req_ctx(req)->uid == 0 || !S_ISREG(mode))
+		return mode;
+	mode &= ~(uint32_t)S_ISUID;
+	if ((mode & S_ISGID) && ((mode & S_IXGRP) || !in_group(req, gid)))
+		mode &= ~(uint32_t)S_ISGID;
+	return mode;
+}
+
+static int kill_suid(fuse_req_t req, store_ref ref)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct store_attr a, in;
+	int rc;
+
+	if (fuse_req_ctx(req)->uid == 0)
+		return 0;
+	rc = store_getattr(fs->store, ref, &a);
+	if (rc || killed_mode(req, a.mode, a.gid) == a.mode)
+		return rc;
+	memset(&in, 0, sizeof(in));
+	in.mode = killed_mode(req, a.mode, a.gid);
+	return store_setattr(fs->store, ref, STORE_SET_MODE, &in, NULL);
+}
+
+/* Add to a setattr that changes the size the set-ID bits it clears. */
+static int truncate_mode(fuse_req_t req, store_ref ref, unsigned *mask,
+			 struct store_attr *in)
+{
+	struct store_attr a;
+	uint32_t mode;
+	int rc = store_getattr(fs_of(req)->store, ref, &a);
+
+	if (rc)
+		return rc;
+	mode = *mask & STORE_SET_MODE ? (a.mode & S_IFMT) | (in->mode & 07777)
+				      : a.mode;
+	mode = killed_mode(req, mode, *mask & STORE_SET_GID ? in->gid : a.gid);
+	if (mode != a.mode || (*mask & STORE_SET_MODE)) {
+		*mask |= STORE_SET_MODE;
+		in->mode = mode;
+	}
+	return 0;
+}
+
 /* The offset a write goes to: O_APPEND handles write at the file's end,
  * whatever offset the kernel computed from its cached size.  Page-cache
  * write-back (fi->writepage) always goes where the page is. */
@@ -359,6 +427,9 @@ static int xattr_check(struct mmfs_fs *fs, store_ref ref, const char *name,
 	struct store_attr a;
 	int rc;
 
+	if (!strcmp(name, "user.") || !strcmp(name, "trusted.") ||
+	    !strcmp(name, "security."))
+		return -EINVAL;         /* a namespace without a name */
 	if (has_prefix(name, "trusted.") || has_prefix(name, "security."))
 		return 0;
 	if (!has_prefix(name, "user."))
@@ -581,6 +652,10 @@ static void mmfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* ftruncate on a handle with a deferred O_TRUNC: empty it first. */
 	if (rc == 0 && fi && (mask & STORE_SET_SIZE))
 		rc = finish_trunc(fs, ref, file_of(fi));
+	/* A truncation clears set-ID bits (see kill_suid); the kernel may
+	 * have asked for part of that already. */
+	if (rc == 0 && (mask & STORE_SET_SIZE))
+		rc = truncate_mode(req, ref, &mask, &in);
 	if (rc == 0)
 		rc = store_setattr(fs->store, ref, mask, &in, &out);
 	reply_attr(req, rc, ref, &out);
@@ -712,6 +787,8 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 	/* Only regular files come here: the kernel opens directories with
 	 * opendir and serves devices and FIFOs itself. */
 	rc = node_ref(fs, ino, &ref);
+	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE))
+		rc = kill_suid(req, ref);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -764,6 +841,8 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 
 	n = node_ref(fs, ino, &ref);
+	if (n == 0 && !fi->writepage)
+		n = kill_suid(req, ref);
 	if (n == 0)
 		n = write_pos(fs, ref, fi, off, &pos);
 	if (n == 0 && f->ring)
@@ -950,6 +1029,34 @@ static void mmfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	reply_xattr(req, n, buf, size);
 }
 
+/* The xattr names of ref that an unprivileged caller may see: all but
+ * trusted.*, as local file systems list them (the kernel hides the values
+ * of trusted.* but leaves listing to us).  Its test is CAP_SYS_ADMIN:
+ * uid 0 stands for it.  The list is in *buf (at least size bytes). */
+static ssize_t list_untrusted(struct mmfs_fs *fs, store_ref ref, size_t size,
+			      char **buf)
+{
+	ssize_t n = store_listxattr(fs->store, ref, NULL, 0), in, out = 0;
+	size_t len;
+
+	if (n < 0)
+		return n;
+	*buf = fs_buf(fs, (size_t)n > size ? (size_t)n : size);
+	if (!*buf)
+		return -ENOMEM;
+	n = n ? store_listxattr(fs->store, ref, *buf, (size_t)n) : 0;
+	for (in = 0; n > 0 && in < n; in += (ssize_t)len) {
+		len = strnlen(*buf + in, (size_t)(n - in)) + 1;
+		if (has_prefix(*buf + in, "trusted."))
+			continue;
+		memmove(*buf + out, *buf + in, len);
+		out += (ssize_t)len;
+	}
+	if (n < 0)
+		return n;
+	return size && (size_t)out > size ? -ERANGE : out;
+}
+
 static void mmfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct mmfs_fs *fs = fs_of(req);
@@ -958,11 +1065,15 @@ static void mmfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	ssize_t n;
 
 	n = node_ref(fs, ino, &ref);
-	if (n == 0 && size && !(buf = fs_buf(fs, size)))
+	if (n == 0 && fuse_req_ctx(req)->uid != 0) {
+		n = list_untrusted(fs, ref, size, &buf);
+		n = list_capacity(fs, ref, buf, size, n);
+	} else if (n == 0 && size && !(buf = fs_buf(fs, size))) {
 		n = -ENOMEM;
-	if (n == 0)
-		n = list_capacity(fs, ref, buf, size,
-				  store_listxattr(fs->store, ref, buf, size));
+	} else if (n == 0) {
+		n = store_listxattr(fs->store, ref, buf, size);
+		n = list_capacity(fs, ref, buf, size, n);
+	}
 	reply_xattr(req, n, buf, size);
 }
 
