@@ -158,6 +158,7 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 	se = fuse_session_new(args, &mmfs_ops, sizeof(mmfs_ops), fs);
 	if (!se)
 		return 1;
+	fs->se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
 	if (fuse_session_mount(se, mnt))

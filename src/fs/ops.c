@@ -8,7 +8,11 @@
  * every read and write reaches the daemon, which serialises them, so a
  * reader sees a whole write or none of it (and the kernel's cached i_size
  * does not matter).  An O_RDWR open uses the page cache, dropped at each
- * open, so that mmap(MAP_SHARED) works.
+ * open, so that mmap(MAP_SHARED) works.  The kernel drops cached pages
+ * of a file when a direct-I/O write to it passes through, so no page is
+ * ever stale (test_coherence.py and test_mmap.py check it); that makes FUSE_CAP_AUTO_INVAL_DATA useless, and it is off:
+ * it dropped a writer's pages at each read that followed a write, because
+ * the kernel's mtime and ours never match to the nanosecond.
  *
  * Deferred O_TRUNC.  With FUSE_CAP_ATOMIC_O_TRUNC the kernel passes O_TRUNC
  * to open instead of truncating first.  The handle remembers it
@@ -43,9 +47,14 @@
 #include "ops.h"
 #include "ring.h"
 
-/* How long the kernel may cache entries and attributes, in seconds. */
-#define ENTRY_TIMEOUT 1.0
-#define ATTR_TIMEOUT 1.0
+/* How long the kernel may cache entries and attributes, in seconds: a
+ * day, as good as forever.  One daemon owns an arena (flock) and every
+ * change reaches it through this mount, so the kernel sees each change and
+ * updates or drops what it cached (ops.h); long timeouts let it answer
+ * stat, lookups and page-cache reads without asking.  Rings are the
+ * exception (their attributes change with every append: not cached). */
+#define ENTRY_TIMEOUT 86400.0
+#define ATTR_TIMEOUT 86400.0
 
 #define MAX_WRITE (1u << 20)    /* a write(2) of up to 1 MiB is one request */
 #define BLOCK_SIZE 4096         /* st_blksize and statfs block size */
@@ -580,7 +589,7 @@ static void mmfs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS |
-			FUSE_CAP_READDIRPLUS_AUTO);
+			FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_AUTO_INVAL_DATA);
 	if (conn->max_write > MAX_WRITE)
 		conn->max_write = MAX_WRITE;
 }
@@ -867,8 +876,15 @@ static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	rc = node_ref(fs, ino, &ref);
-	if (rc == 0)
+	if (rc == 0 && f->trunc_pending) {
 		rc = finish_trunc(fs, ref, f);
+		/* The kernel may have cached the untruncated size since the
+		 * open: drop its attributes.  Offset -1 touches no page, so
+		 * this cannot wait for a request this thread must answer. */
+		if (rc == 0 && fs->se)
+			(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1,
+							       0);
+	}
 	free(f);
 	reply_status(req, rc);
 }

@@ -10,6 +10,10 @@
  *   - Every lookup count the kernel holds on a non-root node is one store
  *     pin; pins counts them all (forget must never take it below zero).
  *   - Every request is answered by exactly one fuse_reply_*.
+ *   - The kernel's cached entries and attributes are never stale: every
+ *     change reaches the store through this mount's kernel, which updates
+ *     or drops what it caches, except a truncation applied at release,
+ *     after which the daemon drops the cached attributes itself.
  */
 #ifndef MMFS_OPS_H
 #define MMFS_OPS_H
@@ -24,6 +28,7 @@
 
 struct mmfs_fs {
 	struct store *store;
+	struct fuse_session *se;  /* for notifications to the kernel */
 	char *buf;              /* reply buffer for read/readdir/xattrs */
 	size_t bufsize;
 	uint64_t pins;          /* lookup counts held by the kernel */

@@ -37,14 +37,7 @@ size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
 			       unsigned int seed);
 
-static char arena_path[128], crash_path[128];
 static int verbose;
-
-static void cleanup(void)
-{
-	unlink(arena_path);
-	unlink(crash_path);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -53,10 +46,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fz_path(arena_path, sizeof(arena_path), "arena");
-	fz_path(crash_path, sizeof(crash_path), "crash");
+	fz_scratch_paths("arena");
 	verbose = getenv("MMFS_FUZZ_VERBOSE") != NULL;
-	atexit(cleanup);
 	return 0;
 }
 
@@ -71,7 +62,7 @@ static void inspect(void)
 	char err[256];
 	int n;
 
-	if (store_open(arena_path, &o, &s, err, sizeof(err)) != 0) {
+	if (store_open(fz_arena_path, &o, &s, err, sizeof(err)) != 0) {
 		if (verbose)
 			fprintf(stderr, "snapshot refused: %s\n", err);
 		return;
@@ -158,13 +149,13 @@ static void exercise(const uint8_t *data, size_t size)
 {
 	struct store_options o = {0};
 	struct store *s = NULL;
-	struct fz_ctx c = { .arena_path = arena_path };
+	struct fz_ctx c = { .arena_path = fz_arena_path };
 	uint8_t script[SCRIPT_LEN];
 	uint64_t before, after;
 	char err[256];
 	int n;
 
-	if (store_open(arena_path, &o, &s, err, sizeof(err)) != 0) {
+	if (store_open(fz_arena_path, &o, &s, err, sizeof(err)) != 0) {
 		if (verbose)
 			fprintf(stderr, "open refused: %s\n", err);
 		return;
@@ -177,9 +168,9 @@ static void exercise(const uint8_t *data, size_t size)
 	fz_run(&c, script, sizeof(script));
 	before = fz_walk(s);
 	store_close(s);
-	n = fz_verify_path(arena_path, 1);
+	n = fz_verify_path(fz_arena_path, 1);
 	FZ_ASSERT(n == 0, "%d problem(s) after serving the arena", n);
-	n = store_open(arena_path, &o, &s, err, sizeof(err));
+	n = store_open(fz_arena_path, &o, &s, err, sizeof(err));
 	FZ_ASSERT(n == 0, "reopening a served arena: %s", err);
 	FZ_ASSERT(store_recovery_report(s)[0] == '\0',
 		  "reopening after a clean close needed repairs: %s",
@@ -338,9 +329,9 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	fz_write_file(arena_path, data, size);
+	fz_write_file(fz_arena_path, data, size);
 	inspect();
-	fz_write_file(arena_path, data, size);
+	fz_write_file(fz_arena_path, data, size);
 	exercise(data, size);
 	return 0;
 }

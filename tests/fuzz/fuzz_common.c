@@ -54,9 +54,21 @@ static uint64_t hash_u64(uint64_t h, uint64_t v)
 	return fz_hash(&v, sizeof(v), h);
 }
 
-void fz_path(char *buf, size_t len, const char *tag)
+char fz_arena_path[128], fz_crash_path[128];
+
+static void remove_scratch(void)
 {
-	snprintf(buf, len, "/dev/shm/mmfs-fuzz-%d-%s", (int)getpid(), tag);
+	unlink(fz_arena_path);
+	unlink(fz_crash_path);
+}
+
+void fz_scratch_paths(const char *tag)
+{
+	snprintf(fz_arena_path, sizeof(fz_arena_path),
+		 "/dev/shm/mmfs-fuzz-%d-%s", (int)getpid(), tag);
+	snprintf(fz_crash_path, sizeof(fz_crash_path),
+		 "/dev/shm/mmfs-fuzz-%d-%s-crash", (int)getpid(), tag);
+	atexit(remove_scratch);
 }
 
 void fz_write_file(const char *path, const uint8_t *data, size_t size)

@@ -34,9 +34,11 @@
 void fz_fail(const char *file, int line, const char *cond,
 	     const char *fmt, ...) __attribute__((noreturn, format(printf, 4, 5)));
 
-/* A scratch file under /dev/shm, unique to this process ("tag" tells the
- * paths of one target apart). */
-void fz_path(char *buf, size_t len, const char *tag);
+/* The scratch files of this process, under /dev/shm: the arena an input
+ * becomes, and where crash images of it go.  fz_scratch_paths names them
+ * ("tag" tells the targets apart) and removes them at exit. */
+extern char fz_arena_path[128], fz_crash_path[128];
+void fz_scratch_paths(const char *tag);
 void fz_write_file(const char *path, const uint8_t *data, size_t size);
 /* Copy the file src to dst (a crash image of an open arena). */
 void fz_copy_file(const char *src, const char *dst);

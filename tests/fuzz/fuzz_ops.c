@@ -14,16 +14,9 @@
 
 #include "fuzz_common.h"
 
-static char arena_path[128], crash_path[128];
 
 static const uint64_t caps[] = { 64u << 10, 256u << 10, 1u << 20, 128u << 10 };
 static const uint64_t ring_sizes[] = { 256, 4096, 65536, 64 };
-
-static void cleanup(void)
-{
-	unlink(arena_path);
-	unlink(crash_path);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,17 +25,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fz_path(arena_path, sizeof(arena_path), "ops");
-	fz_path(crash_path, sizeof(crash_path), "ops-crash");
-	atexit(cleanup);
+	fz_scratch_paths("ops");
 	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct store_options o = { .flags = STORE_OPEN_CREATE };
-	struct fz_ctx c = { .arena_path = arena_path,
-			    .crash_path = crash_path, .verify_each = 1 };
+	struct fz_ctx c = { .arena_path = fz_arena_path,
+			    .crash_path = fz_crash_path, .verify_each = 1 };
 	struct store *s = NULL;
 	uint64_t before, after;
 	char err[256];
@@ -52,19 +43,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	o.size_cap = caps[data[0] % 4];
 	o.ring_size = ring_sizes[data[1] % 4];
-	unlink(arena_path);
-	n = store_open(arena_path, &o, &s, err, sizeof(err));
+	unlink(fz_arena_path);
+	n = store_open(fz_arena_path, &o, &s, err, sizeof(err));
 	FZ_ASSERT(n == 0, "create: %s", err);
 	c.s = s;
 	fz_run(&c, data + 2, size - 2);
 	before = fz_walk(s);
 	store_close(s);
-	n = fz_verify_path(arena_path, 1);
+	n = fz_verify_path(fz_arena_path, 1);
 	FZ_ASSERT(n == 0, "%d problem(s) after close", n);
 	o.flags = 0;
 	o.size_cap = 0;
 	o.ring_size = 0;
-	n = store_open(arena_path, &o, &s, err, sizeof(err));
+	n = store_open(fz_arena_path, &o, &s, err, sizeof(err));
 	FZ_ASSERT(n == 0, "reopen: %s", err);
 	FZ_ASSERT(store_recovery_report(s)[0] == '\0',
 		  "reopening after a clean close needed repairs: %s",
