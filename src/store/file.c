@@ -124,34 +124,57 @@ void file_mark(struct store *s, const struct mm_inode *ino,
 	}
 }
 
+/* The stored span of representation data that starts at pos (< end): its
+ * length, at most end - pos, and where its bytes are (NULL for a hole or
+ * bytes past the representation's size, which read as zeros). */
+static const unsigned char *repr_span(const struct store *s, uint64_t data,
+				      uint64_t pos, uint64_t end,
+				      uint64_t *len)
+{
+	uint64_t size, in, i;
+
+	*len = end - pos;
+	if (!data)
+		return NULL;
+	if (mm_block(s, data)->kind == MM_DATA) {
+		struct mm_data *d = mm_payload(s, data);
+
+		if (pos >= d->size)
+			return NULL;
+		if (d->size - pos < *len)
+			*len = d->size - pos;
+		return d->bytes + pos;
+	}
+	struct mm_map *m = mm_payload(s, data);
+
+	size = m->size;
+	if (pos >= size)
+		return NULL;
+	i = pos / MM_CHUNK;
+	in = pos % MM_CHUNK;
+	if (MM_CHUNK - in < *len)
+		*len = MM_CHUNK - in;
+	if (size - pos < *len)
+		*len = size - pos;
+	if (i < m->nslots && m->chunk[i])
+		return chunk_bytes(s, m->chunk[i]) + in;
+	return NULL;
+}
+
 /* Copy bytes [off, off+n) of representation data into dst; holes and bytes
  * past its size read as zeros. */
 static void read_repr(const struct store *s, uint64_t data, uint64_t off,
 		      unsigned char *dst, size_t n)
 {
-	memset(dst, 0, n);
-	if (!data)
-		return;
-	if (mm_block(s, data)->kind == MM_DATA) {
-		struct mm_data *d = mm_payload(s, data);
+	const unsigned char *src;
+	uint64_t len;
 
-		if (off < d->size)
-			memcpy(dst, d->bytes + off,
-			       d->size - off < n ? d->size - off : n);
-		return;
-	}
-	struct mm_map *m = mm_payload(s, data);
-	uint64_t end = off + n < m->size ? off + n : m->size;
-
-	for (uint64_t pos = off; pos < end;) {
-		uint64_t i = pos / MM_CHUNK, in = pos % MM_CHUNK;
-		uint64_t take = MM_CHUNK - in < end - pos ? MM_CHUNK - in
-							   : end - pos;
-
-		if (i < m->nslots && m->chunk[i])
-			memcpy(dst + (pos - off), chunk_bytes(s, m->chunk[i]) +
-			       in, take);
-		pos += take;
+	for (uint64_t pos = off; pos < off + n; pos += len) {
+		src = repr_span(s, data, pos, off + n, &len);
+		if (src)
+			memcpy(dst + (pos - off), src, len);
+		else
+			memset(dst + (pos - off), 0, len);
 	}
 }
 
@@ -491,30 +514,70 @@ out:
 	return rc;
 }
 
+/* Lock ref for a read of up to size bytes at off; *ino is its inode and
+ * *size is cut to what the file holds there. */
+static int read_begin(struct store *s, store_ref ref, uint64_t off,
+		      size_t *size, struct mm_inode **ino)
+{
+	uint64_t fsize;
+	int rc;
+
+	arena_lock(s);
+	rc = check_file(s, ref);
+	if (rc) {
+		arena_unlock(s);
+		return rc;
+	}
+	*ino = mm_inode(s, ref);
+	file_lock(s, *ino);
+	fsize = file_size(s, *ino);
+	if (off >= fsize)
+		*size = 0;
+	else if (*size > fsize - off)
+		*size = fsize - off;
+	return 0;
+}
+
+static void read_end(struct store *s, struct mm_inode *ino)
+{
+	file_unlock(s, ino);
+	arena_unlock(s);
+}
+
 ssize_t store_read(struct store *s, store_ref ref, uint64_t off, void *buf,
 		   size_t size)
 {
 	struct mm_inode *ino;
-	uint64_t fsize;
-	ssize_t rc;
+	int rc = read_begin(s, ref, off, &size, &ino);
 
-	arena_lock(s);
-	rc = check_file(s, ref);
 	if (rc)
-		goto out;
-	ino = mm_inode(s, ref);
-	file_lock(s, ino);
-	fsize = file_size(s, ino);
-	if (off >= fsize)
-		size = 0;
-	else if (size > fsize - off)
-		size = fsize - off;
+		return rc;
 	read_repr(s, ino->data, off, buf, size);
-	file_unlock(s, ino);
-	rc = (ssize_t)size;
-out:
-	arena_unlock(s);
-	return rc;
+	read_end(s, ino);
+	return (ssize_t)size;
+}
+
+/* Zeros that holes point at (a span is at most one chunk). */
+static const unsigned char hole_zeros[MM_CHUNK];
+
+ssize_t store_read_iov(struct store *s, store_ref ref, uint64_t off,
+		       size_t size, struct iovec *iov, int *niov)
+{
+	const unsigned char *src;
+	struct mm_inode *ino;
+	uint64_t pos, len;
+	int rc = read_begin(s, ref, off, &size, &ino), n = 0;
+
+	if (rc)
+		return rc;
+	for (pos = off; pos < off + size && n < *niov; pos += len, n++) {
+		src = repr_span(s, ino->data, pos, off + size, &len);
+		iov[n].iov_base = (void *)(src ? src : hole_zeros);
+		iov[n].iov_len = len;
+	}
+	read_end(s, ino);
+	*niov = n;
+	return (ssize_t)(pos - off);
 }
 
 static int shrink_map(struct store *s, struct mm_map *m, uint64_t size)

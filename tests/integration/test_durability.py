@@ -67,7 +67,7 @@ def test_fsync_msyncs_the_file_before_returning(mmfs):
             tracer.terminate()
             tracer.wait(timeout=10)
             os.close(fd)
-        calls = re.findall(r"msync\(0x[0-9a-f]+, (\d+), MS_SYNC\) = 0",
+        calls = re.findall(r"msync\(0x[0-9a-f]+, (\d+), MS_SYNC\)\s+= 0",
                            open(log).read())
         assert calls, "fsync did not msync anything"
         # the file's own blocks, not the whole arena
@@ -88,7 +88,7 @@ def test_fsync_msyncs_the_file_before_returning(mmfs):
         finally:
             tracer.terminate()
             tracer.wait(timeout=10)
-        calls = re.findall(r"msync\(0x[0-9a-f]+, (\d+), MS_SYNC\) = 0",
+        calls = re.findall(r"msync\(0x[0-9a-f]+, (\d+), MS_SYNC\)\s+= 0",
                            open(log).read())
         assert any(int(n) >= arena_size for n in calls), calls
         m.umount()

@@ -282,13 +282,18 @@ def spawn(code, *args):
     return p
 
 
-def kill9(p):
-    p.send_signal(signal.SIGKILL)
-    try:
-        p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"process {p.pid} killed with SIGKILL did not die "
-                    f"within 10 s (stuck in a request?)")
+def kill9(*procs):
+    """SIGKILL all of procs, then wait for each.  All first: a process
+    waiting (unkillably, as the kernel does) for a directory lock dies
+    only once the holder, blocked in its own request, has died."""
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"process {p.pid} killed with SIGKILL did not die "
+                        f"within 10 s (stuck in a request?)")
 
 
 def test_readers_and_writers_killed_mid_request(mmfs):
@@ -394,8 +399,7 @@ def test_processes_killed_while_blocked_leave_no_trace(mmfs):
         time.sleep(1)
         for p, (what, _) in zip(procs, jobs):
             assert p.poll() is None, f"{what} finished with the daemon stopped"
-        for p in procs:
-            kill9(p)
+        kill9(*procs)
     finally:
         os.kill(m.pid, signal.SIGCONT)
     assert m.alive()
