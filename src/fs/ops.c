@@ -57,7 +57,6 @@
 #define ATTR_TIMEOUT 86400.0
 
 #define MAX_WRITE (1u << 20)    /* a write(2) of up to 1 MiB is one request */
-#define READ_IOV 64             /* spans of one read reply: 4 MiB and more */
 #define BLOCK_SIZE 4096         /* st_blksize and statfs block size */
 #define DOT_ENTRIES 2           /* readdir offsets 1 and 2: "." and ".." */
 #define UNKNOWN_INO 0xffffffffu /* d_ino when we do not know it (not 0:
@@ -812,50 +811,33 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 		free(f);
 }
 
-/* A ring read: records are copied out through the handle's reader. */
-static void read_ring(fuse_req_t req, store_ref ref, size_t size, off_t off,
-		      struct mmfs_file *f)
-{
-	struct mmfs_fs *fs = fs_of(req);
-	char *buf = fs_buf(fs, size);
-	ssize_t n = buf ? ring_read(fs->store, ref, &f->reader, (uint64_t)off,
-				    buf, size) : -ENOMEM;
-
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-}
-
-/* Other reads are not copied: the reply points into the arena, whose
- * bytes cannot change before it is sent (this thread is the only writer). */
 static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
 	struct mmfs_fs *fs = fs_of(req);
-	struct iovec iov[READ_IOV];
-	int niov = READ_IOV;
 	store_ref ref;
 	ssize_t n;
+	char *buf;
 
 	n = node_ref(fs, ino, &ref);
 	if (n == 0 && off < 0)
 		n = -EINVAL;
-	if (n == 0 && file_of(fi)->trunc_pending)
-		size = 0;
-	if (n == 0 && file_of(fi)->ring) {
-		read_ring(req, ref, size, off, file_of(fi));
+	if (n == 0 && file_of(fi)->trunc_pending) {
+		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	if (n == 0)
-		n = store_read_iov(fs->store, ref, (uint64_t)off, size, iov,
-				   &niov);
+	buf = n ? NULL : fs_buf(fs, size);
+	if (n == 0 && !buf)
+		n = -ENOMEM;
+	if (n == 0 && file_of(fi)->ring)
+		n = ring_read(fs->store, ref, &file_of(fi)->reader,
+			      (uint64_t)off, buf, size);
+	else if (n == 0)
+		n = store_read(fs->store, ref, (uint64_t)off, buf, size);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
-	else if (niov == 0)
-		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_iov(req, iov, niov);
+		fuse_reply_buf(req, buf, (size_t)n);
 }
 
 static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

@@ -557,29 +557,6 @@ ssize_t store_read(struct store *s, store_ref ref, uint64_t off, void *buf,
 	return (ssize_t)size;
 }
 
-/* Zeros that holes point at (a span is at most one chunk). */
-static const unsigned char hole_zeros[MM_CHUNK];
-
-ssize_t store_read_iov(struct store *s, store_ref ref, uint64_t off,
-		       size_t size, struct iovec *iov, int *niov)
-{
-	const unsigned char *src;
-	struct mm_inode *ino;
-	uint64_t pos, len;
-	int rc = read_begin(s, ref, off, &size, &ino), n = 0;
-
-	if (rc)
-		return rc;
-	for (pos = off; pos < off + size && n < *niov; pos += len, n++) {
-		src = repr_span(s, ino->data, pos, off + size, &len);
-		iov[n].iov_base = (void *)(src ? src : hole_zeros);
-		iov[n].iov_len = len;
-	}
-	read_end(s, ino);
-	*niov = n;
-	return (ssize_t)(pos - off);
-}
-
 static int shrink_map(struct store *s, struct mm_map *m, uint64_t size)
 {
 	uint64_t keep = CHUNKS(size);

@@ -37,7 +37,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <sys/uio.h>
 #include <time.h>
 
 struct store;
@@ -164,14 +163,6 @@ int store_setattr(struct store *s, store_ref ref, unsigned mask,
  * Holes read as zeros.  Directories: -EISDIR. */
 ssize_t store_read(struct store *s, store_ref ref, uint64_t off,
 		   void *buf, size_t size);
-/* The same without copying: fills up to *niov entries of iov with the
- * bytes in place (holes point at static zeros), sets *niov to the number
- * used and returns the byte count, which is short only when iov ran out
- * (size / 65536 + 2 entries always suffice).  The spans point into the
- * mapping and stay valid until the next call that changes the store: the
- * daemon replies with them before it serves another request. */
-ssize_t store_read_iov(struct store *s, store_ref ref, uint64_t off,
-		       size_t size, struct iovec *iov, int *niov);
 
 /* Write size bytes at off; returns size.  With truncate_first the file is
  * emptied and written in the same commit (deferred O_TRUNC).  A write is

@@ -150,67 +150,6 @@ static void test_large_file(void)
 	store_close(s);
 }
 
-/* Gather what store_read_iov describes; returns its count (or -errno). */
-static long long read_gathered(struct store *s, store_ref f, uint64_t off,
-			       size_t size, unsigned char *dst, int maxiov)
-{
-	struct iovec iov[64];
-	int niov = maxiov;
-	ssize_t n = store_read_iov(s, f, off, size, iov, &niov);
-	size_t at = 0;
-
-	for (int i = 0; n >= 0 && i < niov; i++) {
-		memcpy(dst + at, iov[i].iov_base, iov[i].iov_len);
-		at += iov[i].iov_len;
-	}
-	CHECK(n < 0 || at == (size_t)n);
-	return n;
-}
-
-/* store_read_iov describes exactly the bytes store_read copies. */
-static void test_read_iov(void)
-{
-	struct store *s = open_arena(64 << 20);
-	store_ref root = store_root(s);
-	store_ref small = make(s, root, "small", 0100644);
-	store_ref big = make(s, root, "big", 0100644);
-	size_t n = 2 * 1024 * 1024;
-	unsigned char *data = malloc(n), *a = malloc(n), *b = malloc(n);
-	static const struct { uint64_t off; size_t size; } cases[] = {
-		{ 0, 10 }, { 0, 4096 }, { 3, 100 }, { 65530, 20 },
-		{ 0, 1 << 20 }, { 65536, 1 << 20 }, { 100000, 300000 },
-		{ 1500000, 1 << 20 }, { 2 << 20, 10 }, { 5 << 20, 10 },
-	};
-
-	for (size_t i = 0; i < n; i++)
-		data[i] = (unsigned char)(i * 13 + i / 65536);
-	CHECK_RC(store_write(s, small, 0, "hello", 5, false), 5);
-	CHECK_RC(read_gathered(s, small, 0, 100, a, 64), 5);
-	CHECK(memcmp(a, "hello", 5) == 0);
-	CHECK_RC(read_gathered(s, small, 5, 100, a, 64), 0);
-	/* chunked, with a hole from 300000 to 1 MiB + 7 */
-	CHECK_RC(store_write(s, big, 0, data, 300000, false), 300000);
-	CHECK_RC(store_write(s, big, (1 << 20) + 7, data + (1 << 20) + 7,
-			     n - (1 << 20) - 7, false),
-		 (long long)(n - (1 << 20) - 7));
-	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		long long want = store_read(s, big, cases[c].off, a,
-					    cases[c].size);
-
-		CHECK_RC(read_gathered(s, big, cases[c].off, cases[c].size, b,
-				       64), want);
-		CHECK(want < 0 || memcmp(a, b, (size_t)want) == 0);
-	}
-	/* too few entries: a short count, still the right bytes */
-	CHECK_RC(read_gathered(s, big, 0, 1 << 20, b, 3), 3 * 65536);
-	CHECK(memcmp(b, data, 3 * 65536) == 0);
-	CHECK_RC(read_gathered(s, root, 0, 10, b, 64), -EISDIR);
-	free(data);
-	free(a);
-	free(b);
-	store_close(s);
-}
-
 static void test_namespace(void)
 {
 	struct store *s = open_arena(0);
@@ -394,7 +333,6 @@ int main(void)
 		return 1;
 	snprintf(arena_path, sizeof(arena_path), "%s/arena", dir_template);
 	void (*tests[])(void) = { test_small_files, test_large_file,
-				  test_read_iov,
 				  test_namespace, test_xattr,
 				  test_persist_and_enospc, test_verify_detects,
 				  test_bad_arenas };
