@@ -21,8 +21,8 @@ mmfs_pkg_installed() {
 }
 
 # Packages only the tests need: clang and its libFuzzer runtime for the
-# fuzzing harness (tests/fuzz).
-MMFS_TEST_DEPS=(clang libclang-rt-14-dev)
+# fuzzing harness (tests/fuzz), valgrind for the daemon under memcheck.
+MMFS_TEST_DEPS=(clang libclang-rt-14-dev valgrind)
 
 # mmfs_install_deps [PACKAGE...]: install whatever of MMFS_DEPS (plus a C
 # compiler) and the given packages is missing.  Runs apt-get update only
