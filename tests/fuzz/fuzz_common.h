@@ -19,6 +19,10 @@
 #include "ring.h"
 #include "store.h"
 
+/* The libFuzzer entry points each target defines. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 #define FZ_MAX_DIRS 64          /* directories a walk descends into */
 #define FZ_MAX_ENTRIES 1024     /* entries a walk visits */
 #define FZ_MAX_READ (256u << 10)  /* bytes read from one file */

@@ -18,9 +18,6 @@
 static const uint64_t caps[] = { 64u << 10, 256u << 10, 1u << 20, 128u << 10 };
 static const uint64_t ring_sizes[] = { 256, 4096, 65536, 64 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
