@@ -62,12 +62,16 @@
 #define UNKNOWN_INO 0xffffffffu /* d_ino when we do not know it (not 0:
 				   glibc's readdir skips d_ino 0) */
 
-/* Per-open state of a regular file, in fi->fh. */
+/* Per-open state of a regular file, in fi->fh.  Every handle is on the
+ * list fs->files until it is released: an unmount drops the releases
+ * still queued in the kernel, and mmfs_fs_finish does their work. */
 struct mmfs_file {
 	bool trunc_pending;     /* O_TRUNC not applied yet (see above) */
 	bool append;            /* O_APPEND: writes go to the current end */
 	bool ring;              /* a ring log: reader is its position */
 	struct ring_reader reader;
+	store_ref ref;          /* the file (0 until create has made it) */
+	struct mmfs_file *prev, *next;
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -242,9 +246,10 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	reply_entry(req, rc, ref, &a);
 }
 
-/* New handle for a regular file opened with fi->flags, and the cache
+/* New handle for regular file ref opened with fi->flags, and the cache
  * policy that goes with it (see the top of this file). */
-static struct mmfs_file *file_new(struct fuse_file_info *fi, bool ring)
+static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
+				  struct fuse_file_info *fi, bool ring)
 {
 	int acc = fi->flags & O_ACCMODE;
 	struct mmfs_file *f = calloc(1, sizeof(*f));
@@ -254,10 +259,26 @@ static struct mmfs_file *file_new(struct fuse_file_info *fi, bool ring)
 	f->append = (fi->flags & O_APPEND) != 0;
 	f->trunc_pending = (fi->flags & O_TRUNC) && acc != O_RDONLY;
 	f->ring = ring;
+	f->ref = ref;
+	f->next = fs->files;
+	if (fs->files)
+		fs->files->prev = f;
+	fs->files = f;
 	fi->direct_io = ring || acc != O_RDWR;
 	fi->keep_cache = 0;
 	fi->fh = (uintptr_t)f;
 	return f;
+}
+
+static void file_free(struct mmfs_fs *fs, struct mmfs_file *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		fs->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	free(f);
 }
 
 /* Apply a deferred O_TRUNC now (release, ftruncate). */
@@ -802,13 +823,13 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	f = file_new(fi, ring_is(fs->store, ref));
+	f = file_new(fs, ref, fi, ring_is(fs->store, ref));
 	if (!f) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	if (fuse_reply_open(req, fi))
-		free(f);
+		file_free(fs, f);
 }
 
 static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -885,7 +906,7 @@ static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
 			(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1,
 							       0);
 	}
-	free(f);
+	file_free(fs, f);
 	reply_status(req, rc);
 }
 
@@ -1120,7 +1141,7 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	store_ref dir, ref;
 	int rc;
 
-	f = file_new(fi, S_ISREG(smode) && ring_name(name));
+	f = file_new(fs, 0, fi, S_ISREG(smode) && ring_name(name));
 	if (!f) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -1133,15 +1154,16 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = store_mknod(fs->store, dir, name, smode, uid, gid, 0, &ref,
 				 &a);
 	if (rc) {
-		free(f);
+		file_free(fs, f);
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	f->ref = ref;
 	entry_of(fs, ref, &a, &e);
 	pin(fs, ref);
 	if (fuse_reply_create(req, &e, fi)) {
 		unpin(fs, ref, 1);
-		free(f);
+		file_free(fs, f);
 	}
 }
 
@@ -1183,6 +1205,12 @@ const struct fuse_lowlevel_ops mmfs_ops = {
 
 void mmfs_fs_finish(struct mmfs_fs *fs)
 {
+	/* Handles whose release the unmount dropped: do what it would. */
+	while (fs->files) {
+		if (fs->files->trunc_pending && fs->files->ref)
+			(void)finish_trunc(fs, fs->files->ref, fs->files);
+		file_free(fs, fs->files);
+	}
 	free(fs->buf);
 	fs->buf = NULL;
 	fs->bufsize = 0;

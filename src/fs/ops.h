@@ -32,11 +32,13 @@ struct mmfs_fs {
 	char *buf;              /* reply buffer for read/readdir/xattrs */
 	size_t bufsize;
 	uint64_t pins;          /* lookup counts held by the kernel */
+	struct mmfs_file *files;  /* open file handles (ops.c) */
 };
 
 extern const struct fuse_lowlevel_ops mmfs_ops;
 
-/* Release what the operations allocated (the store stays open). */
+/* Release what the operations allocated, finishing the work of file
+ * handles that were never released (the store stays open). */
 void mmfs_fs_finish(struct mmfs_fs *fs);
 
 #endif

@@ -4,6 +4,7 @@ a kill -9 of the daemon followed by a remount: data, modes, owners, times
 
 import os
 import random
+import signal
 import stat
 import time
 
@@ -233,3 +234,26 @@ def test_kill9_in_the_middle_of_changes(mmfs, delay):
     assert os.listdir(m.mnt) == []
     assert used_bytes(m.mnt) - base < 2**20, (base, used_bytes(m.mnt))
     m.umount()
+
+
+def test_unmount_does_the_work_of_dropped_releases(mmfs):
+    """An unmount drops the releases still queued in the kernel (here: the
+    daemon is stopped when the files are closed); the daemon then does
+    their work itself: the deferred O_TRUNC of each handle is applied, and
+    the handles freed (the ASan and valgrind runs check for leaks)."""
+    m = mmfs()
+    paths = [m.path(f"var{i}") for i in range(20)]
+    for p in paths:
+        with open(p, "wb") as f:        # also teaches the kernel: no FLUSH
+            f.write(b"x" * 3000)
+    fds = [os.open(p, os.O_WRONLY | os.O_TRUNC) for p in paths]
+    os.kill(m.pid, signal.SIGSTOP)
+    try:
+        for fd in fds:
+            os.close(fd)                # each RELEASE waits in the kernel
+        run(["fusermount3", "-u", m.mnt])
+    finally:
+        os.kill(m.pid, signal.SIGCONT)
+    m.umount()
+    m.start()
+    assert [os.path.getsize(p) for p in paths] == [0] * len(paths)
