@@ -693,3 +693,23 @@ void fz_run(struct fz_ctx *c, const uint8_t *p, size_t n)
 		drop_ref(&r, r.nrefs - 1);
 	free(r.buf);
 }
+
+void fz_close_and_reopen(struct store *s, const char *path)
+{
+	struct store_options o = {0};
+	uint64_t before = fz_walk(s), after;
+	char err[256];
+	int n;
+
+	store_close(s);
+	n = fz_verify_path(path, 1);
+	FZ_ASSERT(n == 0, "%d problem(s) after a clean close", n);
+	n = store_open(path, &o, &s, err, sizeof(err));
+	FZ_ASSERT(n == 0, "reopening a cleanly closed arena: %s", err);
+	FZ_ASSERT(store_recovery_report(s)[0] == '\0',
+		  "reopening after a clean close needed repairs: %s",
+		  store_recovery_report(s));
+	after = fz_walk(s);
+	store_close(s);
+	FZ_ASSERT(before == after, "the tree changed across close and open");
+}

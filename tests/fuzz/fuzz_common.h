@@ -73,4 +73,8 @@ void fz_run(struct fz_ctx *c, const uint8_t *p, size_t n);
 
 uint64_t fz_hash(const void *p, size_t n, uint64_t h);
 
+/* Close writable store s (open on path); the arena must then verify
+ * clean, reopen without any repair and show the same tree. */
+void fz_close_and_reopen(struct store *s, const char *path);
+
 #endif
