@@ -27,6 +27,7 @@ import hashlib
 import json
 import mmap
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -134,6 +135,28 @@ def pid_alive(pid):
         return False
     # A zombie has exited; it only waits for its parent.
     return st.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _task_states(pid):
+    states = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            pass                        # the thread has just exited
+    return states
+
+
+def stop_process(pid, timeout=10):
+    """SIGSTOP pid and return once every one of its threads has stopped.
+    kill() only queues the signal: a daemon thread woken by it may still
+    take a request queued meanwhile, and a request already in the daemon
+    is one the kernel waits out even for a SIGKILLed caller."""
+    os.kill(pid, signal.SIGSTOP)
+    if not wait_for(lambda: all(s in "tT" for s in _task_states(pid)),
+                    timeout):
+        raise AssertionError(f"process {pid} did not stop within {timeout} s")
 
 
 def wait_for(pred, timeout, interval=0.02):

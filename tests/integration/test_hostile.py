@@ -390,7 +390,7 @@ def test_processes_killed_while_blocked_leave_no_trace(mmfs):
                              stderr=subprocess.PIPE, text=True)
         assert p.stdout.readline().strip() == "ready"
         procs.append(p)
-    os.kill(m.pid, signal.SIGSTOP)
+    helpers.stop_process(m.pid)
     try:
         for p in procs:
             p.stdin.write("go\n")

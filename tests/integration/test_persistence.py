@@ -247,7 +247,7 @@ def test_unmount_does_the_work_of_dropped_releases(mmfs):
         with open(p, "wb") as f:        # also teaches the kernel: no FLUSH
             f.write(b"x" * 3000)
     fds = [os.open(p, os.O_WRONLY | os.O_TRUNC) for p in paths]
-    os.kill(m.pid, signal.SIGSTOP)
+    helpers.stop_process(m.pid)
     try:
         for fd in fds:
             os.close(fd)                # each RELEASE waits in the kernel
