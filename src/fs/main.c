@@ -19,7 +19,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "mounts.h"
 #include "ops.h"
 #include "opts.h"
 #include "store.h"
@@ -29,6 +31,8 @@
 #endif
 
 #define ARENA_DIR "/dev/shm/mmfs."
+#define BUSY_TICK_MS 20
+#define BUSY_GRACE_MS 5000      /* for a daemon to notice its unmount */
 
 static void print_version(void)
 {
@@ -77,6 +81,38 @@ static char *arena_path(const struct mmfs_opts *o, const char *mnt)
 	return path;
 }
 
+static bool arena_mounted(const char *arena)
+{
+	char *full = realpath(arena, NULL);
+	struct mount_ent m;
+	bool found;
+
+	found = full && mounts_find_arena(full, &m) == 0;
+	if (found)
+		mount_ent_free(&m);
+	free(full);
+	return found;
+}
+
+/* store_open fails with EBUSY while another daemon serves the arena.  Right
+ * after an unmount that daemon may not have noticed yet (umount does not
+ * wait for a FUSE daemon): while no mount of the arena is left, retry for a
+ * moment.  Once it has noticed, it retires, and store_open waits for it to
+ * close the arena. */
+static int open_store_waiting(const char *arena, const struct store_options *so,
+			      struct store **s, char *err, size_t errlen)
+{
+	const struct timespec tick = { .tv_nsec = BUSY_TICK_MS * 1000000L };
+	int rc;
+
+	for (int ms = 0;; ms += BUSY_TICK_MS) {
+		rc = store_open(arena, so, s, err, errlen);
+		if (rc != -EBUSY || ms >= BUSY_GRACE_MS || arena_mounted(arena))
+			return rc;
+		nanosleep(&tick, NULL);
+	}
+}
+
 static struct store *open_store(const char *arena,
 				const struct store_options *so)
 {
@@ -85,7 +121,7 @@ static struct store *open_store(const char *arena,
 	char err[256] = "";
 	int rc;
 
-	rc = store_open(arena, so, &s, err, sizeof(err));
+	rc = open_store_waiting(arena, so, &s, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "mount.mmfs: %s: %s\n", arena,
 			err[0] ? err : strerror(-rc));
@@ -169,6 +205,7 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 	ret = serve_loop(se, fs->store) ? 1 : 0;
 out_unmount:
 	fuse_session_unmount(se);
+	store_retire(fs->store);        /* a remount may now wait for us */
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:

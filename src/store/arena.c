@@ -1,9 +1,18 @@
 /* arena.c -- open, validate, map and grow the arena file; its locks.
  *
  * store_open never modifies a file it refuses: everything it checks is read
- * with pread before the file is mapped writable.  A writable owner holds an
- * exclusive flock on the file for as long as it is open, so two daemons can
- * never serve one arena; a read-only server holds a shared one.
+ * with pread before the file is mapped writable.
+ *
+ * Ownership: two locks on the arena file, both dropped by the kernel when
+ * the owner dies.
+ *   flock            LOCK_EX (LOCK_SH for a read-only server) from open
+ *                    to store_close: two daemons never serve one arena.
+ *   serving lock     an OFD write (read) lock on byte 0 from open to
+ *                    store_retire, when the owner stops taking new work.
+ * An unmount returns before the daemon has closed the arena, so an opener
+ * that finds the flock held but the serving lock free is looking at an
+ * owner that is finishing: it waits for the flock (up to RETIRE_WAIT_MS)
+ * instead of failing.  One that finds the serving lock held fails at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +31,7 @@
 #include "store_int.h"
 
 #define GROW_STEP (1u << 20)
+#define RETIRE_WAIT_MS 60000    /* for an unmounted owner to close */
 
 int64_t mm_now(void)
 {
@@ -274,19 +284,57 @@ static int open_file(struct store *s, const char *path, unsigned flags,
 	return 0;
 }
 
-static int take_flock(struct store *s, unsigned flags, char *err,
-		      size_t errlen)
+static int serving_lock(struct store *s, short type)
 {
-	int how = (flags & STORE_OPEN_RDONLY) ? LOCK_SH : LOCK_EX;
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+
+	return fcntl(s->fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
+}
+
+/* Wait for an owner that no longer serves to close the arena. */
+static int wait_flock(struct store *s, int how)
+{
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+
+	for (int ms = 0; ms < RETIRE_WAIT_MS; ms += 10) {
+		if (flock(s->fd, how | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		nanosleep(&tick, NULL);
+	}
+	return -EBUSY;
+}
+
+static int take_owner_locks(struct store *s, unsigned flags, char *err,
+			    size_t errlen)
+{
+	bool shared = flags & STORE_OPEN_RDONLY;
+	int rc;
 
 	if (flags & STORE_OPEN_PEEK)
 		return 0;
-	if (flock(s->fd, how | LOCK_NB) == 0)
-		return 0;
-	if (errno == EWOULDBLOCK)
+	rc = serving_lock(s, shared ? F_RDLCK : F_WRLCK);
+	if (rc == -EAGAIN || rc == -EACCES)
 		return fail(err, errlen, -EBUSY,
 			    "arena is in use by another mmfs process");
-	return fail(err, errlen, -errno, "flock: %s", strerror(errno));
+	if (rc)
+		return fail(err, errlen, rc, "fcntl: %s", strerror(-rc));
+	rc = wait_flock(s, shared ? LOCK_SH : LOCK_EX);
+	if (rc == -EBUSY)
+		return fail(err, errlen, rc, "arena is still being closed by "
+			    "another mmfs process after %d s",
+			    RETIRE_WAIT_MS / 1000);
+	if (rc)
+		return fail(err, errlen, rc, "flock: %s", strerror(-rc));
+	return 0;
+}
+
+void store_retire(struct store *s)
+{
+	if (s && s->fd >= 0)
+		(void)serving_lock(s, F_UNLCK);
 }
 
 static int create_arena(struct store *s, const struct store_options *o,
@@ -489,7 +537,7 @@ int store_open(const char *path, const struct store_options *opt,
 	rc = open_file(s, path, opt->flags, &created, err, errlen);
 	if (rc)
 		goto out;
-	rc = take_flock(s, opt->flags, err, errlen);
+	rc = take_owner_locks(s, opt->flags, err, errlen);
 	if (rc)
 		goto out;
 	rc = created ? create_arena(s, opt, err, errlen) :

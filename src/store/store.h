@@ -19,7 +19,8 @@
  * success and -errno on failure; a failed call changes nothing.
  *
  * Concurrency.  One process owns a writable store at a time (store_open
- * takes an exclusive flock on the arena file).  The owner's calls are
+ * takes an exclusive flock on the arena file; a second opener fails with
+ * EBUSY, or waits while the owner has retired and is closing: arena.c).  The owner's calls are
  * serialised by the caller (the daemon is single-threaded).  Other processes
  * may open the same arena read-only (STORE_OPEN_PEEK) and read under the
  * arena lock, which is a robust, process-shared mutex in the header.
@@ -84,6 +85,11 @@ int store_open(const char *path, const struct store_options *opt,
 /* Flush, mark the arena clean and unmap.  Frees orphaned (unlinked, pinned)
  * inodes first.  store_close(NULL) is a no-op. */
 void store_close(struct store *s);
+
+/* The owner stops serving (its file system was unmounted): from now on
+ * store_open by another process waits for store_close instead of failing
+ * with EBUSY.  The store stays fully usable for the work that remains. */
+void store_retire(struct store *s);
 
 /* msync the whole arena (sync -f, unmount). */
 int store_sync(struct store *s);

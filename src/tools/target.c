@@ -1,11 +1,4 @@
-/* target.c -- resolve arguments to arenas; find mounts and holders.
- *
- * /proc/self/mountinfo lines look like
- *   36 35 0:52 / /mnt/x rw,nosuid - fuse.mmfs /dev/shm/arena rw,...
- * with the mount point in field 5, then optional fields up to "-", the
- * file system type and the mount source.  The kernel escapes space, tab,
- * newline and backslash in them as \ooo.
- */
+/* target.c -- resolve arguments to arenas; find holders. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,15 +7,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "mounts.h"
 #include "target.h"
-
-#define MMFS_FSTYPE "fuse.mmfs"
-
-struct mount_ent {
-	char *point;
-	char *fstype;
-	char *source;
-};
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -34,134 +20,6 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	return rc;
-}
-
-/* Undo the kernel's \ooo escapes in place. */
-static void unescape(char *s)
-{
-	char *out = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
-					(s[3] - '0'));
-			s += 4;
-		} else {
-			*out++ = *s++;
-		}
-	}
-	*out = '\0';
-}
-
-/* Split one mountinfo line in place; 0 or -EINVAL if malformed. */
-static int parse_mount(char *line, struct mount_ent *m)
-{
-	char *save = NULL, *tok;
-	int field = 0;
-	bool dash = false;
-
-	memset(m, 0, sizeof(*m));
-	for (tok = strtok_r(line, " \n", &save); tok;
-	     tok = strtok_r(NULL, " \n", &save), field++) {
-		if (field == 4) {
-			m->point = tok;
-		} else if (field >= 6 && !dash && strcmp(tok, "-") == 0) {
-			dash = true;
-		} else if (dash && !m->fstype) {
-			m->fstype = tok;
-		} else if (dash && !m->source) {
-			m->source = tok;
-			break;
-		}
-	}
-	if (!m->point || !m->fstype || !m->source)
-		return -EINVAL;
-	unescape(m->point);
-	unescape(m->fstype);
-	unescape(m->source);
-	return 0;
-}
-
-/* Is path equal to, or below, the mount point? */
-static bool is_under(const char *path, const char *point)
-{
-	size_t n = strlen(point);
-
-	if (strcmp(point, "/") == 0)
-		return true;
-	return strncmp(path, point, n) == 0 &&
-	       (path[n] == '\0' || path[n] == '/');
-}
-
-static bool same_file(const char *a, const char *b)
-{
-	char *ra;
-	bool same;
-
-	if (strcmp(a, b) == 0)
-		return true;
-	ra = realpath(a, NULL);
-	same = ra && strcmp(ra, b) == 0;
-	free(ra);
-	return same;
-}
-
-static void ent_dup(struct mount_ent *dst, const struct mount_ent *src)
-{
-	free(dst->point);
-	free(dst->fstype);
-	free(dst->source);
-	dst->point = strdup(src->point);
-	dst->fstype = strdup(src->fstype);
-	dst->source = strdup(src->source);
-}
-
-static void ent_free(struct mount_ent *m)
-{
-	free(m->point);
-	free(m->fstype);
-	free(m->source);
-	memset(m, 0, sizeof(*m));
-}
-
-/* Find the mount that contains path (longest mount point; the last one
- * mounted wins a tie), or with arena set, the first mmfs mount serving
- * that arena.  Fills found (owned copies); -ENOENT if none. */
-static int find_mount(const char *path, const char *arena,
-		      struct mount_ent *found)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0, best = 0;
-	struct mount_ent m;
-	int rc = -ENOENT;
-
-	memset(found, 0, sizeof(*found));
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		if (parse_mount(line, &m))
-			continue;
-		if (arena) {
-			if (strcmp(m.fstype, MMFS_FSTYPE) == 0 &&
-			    same_file(m.source, arena)) {
-				ent_dup(found, &m);
-				rc = 0;
-				break;
-			}
-		} else if (is_under(path, m.point) &&
-			   strlen(m.point) >= best) {
-			best = strlen(m.point);
-			ent_dup(found, &m);
-			rc = 0;
-		}
-	}
-	free(line);
-	fclose(f);
-	if (rc == 0 && !found->point)
-		rc = -ENOMEM;
 	return rc;
 }
 
@@ -224,10 +82,10 @@ static int from_file(struct target *t, char *path, char *err, size_t errlen)
 	t->inner = strdup("/");
 	if (!t->inner)
 		return fail(err, errlen, -ENOMEM, "out of memory");
-	if (find_mount(NULL, path, &m) == 0) {
+	if (mounts_find_arena(path, &m) == 0) {
 		t->mountpoint = m.point;
 		m.point = NULL;
-		ent_free(&m);
+		mount_ent_free(&m);
 	}
 	return 0;
 }
@@ -246,7 +104,7 @@ int target_resolve(const char *arg, struct target *t, char *err,
 		fail(err, errlen, rc, "%s", strerror(-rc));
 		goto out;
 	}
-	if (find_mount(path, NULL, &m) == 0 &&
+	if (mounts_find_path(path, &m) == 0 &&
 	    strcmp(m.fstype, MMFS_FSTYPE) == 0) {
 		rc = from_mount(t, path, &m, err, errlen);
 	} else if (stat(path, &st) != 0) {
@@ -259,7 +117,7 @@ int target_resolve(const char *arg, struct target *t, char *err,
 			  "not an mmfs arena or mount point");
 	}
 out:
-	ent_free(&m);
+	mount_ent_free(&m);
 	free(path);
 	if (rc)
 		target_finish(t);

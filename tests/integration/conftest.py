@@ -262,6 +262,12 @@ class Mount:
             return None
         return False
 
+    def expect_exit(self):
+        """The test itself ends the daemon (unmounting it behind the Mount's
+        back): its exit is not a death to report."""
+        self._note_death()
+        self._expect_exit = True
+
     def umount(self, how="fusermount", check=True):
         """Unmount (fusermount3 -u, or umount(8) with how="umount") and wait
         for the daemon to exit.  With check, assert that both worked and the

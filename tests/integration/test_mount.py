@@ -5,7 +5,10 @@ ring_size)."""
 import errno
 import hashlib
 import os
+import signal
 import stat
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -161,6 +164,35 @@ def test_second_daemon_on_a_busy_arena_is_refused(mmfs, run_mmfs):
         "the refused daemon modified the arena"
     # The first mount is unaffected.
     assert open(m.path("keep")).read() == "keep me"
+
+
+def test_mount_right_after_umount_waits_for_the_old_daemon(mmfs, mmfs_bin):
+    """umount returns before the daemon has closed the arena (the kernel
+    does not wait for a FUSE daemon), so `umount; mount` of one arena raced
+    the old daemon's last flush and could fail with "in use".  A mount that
+    finds the arena held by a daemon that no longer serves waits for it to
+    close.  The old daemon is stopped across the unmount to make the race
+    certain."""
+    m = mmfs()
+    with open(m.path("v"), "w") as f:
+        f.write("kept\n")
+    helpers.stop_process(m.pid)
+    m.expect_exit()
+    try:
+        run(["fusermount3", "-u", m.mnt])  # umount(8) would stat it first
+        new = subprocess.Popen([mmfs_bin, m.arena, m.mnt],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        assert new.poll() is None, \
+            f"the new mount did not wait: {new.communicate()}"
+    finally:
+        os.kill(m.pid, signal.SIGCONT)
+    _, err = new.communicate(timeout=30)
+    assert new.returncode == 0, err
+    assert helpers.mounted(m.mnt)
+    assert open(m.path("v")).read() == "kept\n"
+    m.umount()              # the new daemon's mount; reaps the old daemon
 
 
 def test_ro_mount_refuses_changes_and_leaves_the_arena_untouched(mmfs):

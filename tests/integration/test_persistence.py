@@ -248,6 +248,7 @@ def test_unmount_does_the_work_of_dropped_releases(mmfs):
             f.write(b"x" * 3000)
     fds = [os.open(p, os.O_WRONLY | os.O_TRUNC) for p in paths]
     helpers.stop_process(m.pid)
+    m.expect_exit()
     try:
         for fd in fds:
             os.close(fd)                # each RELEASE waits in the kernel

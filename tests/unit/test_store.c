@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -327,15 +328,87 @@ static void test_bad_arenas(void)
 	CHECK(strstr(err, "truncated") != NULL);
 }
 
-int main(void)
+/* "test_store --open-arena RC PATH", run by test_owner_locks in a fresh
+ * process (a forked one would hold the parent's mapping and with it the
+ * parent's locks): open the arena, expect RC; with 0, "late" must exist. */
+static int child_opens(int want_rc)
 {
+	struct store_options o = {0};
+	struct store_attr a;
+	struct store *s = NULL;
+	store_ref ref;
+	char err[256] = "";
+	int rc;
+
+	rc = store_open(arena_path, &o, &s, err, sizeof(err));
+	if (rc != want_rc) {
+		fprintf(stderr, "child: store_open = %d (%s), want %d\n", rc,
+			err, want_rc);
+		return 1;
+	}
+	if (rc == -EBUSY && !strstr(err, "in use"))
+		return 1;
+	if (rc)
+		return 0;
+	rc = store_lookup(s, store_root(s), "late", &ref, &a);
+	store_close(s);
+	return rc == 0 ? 0 : 1;
+}
+
+static pid_t spawn_opener(int want_rc)
+{
+	char rc_arg[16];
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	snprintf(rc_arg, sizeof(rc_arg), "%d", want_rc);
+	execl("/proc/self/exe", "test_store", "--open-arena", rc_arg,
+	      arena_path, (char *)NULL);
+	_exit(127);
+}
+
+static int child_status(pid_t pid)
+{
+	int st;
+
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* A serving owner refuses a second opener at once; a retired one (its
+ * mount gone, still closing) makes it wait until store_close, and can still
+ * change the arena meanwhile. */
+static void test_owner_locks(void)
+{
+	struct store *s = open_arena(0);
+	pid_t pid;
+
+	pid = spawn_opener(-EBUSY);
+	CHECK_RC(child_status(pid), 0);
+	store_retire(s);
+	pid = spawn_opener(0);
+	usleep(300 * 1000);             /* the child is waiting by now */
+	make(s, store_root(s), "late", S_IFREG | 0644);
+	store_close(s);
+	CHECK_RC(child_status(pid), 0);
+	verify_arena();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "--open-arena") == 0) {
+		snprintf(arena_path, sizeof(arena_path), "%s", argv[3]);
+		return child_opens(atoi(argv[2]));
+	}
 	if (!mkdtemp(dir_template))
 		return 1;
 	snprintf(arena_path, sizeof(arena_path), "%s/arena", dir_template);
 	void (*tests[])(void) = { test_small_files, test_large_file,
 				  test_namespace, test_xattr,
 				  test_persist_and_enospc, test_verify_detects,
-				  test_bad_arenas };
+				  test_bad_arenas, test_owner_locks };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);

@@ -1,0 +1,29 @@
+/* mounts.h -- which mounts this process sees (/proc/self/mountinfo).
+ *
+ * mmfs mounts have the type fuse.mmfs and the arena's absolute path as
+ * their source (the daemon sets fsname=ARENA).  Used by mmfsctl to turn a
+ * mount point into an arena, and by mount.mmfs to tell a daemon that still
+ * serves an arena from one whose mount is already gone.
+ */
+#ifndef MMFS_MOUNTS_H
+#define MMFS_MOUNTS_H
+
+#define MMFS_FSTYPE "fuse.mmfs"
+
+struct mount_ent {
+	char *point;       /* mount point */
+	char *fstype;      /* e.g. "fuse.mmfs" */
+	char *source;      /* for mmfs: the arena */
+};
+
+/* The mount that contains path, an absolute symlink-free path (longest
+ * mount point; the last one mounted wins a tie).  Fills found with owned
+ * copies; -ENOENT if none, -errno if mountinfo cannot be read. */
+int mounts_find_path(const char *path, struct mount_ent *found);
+
+/* The first mmfs mount whose source is the arena (an absolute path). */
+int mounts_find_arena(const char *arena, struct mount_ent *found);
+
+void mount_ent_free(struct mount_ent *m);
+
+#endif
