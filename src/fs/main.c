@@ -32,7 +32,7 @@
 
 #define ARENA_DIR "/dev/shm/mmfs."
 #define BUSY_TICK_MS 20
-#define BUSY_GRACE_MS 5000      /* for a daemon to notice its unmount */
+#define BUSY_GRACE_S 5          /* for a daemon to notice its unmount */
 
 static void print_version(void)
 {
@@ -103,11 +103,15 @@ static int open_store_waiting(const char *arena, const struct store_options *so,
 			      struct store **s, char *err, size_t errlen)
 {
 	const struct timespec tick = { .tv_nsec = BUSY_TICK_MS * 1000000L };
+	struct timespec start, now;
 	int rc;
 
-	for (int ms = 0;; ms += BUSY_TICK_MS) {
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
 		rc = store_open(arena, so, s, err, errlen);
-		if (rc != -EBUSY || ms >= BUSY_GRACE_MS || arena_mounted(arena))
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (rc != -EBUSY || now.tv_sec - start.tv_sec >= BUSY_GRACE_S ||
+		    arena_mounted(arena))
 			return rc;
 		nanosleep(&tick, NULL);
 	}

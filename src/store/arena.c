@@ -307,25 +307,35 @@ static int wait_flock(struct store *s, int how)
 	return -EBUSY;
 }
 
+/* On a file system without record locks: the flock alone, no waiting. */
+static int flock_now(struct store *s, int how)
+{
+	if (flock(s->fd, how | LOCK_NB) == 0)
+		return 0;
+	return errno == EWOULDBLOCK ? -EBUSY : -errno;
+}
+
 static int take_owner_locks(struct store *s, unsigned flags, char *err,
 			    size_t errlen)
 {
 	bool shared = flags & STORE_OPEN_RDONLY;
+	int how = shared ? LOCK_SH : LOCK_EX;
 	int rc;
 
 	if (flags & STORE_OPEN_PEEK)
 		return 0;
 	rc = serving_lock(s, shared ? F_RDLCK : F_WRLCK);
-	if (rc == -EAGAIN || rc == -EACCES)
+	if (rc == 0) {
+		rc = wait_flock(s, how);
+		if (rc == -EBUSY)
+			return fail(err, errlen, rc, "arena is still being "
+				    "closed by another mmfs process");
+	} else if (rc != -EAGAIN && rc != -EACCES) {
+		rc = flock_now(s, how);
+	}
+	if (rc == -EAGAIN || rc == -EACCES || rc == -EBUSY)
 		return fail(err, errlen, -EBUSY,
 			    "arena is in use by another mmfs process");
-	if (rc)
-		return fail(err, errlen, rc, "fcntl: %s", strerror(-rc));
-	rc = wait_flock(s, shared ? LOCK_SH : LOCK_EX);
-	if (rc == -EBUSY)
-		return fail(err, errlen, rc, "arena is still being closed by "
-			    "another mmfs process after %d s",
-			    RETIRE_WAIT_MS / 1000);
 	if (rc)
 		return fail(err, errlen, rc, "flock: %s", strerror(-rc));
 	return 0;
