@@ -142,6 +142,12 @@
  * marked consistent.  inode->lock is the per-file lock word: 0 or the pid of
  * the process holding it; a holder that no longer exists is treated as
  * gone.  Lock order: a file's lock before the arena lock.
+ *
+ * Two kernel locks on the arena file (not in it) say who owns it: the
+ * owner's flock (exclusive; shared for read-only servers) from open to
+ * close, and an OFD record lock on byte 0 while it serves.  Another
+ * process that wants to change the arena must hold the exclusive flock;
+ * readers take the arena mutex (arena.c has the details).
  */
 #ifndef MMFS_FORMAT_H
 #define MMFS_FORMAT_H
