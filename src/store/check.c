@@ -422,8 +422,11 @@ static void check_links(struct verify *v)
 		if (mm_block(s, off)->kind != MM_INODE)
 			continue;
 		ino = mm_inode(s, off);
-		if (off != s->hdr->root && ino->lock != ino->nlink &&
-		    !(mm_is_dir(ino) && ino->nlink && ino->lock == 1))
+		if (off == s->hdr->root && ino->nlink != 1)
+			problem(v, "root directory: nlink %u, not 1",
+				ino->nlink);
+		else if (off != s->hdr->root && ino->lock != ino->nlink &&
+			 !(mm_is_dir(ino) && ino->nlink && ino->lock == 1))
 			problem(v, "inode %" PRIu64 ": nlink %u, %u name(s)",
 				ino->ino, ino->nlink, ino->lock);
 		ino->lock = 0;

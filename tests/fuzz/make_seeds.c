@@ -475,6 +475,8 @@ static void seed_hostile(void)
 		{ DEN(b.dots[0], inode), b.root, 8 });
 	/* an unknown file type */
 	HOSTILE("type", { INO(b.f2, mode), 0170644, 4 });
+	/* a root with nlink 0 in a clean arena: lookups in it fail */
+	HOSTILE("root-nlink", { INO(b.root, nlink), 0, 4 });
 	/* references into the middle of blocks that hold header-shaped
 	 * bytes: f2's data at a header written inside f1's data */
 	HOSTILE("interior", { b.f1_data + 32, fake, 8 },
