@@ -3,6 +3,7 @@ should."""
 
 import os
 import re
+import time
 
 from conftest import REPO
 from helpers import PYTHON, run
@@ -88,3 +89,33 @@ def test_ring_tail_sh_follows_a_wrapping_ring(mnt):
     assert m, r.stdout
     assert int(m.group(1)) < 200, "the ring should have wrapped"
     assert "every record exactly once" in r.stdout
+
+
+def test_wait_for_change_sh_hands_work_back_and_forth(mnt):
+    r = run(["bash", EXAMPLES / "wait-for-change.sh", "40"],
+            env={**os.environ, "MNT": mnt}, timeout=120)
+    assert "round 3: 3 squared is 9" in r.stdout
+    assert "40 rounds, every answer right" in r.stdout
+    d = os.path.join(mnt, "wait-for-change")
+    # The last answer and the stop request are really in the mount.
+    assert open(os.path.join(d, "result")).read() == "1600\n"
+    assert open(os.path.join(d, "job")).read() == "stop\n"
+    # Neither inotifywait is left behind (the script kills them on its
+    # way out; give the signals a moment).
+    pattern = f"inotifywait -m -e close_write --format %f {d}"
+    for _ in range(50):
+        left = run(["pgrep", "-f", pattern], check=False).stdout
+        if not left:
+            break
+        time.sleep(0.1)
+    assert left == "", left
+
+
+def test_wait_for_change_sh_mounts_its_own(mmfs_bin):
+    env = {k: v for k, v in os.environ.items() if k != "MNT"}
+    env["MMFS_BIN"] = mmfs_bin
+    r = run(["bash", EXAMPLES / "wait-for-change.sh", "5"], env=env,
+            timeout=120)
+    m = re.search(r"mmfs mount: (\S+)", r.stdout)
+    assert m and "5 rounds, every answer right" in r.stdout, r.stdout
+    assert not os.path.exists(m.group(1))

@@ -724,7 +724,9 @@ def test_readdir_concurrent_with_another_process(mnt):
 # --- inotify (VFS events on the mount) ------------------------------------------
 
 
-def test_inotify_sees_local_changes(mnt):
+def test_inotify_sees_changes_of_other_processes(mnt):
+    """mmfs(7), CHANGE NOTIFICATION: every event it lists, for changes
+    made by a process other than the watcher."""
     p = subprocess.Popen(
         ["inotifywait", "-m", "--format", "%e %f", mnt],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -732,14 +734,27 @@ def test_inotify_sees_local_changes(mnt):
         for line in p.stderr:             # "Setting up watches." ...
             if "established" in line:
                 break
-        write(f"{mnt}/watched", b"1")
-        os.rename(f"{mnt}/watched", f"{mnt}/moved")
-        os.unlink(f"{mnt}/moved")
+        run(["sh", "-c", """
+            cd "$1"
+            echo 1 > watched
+            chmod 600 watched
+            setfattr -n user.k -v v watched
+            echo rec >> log.ring
+            mv watched moved
+            rm moved
+        """, "sh", mnt])
         time.sleep(0.3)
     finally:
         p.terminate()
         out, _ = p.communicate(timeout=10)
-    assert "CREATE watched" in out
-    assert "MODIFY watched" in out or "CLOSE_WRITE,CLOSE watched" in out
-    assert "MOVED_TO moved" in out
-    assert "DELETE moved" in out
+    events = out.splitlines()
+    for event in ["CREATE watched", "MODIFY watched",
+                  "CLOSE_WRITE,CLOSE watched", "ATTRIB watched",
+                  "MODIFY log.ring", "MOVED_FROM watched", "MOVED_TO moved",
+                  "DELETE moved"]:
+        assert event in events, out
+    # chmod and setfattr: one ATTRIB each.
+    assert events.count("ATTRIB watched") >= 2, out
+    # The value was complete when the writer's close was reported.
+    assert events.index("CLOSE_WRITE,CLOSE watched") \
+        > events.index("MODIFY watched"), out
