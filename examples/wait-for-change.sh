@@ -54,31 +54,26 @@ dir="$MNT/wait-for-change"
 rm -rf "$dir"
 mkdir -p "$dir"
 
-# watch FD_VAR: start `inotifywait -m` on $dir, open its output as a new
-# file descriptor stored in FD_VAR, and return once the watch is in place
-# (a write before that would go unnoticed).  Each later line is the name
-# of a file in $dir that someone closed after writing.
-watch() {
-	local -n fd_ref=$1
-	local line
-	exec {fd_ref}< <(exec inotifywait -m -e close_write --format '%f' \
-		"$dir" 2>&1)
-	watcher_pid=$!
-	while IFS= read -r -t 10 line <&"$fd_ref"; do
-		[ "$line" = "Watches established." ] && return 0
-	done
-	echo "wait-for-change.sh: inotifywait did not start" >&2
-	return 1
-}
-
-# wait_for FD NAME: block until FD reports a write of NAME (10 s at most).
+# wait_for FD LINE: block until inotifywait's output on FD says LINE: the
+# name of a file in $dir that someone closed after writing (10 s at most).
 wait_for() {
 	local line
 	while IFS= read -r -t 10 line <&"$1"; do
 		[ "$line" = "$2" ] && return 0
 	done
-	echo "wait-for-change.sh: no write of $2 within 10 s" >&2
+	echo "wait-for-change.sh: inotifywait did not report '$2' within 10 s" >&2
 	return 1
+}
+
+# watch FD_VAR: start `inotifywait -m` on $dir, open its output as a new
+# file descriptor stored in FD_VAR, and return once the watch is in place
+# (a write before that would go unnoticed).
+watch() {
+	local -n fd_ref=$1
+	exec {fd_ref}< <(exec inotifywait -m -e close_write --format '%f' \
+		"$dir" 2>&1)
+	watcher_pid=$!
+	wait_for "$fd_ref" "Watches established."
 }
 
 server() {
