@@ -85,22 +85,26 @@ static bool same_file(const char *a, const char *b)
 	return same;
 }
 
-static void ent_dup(struct mount_ent *dst, const struct mount_ent *src)
-{
-	free(dst->point);
-	free(dst->fstype);
-	free(dst->source);
-	dst->point = strdup(src->point);
-	dst->fstype = strdup(src->fstype);
-	dst->source = strdup(src->source);
-}
-
 void mount_ent_free(struct mount_ent *m)
 {
 	free(m->point);
 	free(m->fstype);
 	free(m->source);
 	memset(m, 0, sizeof(*m));
+}
+
+/* Owned copies of src's fields in dst (freed first); -ENOMEM leaves dst
+ * empty. */
+static int ent_dup(struct mount_ent *dst, const struct mount_ent *src)
+{
+	mount_ent_free(dst);
+	dst->point = strdup(src->point);
+	dst->fstype = strdup(src->fstype);
+	dst->source = strdup(src->source);
+	if (dst->point && dst->fstype && dst->source)
+		return 0;
+	mount_ent_free(dst);
+	return -ENOMEM;
 }
 
 /* With path: the mount containing it.  With arena: the first mmfs mount
@@ -123,21 +127,19 @@ static int find_mount(const char *path, const char *arena,
 		if (arena) {
 			if (strcmp(m.fstype, MMFS_FSTYPE) == 0 &&
 			    same_file(m.source, arena)) {
-				ent_dup(found, &m);
-				rc = 0;
+				rc = ent_dup(found, &m);
 				break;
 			}
 		} else if (is_under(path, m.point) &&
 			   strlen(m.point) >= best) {
 			best = strlen(m.point);
-			ent_dup(found, &m);
-			rc = 0;
+			rc = ent_dup(found, &m);
+			if (rc)
+				break;
 		}
 	}
 	free(line);
 	fclose(f);
-	if (rc == 0 && !found->point)
-		rc = -ENOMEM;
 	return rc;
 }
 
