@@ -292,27 +292,28 @@ static int serving_lock(struct store *s, short type)
 	return fcntl(s->fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
 }
 
-/* Wait for an owner that no longer serves to close the arena. */
-static int wait_flock(struct store *s, int how)
-{
-	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
-
-	for (int ms = 0; ms < RETIRE_WAIT_MS; ms += 10) {
-		if (flock(s->fd, how | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK)
-			return -errno;
-		nanosleep(&tick, NULL);
-	}
-	return -EBUSY;
-}
-
-/* On a file system without record locks: the flock alone, no waiting. */
+/* The flock, now or -EBUSY. */
 static int flock_now(struct store *s, int how)
 {
 	if (flock(s->fd, how | LOCK_NB) == 0)
 		return 0;
 	return errno == EWOULDBLOCK ? -EBUSY : -errno;
+}
+
+/* Wait for an owner that no longer serves to close the arena; -ETIMEDOUT
+ * after RETIRE_WAIT_MS. */
+static int wait_flock(struct store *s, int how)
+{
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+
+	for (int ms = 0; ms < RETIRE_WAIT_MS; ms += 10) {
+		int rc = flock_now(s, how);
+
+		if (rc != -EBUSY)
+			return rc;
+		nanosleep(&tick, NULL);
+	}
+	return -ETIMEDOUT;
 }
 
 static int take_owner_locks(struct store *s, unsigned flags, char *err,
@@ -324,17 +325,20 @@ static int take_owner_locks(struct store *s, unsigned flags, char *err,
 
 	if (flags & STORE_OPEN_PEEK)
 		return 0;
+	/* Nobody serves: wait for a retiring owner, if any.  An owner serves:
+	 * busy.  No record locks on this file system: the flock alone. */
 	rc = serving_lock(s, shared ? F_RDLCK : F_WRLCK);
-	if (rc == 0) {
+	if (rc == 0)
 		rc = wait_flock(s, how);
-		if (rc == -EBUSY)
-			return fail(err, errlen, rc, "arena is still being "
-				    "closed by another mmfs process");
-	} else if (rc != -EAGAIN && rc != -EACCES) {
+	else if (rc == -EAGAIN || rc == -EACCES)
+		rc = -EBUSY;
+	else
 		rc = flock_now(s, how);
-	}
-	if (rc == -EAGAIN || rc == -EACCES || rc == -EBUSY)
-		return fail(err, errlen, -EBUSY,
+	if (rc == -ETIMEDOUT)
+		return fail(err, errlen, -EBUSY, "arena is still being "
+			    "closed by another mmfs process");
+	if (rc == -EBUSY)
+		return fail(err, errlen, rc,
 			    "arena is in use by another mmfs process");
 	if (rc)
 		return fail(err, errlen, rc, "flock: %s", strerror(-rc));

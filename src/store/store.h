@@ -20,10 +20,11 @@
  *
  * Concurrency.  One process owns a writable store at a time (store_open
  * takes an exclusive flock on the arena file; a second opener fails with
- * EBUSY, or waits while the owner has retired and is closing: arena.c).  The owner's calls are
- * serialised by the caller (the daemon is single-threaded).  Other processes
- * may open the same arena read-only (STORE_OPEN_PEEK) and read under the
- * arena lock, which is a robust, process-shared mutex in the header.
+ * EBUSY, or waits while the owner has retired and is closing: arena.c).
+ * The owner's calls are serialised by the caller (the daemon is
+ * single-threaded).  Other processes may open the same arena read-only
+ * (STORE_OPEN_PEEK) and read under the arena lock, which is a robust,
+ * process-shared mutex in the header.
  *
  * Crash safety.  Every mutating call reaches a single 8-byte store that
  * commits it (format.h, "Commit points"); a process killed at any instant
