@@ -12,6 +12,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 records=${1:-300}
+case "$records" in
+'' | *[!0-9]* | 0*)
+	echo "ring-tail.sh: RECORDS must be a positive integer, not '$records'" >&2
+	exit 2 ;;
+esac
 work=$(mktemp -d)
 own_mount=
 

@@ -25,6 +25,13 @@ set -euo pipefail
 
 procs="${1:-4}"
 increments="${2:-100}"
+for n in "$procs" "$increments"; do
+	case "$n" in
+	'' | *[!0-9]* | 0*)
+		echo "shared-counter.sh: PROCS and INCREMENTS must be positive integers, not '$n'" >&2
+		exit 2 ;;
+	esac
+done
 
 here="$(cd "$(dirname "$0")" && pwd)"
 own_mount=""

@@ -22,6 +22,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rounds=${1:-20}
+case "$rounds" in
+'' | *[!0-9]* | 0*)
+	echo "wait-for-change.sh: ROUNDS must be a positive integer, not '$rounds'" >&2
+	exit 2 ;;
+esac
 own_mount=
 own_arena=
 server_pid=

@@ -5,6 +5,8 @@ import os
 import re
 import time
 
+import pytest
+
 from conftest import REPO
 from helpers import PYTHON, run
 
@@ -119,3 +121,21 @@ def test_wait_for_change_sh_mounts_its_own(mmfs_bin):
     m = re.search(r"mmfs mount: (\S+)", r.stdout)
     assert m and "5 rounds, every answer right" in r.stdout, r.stdout
     assert not os.path.exists(m.group(1))
+
+
+@pytest.mark.parametrize("args", [
+    ["shared-counter.sh", "4", "x"],
+    ["shared-counter.sh", "0"],
+    ["ring-tail.sh", "many"],
+    ["wait-for-change.sh", "-3"],
+    ["wait-for-change.sh", "07"],
+])
+def test_examples_refuse_a_bad_count_before_mounting(mmfs_bin, args):
+    env = {k: v for k, v in os.environ.items() if k != "MNT"}
+    env["MMFS_BIN"] = mmfs_bin
+    before = open("/proc/self/mounts").read()
+    r = run(["bash", EXAMPLES / args[0], *args[1:]], env=env, check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.count("\n") == 1 and "positive integer" in r.stderr
+    assert r.stdout == ""
+    assert open("/proc/self/mounts").read() == before
