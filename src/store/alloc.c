@@ -258,8 +258,8 @@ void mm_alloc_rebuild(struct store *s)
 	}
 	if (last_free)
 		mm_commit64(&h->brk, last_free);
-	for (off = MM_PAGE; off < h->brk; off += mm_block(s, off)->size)
-		if (mm_block(s, off)->kind == MM_FREE)
-			push_free(s, off);
+	for_each_block(s, free_off)
+		if (mm_block(s, free_off)->kind == MM_FREE)
+			push_free(s, free_off);
 	h->used = used;
 }

@@ -71,7 +71,7 @@ int arena_grow(struct store *s, uint64_t need_end)
 
 	if (need_end <= h->file_size)
 		return 0;
-	if (need_end > h->size_cap || s->readonly || s->private_map)
+	if (need_end > h->size_cap || store_readonly(s))
 		return -ENOSPC;
 	step = h->file_size / 8 > GROW_STEP ? h->file_size / 8 : GROW_STEP;
 	want = round_up(need_end > h->file_size + step ?
@@ -136,7 +136,7 @@ void file_lock(struct store *s, struct mm_inode *ino)
 	_Atomic uint32_t *word = (_Atomic uint32_t *)&ino->lock;
 	uint32_t me = (uint32_t)s->pid, cur;
 
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return;
 	for (;;) {
 		cur = 0;
@@ -153,7 +153,7 @@ void file_lock(struct store *s, struct mm_inode *ino)
 
 void file_unlock(struct store *s, struct mm_inode *ino)
 {
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return;
 	atomic_store((_Atomic uint32_t *)&ino->lock, 0);
 }
@@ -379,7 +379,7 @@ static int apply_options(struct store *s, const struct store_options *o,
 {
 	struct mm_header *h = s->hdr;
 
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return 0;
 	if (o->size_cap) {
 		uint64_t cap = o->size_cap / MM_PAGE * MM_PAGE;
@@ -600,7 +600,7 @@ static void free_orphans(struct store *s)
 
 int store_sync(struct store *s)
 {
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return 0;
 	if (msync(s->base, s->hdr->file_size, MS_SYNC) != 0)
 		return -errno;

@@ -34,7 +34,6 @@
 #include "ring.h"
 #include "store_int.h"
 
-#define CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK)
 
 struct verify {
 	struct store *s;
@@ -113,8 +112,7 @@ static void check_free_lists(struct verify *v)
 			listed++;
 		}
 	}
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size)
+	for_each_block(s, off)
 		free_blocks += mm_block(s, off)->kind == MM_FREE;
 	if (listed != free_blocks)
 		problem(v, "free lists hold %" PRIu64 " blocks, the heap has %"
@@ -151,9 +149,9 @@ static void check_ring(struct verify *v, uint64_t off, uint64_t ino)
 
 static bool known_type(uint32_t type)
 {
-	return type == 0100000 || type == 0040000 || type == 0120000 ||
-	       type == 0010000 || type == 0140000 || type == 0020000 ||
-	       type == 0060000;
+	return type == MM_IFREG || type == MM_IFDIR || type == MM_IFLNK ||
+	       type == MM_IFIFO || type == MM_IFSOCK || type == MM_IFCHR ||
+	       type == MM_IFBLK;
 }
 
 static void check_xattr(struct verify *v, const struct mm_inode *ino)
@@ -169,14 +167,14 @@ static void check_map(struct verify *v, const struct mm_inode *ino)
 {
 	struct mm_map *m = mm_payload(v->s, ino->data);
 
-	if (m->size > STORE_FILE_MAX || CHUNKS(m->size) > m->nslots)
+	if (m->size > STORE_FILE_MAX || MM_CHUNKS(m->size) > m->nslots)
 		problem(v, "inode %" PRIu64 ": size %" PRIu64 " does not fit "
 			"its %" PRIu64 " map slots", ino->ino, m->size,
 			m->nslots);
 	for (uint64_t i = 0; i < m->nslots; i++) {
 		if (!m->chunk[i])
 			continue;
-		if (m->size > STORE_FILE_MAX || i >= CHUNKS(m->size))
+		if (m->size > STORE_FILE_MAX || i >= MM_CHUNKS(m->size))
 			problem(v, "inode %" PRIu64 ": chunk %" PRIu64
 				" past its size", ino->ino, i);
 		take(v, m->chunk[i], MM_CHUNK_KIND, "chunk");
@@ -187,21 +185,21 @@ static void check_file(struct verify *v, uint64_t off)
 {
 	struct store *s = v->s;
 	struct mm_inode *ino = mm_inode(s, off);
-	uint32_t type = ino->mode & 0170000;
+	uint32_t type = mm_type(ino);
 
 	if (ino->xattr)
 		check_xattr(v, ino);
 	if (!known_type(type))
 		problem(v, "inode %" PRIu64 ": unknown file type %o", ino->ino,
 			type);
-	if ((ino->flags & MM_INODE_RING) && type != 0100000)
+	if ((ino->flags & MM_INODE_RING) && type != MM_IFREG)
 		problem(v, "inode %" PRIu64 ": a ring that is not a regular "
 			"file", ino->ino);
-	if (type == 0040000 && !ino->data)
+	if (type == MM_IFDIR && !ino->data)
 		problem(v, "directory %" PRIu64 ": no DIR block", ino->ino);
-	if (type == 0020000 || type == 0060000 || !ino->data)
+	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
 		return;
-	if (type == 0040000) {
+	if (type == MM_IFDIR) {
 		take(v, ino->data, MM_DIR, "directory");
 		return;
 	}
@@ -215,14 +213,14 @@ static void check_file(struct verify *v, uint64_t off)
 		struct mm_data *d = mm_payload(s, ino->data);
 
 		take(v, ino->data, MM_DATA, "data");
-		if (type == 0120000 && (d->size == 0 ||
+		if (type == MM_IFLNK && (d->size == 0 ||
 					d->size > STORE_SYMLINK_MAX))
 			problem(v, "symlink %" PRIu64 ": target of %" PRIu64
 				" bytes", ino->ino, d->size);
 		return;
 	}
 	take(v, ino->data, MM_MAP, "map");
-	if (type != 0100000)
+	if (type != MM_IFREG)
 		problem(v, "inode %" PRIu64 ": a map on a file that is not "
 			"regular", ino->ino);
 	if (is_kind(s, ino->data, MM_MAP))
@@ -306,8 +304,7 @@ static void check_names(struct verify *v)
 	uint64_t live = 0;
 	bool chains = check_chains(v);
 
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size) {
+	for_each_block(s, off) {
 		if (mm_block(s, off)->kind != MM_DENTRY)
 			continue;
 		if (mm_dentry(s, off)->state != MM_DENTRY_LIVE) {
@@ -361,8 +358,7 @@ static void check_inodes(struct verify *v, uint64_t *orphans)
 	struct store *s = v->s;
 	uint64_t counts[4] = {0};
 
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size) {
+	for_each_block(s, off) {
 		struct mm_inode *ino;
 		uint64_t subdirs, n;
 
@@ -371,7 +367,7 @@ static void check_inodes(struct verify *v, uint64_t *orphans)
 		ino = mm_inode(s, off);
 		counts[0]++;
 		counts[1] += mm_is_dir(ino);
-		counts[2] += (ino->mode & 0170000) == 0120000;
+		counts[2] += mm_type(ino) == MM_IFLNK;
 		counts[3] += (ino->flags & MM_INODE_RING) != 0;
 		if (ino->nlink == 0 && off != s->hdr->root)
 			(*orphans)++;
@@ -405,18 +401,15 @@ static void check_links(struct verify *v)
 {
 	struct store *s = v->s;
 
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size)
+	for_each_block(s, off)
 		if (mm_block(s, off)->kind == MM_INODE)
 			mm_inode(s, off)->lock = 0;
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size)
+	for_each_block(s, off)
 		if (mm_block(s, off)->kind == MM_DENTRY &&
 		    mm_dentry(s, off)->state == MM_DENTRY_LIVE &&
 		    is_kind(s, mm_dentry(s, off)->inode, MM_INODE))
 			mm_inode(s, mm_dentry(s, off)->inode)->lock++;
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size) {
+	for_each_block(s, off) {
 		struct mm_inode *ino;
 
 		if (mm_block(s, off)->kind != MM_INODE)
@@ -440,8 +433,7 @@ static void check_space(struct verify *v)
 
 	if (s->hdr->hash_table)
 		take(v, s->hdr->hash_table, MM_HASH, "index");
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size) {
+	for_each_block(s, off) {
 		struct mm_block *b = mm_block(s, off);
 
 		if (b->kind == MM_FREE)
@@ -506,8 +498,7 @@ int store_census(struct store *s, struct store_census *c)
 {
 	memset(c, 0, sizeof(*c));
 	arena_lock(s);
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size) {
+	for_each_block(s, off) {
 		struct mm_block *b = mm_block(s, off);
 
 		if (!mm_header_ok(s, off))
@@ -561,28 +552,27 @@ int store_extent(struct store *s, store_ref ref, struct store_extent *e)
 	struct mm_inode *ino;
 	uint32_t type;
 	unsigned kind;
+	int rc;
 
 	memset(e, 0, sizeof(*e));
-	arena_lock(s);
-	if (!store_valid_ref(s, ref)) {
-		arena_unlock(s);
-		return -ESTALE;
-	}
+	rc = store_enter(s, ref);
+	if (rc)
+		return rc;
 	ino = mm_inode(s, ref);
-	type = ino->mode & 0170000;
+	type = mm_type(ino);
 	kind = kind_at(s, ino->data);
 	e->lock_pid = ino->lock;
 	e->xattr_block = ino->xattr;
 	e->bytes = mm_block(s, ref)->size;
 	if (kind_at(s, ino->xattr) == MM_XATTR)
 		e->bytes += mm_block(s, ino->xattr)->size;
-	if (type == 0020000 || type == 0060000) {
+	if (type == MM_IFCHR || type == MM_IFBLK) {
 		e->layout = "device";
 		arena_unlock(s);
 		return 0;
 	}
 	e->block = ino->data;
-	e->layout = type == 0040000 ? (kind == MM_DIR ? "dir" : "damaged") :
+	e->layout = type == MM_IFDIR ? (kind == MM_DIR ? "dir" : "damaged") :
 		    !ino->data ? "empty" :
 		    (ino->flags & MM_INODE_RING) ?
 		    (kind == MM_RING ? "ring" : "damaged") :

@@ -23,7 +23,6 @@
 
 #include "store_int.h"
 
-#define CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK)
 
 struct span {
 	uint64_t off;
@@ -38,9 +37,9 @@ static unsigned repr_kind(const struct store *s, const struct mm_inode *ino)
 
 static bool has_bytes(const struct mm_inode *ino)
 {
-	uint32_t type = ino->mode & 0170000;
+	uint32_t type = mm_type(ino);
 
-	return (type == 0100000 || type == 0120000) &&
+	return (type == MM_IFREG || type == MM_IFLNK) &&
 	       !(ino->flags & MM_INODE_RING);
 }
 
@@ -57,10 +56,10 @@ uint64_t file_size(const struct store *s, const struct mm_inode *ino)
 
 uint64_t file_bytes_used(const struct store *s, const struct mm_inode *ino)
 {
-	uint32_t type = ino->mode & 0170000;
+	uint32_t type = mm_type(ino);
 	uint64_t bytes = 0;
 
-	if (type == 0020000 || type == 0060000 || !ino->data)
+	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
 		return 0;
 	bytes = mm_block(s, ino->data)->size;
 	if (repr_kind(s, ino) == MM_MAP) {
@@ -94,11 +93,11 @@ static void free_repr(struct store *s, uint64_t data)
 
 void file_free_data(struct store *s, struct mm_inode *ino)
 {
-	uint32_t type = ino->mode & 0170000;
+	uint32_t type = mm_type(ino);
 
-	if (type == 0020000 || type == 0060000 || !ino->data)
+	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
 		return;
-	if (type == 0040000 || (ino->flags & MM_INODE_RING))
+	if (type == MM_IFDIR || (ino->flags & MM_INODE_RING))
 		mm_free(s, ino->data);
 	else
 		free_repr(s, ino->data);
@@ -108,11 +107,11 @@ void file_free_data(struct store *s, struct mm_inode *ino)
 void file_mark(struct store *s, const struct mm_inode *ino,
 	       void (*mark)(struct store *, uint64_t))
 {
-	uint32_t type = ino->mode & 0170000;
+	uint32_t type = mm_type(ino);
 
 	if (ino->xattr)
 		mark(s, ino->xattr);
-	if (type == 0020000 || type == 0060000 || !ino->data)
+	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
 		return;
 	mark(s, ino->data);
 	if (has_bytes(ino) && repr_kind(s, ino) == MM_MAP) {
@@ -207,7 +206,7 @@ static void free_map_partial(struct store *s, uint64_t map)
 static int build_map(struct store *s, uint64_t old, uint64_t keep,
 		     const struct span *w, uint64_t new_size, uint64_t *out)
 {
-	uint64_t nslots = CHUNKS(new_size), map;
+	uint64_t nslots = MM_CHUNKS(new_size), map;
 	struct mm_map *m;
 	int rc = mm_zalloc(s, MM_MAP, sizeof(*m) + nslots * 8, &map);
 
@@ -387,16 +386,16 @@ static int write_map(struct store *s, struct mm_inode *ino,
 	uint64_t end = w->off + w->len, old_size = m->size;
 	uint64_t new_size = end > old_size ? end : old_size;
 	struct chunk_plan p;
-	bool grow = CHUNKS(new_size) > m->nslots;
+	bool grow = MM_CHUNKS(new_size) > m->nslots;
 	int rc = plan_chunks(s, m, w, &p);
 
 	if (rc)
 		return rc;
 	if (grow || p.visible > 1) {
-		uint64_t want = CHUNKS(new_size);
+		uint64_t want = MM_CHUNKS(new_size);
 
 		if (grow && want < m->nslots * 2 && end == new_size)
-			want = m->nslots * 2 < CHUNKS(STORE_FILE_MAX) ?
+			want = m->nslots * 2 < MM_CHUNKS(STORE_FILE_MAX) ?
 			       m->nslots * 2 : want;
 		rc = copy_map(s, old, grow ? want : m->nslots, &map);
 		if (rc) {
@@ -460,18 +459,21 @@ static int write_small(struct store *s, struct mm_inode *ino,
 	return rebuild(s, ino, old_size, w, new_size, cap);
 }
 
-static int check_file(struct store *s, store_ref ref)
+/* store_enter for the bytes of a regular file: -EISDIR for a directory,
+ * -EINVAL for anything else that holds no bytes (rings have their own
+ * calls).  On error the lock is not held. */
+static int enter_file(struct store *s, store_ref ref)
 {
 	uint32_t type;
+	int rc = store_enter(s, ref);
 
-	if (!store_valid_ref(s, ref))
-		return -ESTALE;
-	type = mm_inode(s, ref)->mode & 0170000;
-	if (type == 0040000)
-		return -EISDIR;
-	if (mm_inode(s, ref)->flags & MM_INODE_RING)
-		return -EINVAL;     /* rings go through ring.h */
-	return type == 0100000 ? 0 : -EINVAL;
+	if (rc)
+		return rc;
+	type = mm_type(mm_inode(s, ref));
+	if (type == MM_IFREG && !(mm_inode(s, ref)->flags & MM_INODE_RING))
+		return 0;
+	arena_unlock(s);
+	return type == MM_IFDIR ? -EISDIR : -EINVAL;
 }
 
 ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
@@ -481,14 +483,13 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 	struct mm_inode *ino;
 	ssize_t rc;
 
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return -EROFS;
 	if (off > STORE_FILE_MAX || size > STORE_FILE_MAX - off)
 		return -EFBIG;
-	arena_lock(s);
-	rc = check_file(s, ref);
+	rc = enter_file(s, ref);
 	if (rc)
-		goto out;
+		return rc;
 	ino = mm_inode(s, ref);
 	file_lock(s, ino);
 	if (size == 0 && !truncate_first)
@@ -509,7 +510,6 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 		rc = (ssize_t)size;
 	}
 	file_unlock(s, ino);
-out:
 	arena_unlock(s);
 	return rc;
 }
@@ -522,12 +522,9 @@ static int read_begin(struct store *s, store_ref ref, uint64_t off,
 	uint64_t fsize;
 	int rc;
 
-	arena_lock(s);
-	rc = check_file(s, ref);
-	if (rc) {
-		arena_unlock(s);
+	rc = enter_file(s, ref);
+	if (rc)
 		return rc;
-	}
 	*ino = mm_inode(s, ref);
 	file_lock(s, *ino);
 	fsize = file_size(s, *ino);
@@ -559,7 +556,7 @@ ssize_t store_read(struct store *s, store_ref ref, uint64_t off, void *buf,
 
 static int shrink_map(struct store *s, struct mm_map *m, uint64_t size)
 {
-	uint64_t keep = CHUNKS(size);
+	uint64_t keep = MM_CHUNKS(size);
 
 	mm_commit64(&m->size, size);
 	for (uint64_t i = keep; i < m->nslots; i++) {
@@ -582,12 +579,12 @@ static int grow_map(struct store *s, struct mm_inode *ino, uint64_t size)
 	uint64_t old = ino->data, fresh;
 	int rc;
 
-	if (CHUNKS(size) <= m->nslots) {
+	if (MM_CHUNKS(size) <= m->nslots) {
 		zero_map_range(s, m, m->size, size);
 		mm_commit64(&m->size, size);
 		return 0;
 	}
-	rc = copy_map(s, old, CHUNKS(size), &fresh);
+	rc = copy_map(s, old, MM_CHUNKS(size), &fresh);
 	if (rc)
 		return rc;
 	zero_map_range(s, m, m->size, size);
@@ -640,13 +637,11 @@ int store_sync_file(struct store *s, store_ref ref, bool datasync)
 	struct mm_inode *ino;
 	int rc = 0;
 
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return 0;
-	arena_lock(s);
-	if (!store_valid_ref(s, ref)) {
-		rc = -ESTALE;
-		goto out;
-	}
+	rc = store_enter(s, ref);
+	if (rc)
+		return rc;
 	ino = mm_inode(s, ref);
 	(void)datasync;         /* size and times live in the same pages */
 	rc = sync_block(s, ref);
@@ -666,7 +661,6 @@ int store_sync_file(struct store *s, store_ref ref, bool datasync)
 	}
 	if (rc == 0 && msync(s->base, MM_PAGE, MS_SYNC) != 0)
 		rc = -errno;
-out:
 	arena_unlock(s);
 	return rc;
 }

@@ -167,6 +167,18 @@
 #define MM_NSMALL 64                           /* exact lists 16..1024 B */
 #define MM_NFREE (MM_NSMALL + 27)              /* + power-of-two bins */
 #define MM_NREQUESTS 64                        /* request counters */
+#define MM_CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK) /* map slots */
+
+/* File types in mm_inode.mode: the values of Linux's S_IF*, fixed by the
+ * format whatever the machine's headers say. */
+#define MM_IFMT 0170000u
+#define MM_IFSOCK 0140000u
+#define MM_IFLNK 0120000u
+#define MM_IFREG 0100000u
+#define MM_IFBLK 0060000u
+#define MM_IFDIR 0040000u
+#define MM_IFCHR 0020000u
+#define MM_IFIFO 0010000u
 
 enum mm_kind {
 	MM_FREE = 1,

@@ -296,20 +296,20 @@ int store_mknod(struct store *s, store_ref dir, const char *name,
 		store_ref *out, struct store_attr *attr)
 {
 	struct mm_inode init = { .mode = mode, .uid = uid, .gid = gid };
-	uint32_t type = mode & 0170000;
+	uint32_t type = mode & MM_IFMT;
 	int rc = 0;
 
 	if (type == 0)
-		init.mode |= type = 0100000;
-	if (type != 0100000 && type != 0040000 && type != 0010000 &&
-	    type != 0140000 && type != 0020000 && type != 0060000)
+		init.mode |= type = MM_IFREG;
+	if (type != MM_IFREG && type != MM_IFDIR && type != MM_IFIFO &&
+	    type != MM_IFSOCK && type != MM_IFCHR && type != MM_IFBLK)
 		return -EINVAL;
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return -EROFS;
 	arena_lock(s);
-	if (type == 0020000 || type == 0060000)
+	if (type == MM_IFCHR || type == MM_IFBLK)
 		init.data = rdev;
-	if (type == 0100000 && ring_name(name)) {
+	if (type == MM_IFREG && ring_name(name)) {
 		init.flags = MM_INODE_RING;
 		rc = ring_block_new(s, s->hdr->ring_size, &init.data);
 	}
@@ -335,7 +335,7 @@ int store_symlink(struct store *s, store_ref dir, const char *name,
 		return -ENOENT;
 	if (len > STORE_SYMLINK_MAX)
 		return -ENAMETOOLONG;
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return -EROFS;
 	arena_lock(s);
 	rc = mm_alloc(s, MM_DATA, sizeof(struct mm_data) + len, &data);
@@ -343,7 +343,7 @@ int store_symlink(struct store *s, store_ref dir, const char *name,
 		goto out;
 	((struct mm_data *)mm_payload(s, data))->size = len;
 	memcpy(((struct mm_data *)mm_payload(s, data))->bytes, target, len);
-	rc = create_node(s, dir, name, &(struct mm_inode){ .mode = 0120777,
+	rc = create_node(s, dir, name, &(struct mm_inode){ .mode = (MM_IFLNK | 0777),
 			 .uid = uid, .gid = gid, .data = data }, out);
 	if (rc) {
 		mm_free(s, data);
@@ -359,15 +359,13 @@ int store_readlink(struct store *s, store_ref ref, char *buf, size_t size)
 {
 	struct mm_inode *ino;
 	struct mm_data *data;
-	int rc = -EINVAL;
+	int rc = store_enter(s, ref);
 
-	arena_lock(s);
-	if (!store_valid_ref(s, ref)) {
-		rc = -ESTALE;
-		goto out;
-	}
+	if (rc)
+		return rc;
+	rc = -EINVAL;
 	ino = mm_inode(s, ref);
-	if ((ino->mode & 0170000) != 0120000 || !ino->data)
+	if (mm_type(ino) != MM_IFLNK || !ino->data)
 		goto out;
 	data = mm_payload(s, ino->data);
 	memcpy(buf, data->bytes, data->size < size ? data->size : size);
@@ -385,7 +383,7 @@ int store_link(struct store *s, store_ref ref, store_ref newdir,
 
 	if (rc)
 		return rc;
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return -EROFS;
 	arena_lock(s);
 	rc = check_dir(s, newdir);
@@ -426,7 +424,7 @@ static int remove_entry(struct store *s, store_ref dir, const char *name,
 	struct mm_inode *ino;
 	int rc;
 
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return -EROFS;
 	arena_lock(s);
 	rc = find(s, dir, name, &d);
@@ -574,7 +572,7 @@ int store_rename(struct store *s, store_ref olddir, const char *oldname,
 	rc = check_name(newname, &newlen);
 	if (rc)
 		return rc;
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return -EROFS;
 	arena_lock(s);
 	rc = find(s, olddir, oldname, &src);

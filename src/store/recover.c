@@ -35,7 +35,6 @@
 
 #include "store_int.h"
 
-#define CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK)
 
 /* Scratch flag bits (MM_SCRATCH_FLAGS) on DIR blocks. */
 #define F_CLAIMED 0x10u          /* owned by a directory (claim_dirs) */
@@ -217,9 +216,9 @@ static bool dir_inode_ok(struct store *s, uint64_t off)
 
 static bool type_ok(const struct mm_inode *ino)
 {
-	switch (ino->mode & 0170000) {
-	case 0100000: case 0040000: case 0120000: case 0010000:
-	case 0140000: case 0020000: case 0060000:
+	switch (mm_type(ino)) {
+	case MM_IFREG: case MM_IFDIR: case MM_IFLNK: case MM_IFIFO:
+	case MM_IFSOCK: case MM_IFCHR: case MM_IFBLK:
 		return true;
 	default:
 		return false;
@@ -237,17 +236,17 @@ static void cut(uint64_t *ref, struct tally *t)
  * a target store_symlink would accept). */
 static bool data_ok(struct store *s, const struct mm_inode *ino)
 {
-	uint32_t type = ino->mode & 0170000;
+	uint32_t type = mm_type(ino);
 	uint64_t size;
 
 	if (ino->flags & MM_INODE_RING)
 		return is_block(s, ino->data, MM_RING);
-	if (type == 0100000 && is_block(s, ino->data, MM_MAP))
+	if (type == MM_IFREG && is_block(s, ino->data, MM_MAP))
 		return true;
 	if (!is_block(s, ino->data, MM_DATA))
 		return false;
 	size = ((struct mm_data *)mm_payload(s, ino->data))->size;
-	return type != 0120000 || (size && size <= STORE_SYMLINK_MAX);
+	return type != MM_IFLNK || (size && size <= STORE_SYMLINK_MAX);
 }
 
 /* A map's size fits its slots and STORE_FILE_MAX; slots past the size are
@@ -256,14 +255,14 @@ static void check_map(struct store *s, uint64_t block, struct tally *t)
 {
 	struct mm_map *m = mm_payload(s, block);
 
-	if (m->size > STORE_FILE_MAX || CHUNKS(m->size) > m->nslots) {
+	if (m->size > STORE_FILE_MAX || MM_CHUNKS(m->size) > m->nslots) {
 		m->size = m->nslots * MM_CHUNK;
 		if (m->size > STORE_FILE_MAX)
 			m->size = STORE_FILE_MAX;
 		t->cut++;
 	}
 	for (uint64_t i = 0; i < m->nslots; i++)
-		if (m->chunk[i] && (i >= CHUNKS(m->size) ||
+		if (m->chunk[i] && (i >= MM_CHUNKS(m->size) ||
 				    !is_block(s, m->chunk[i], MM_CHUNK_KIND)))
 			cut(&m->chunk[i], t);
 }
@@ -272,15 +271,15 @@ static void check_map(struct store *s, uint64_t block, struct tally *t)
 static void check_inode(struct store *s, uint64_t off, struct tally *t)
 {
 	struct mm_inode *ino = mm_inode(s, off);
-	uint32_t type = ino->mode & 0170000;
+	uint32_t type = mm_type(ino);
 
 	if (ino->xattr && !recover_xattr_ok(s, ino->xattr))
 		cut(&ino->xattr, t);
-	if ((ino->flags & MM_INODE_RING) && type != 0100000) {
+	if ((ino->flags & MM_INODE_RING) && type != MM_IFREG) {
 		ino->flags &= ~MM_INODE_RING;   /* only regular files */
 		t->cut++;
 	}
-	if (type == 0020000 || type == 0060000 || type == 0040000)
+	if (type == MM_IFCHR || type == MM_IFBLK || type == MM_IFDIR)
 		return;
 	if (ino->data && !data_ok(s, ino))
 		cut(&ino->data, t);
@@ -300,8 +299,7 @@ static void reset_derived(struct store *s)
 
 	memset(h->free, 0, sizeof(h->free));
 	h->ninodes = 0;                 /* inode blocks, to size the index */
-	for (uint64_t off = MM_PAGE; off < h->brk;
-	     off += mm_block(s, off)->size) {
+	for_each_block(s, off) {
 		struct mm_block *b = mm_block(s, off);
 
 		b->flags &= (uint8_t)~(MM_BLOCK_MARK | MM_SCRATCH_FLAGS);
@@ -353,8 +351,7 @@ static void claim_dirs(struct store *s, struct tally *t)
 	uint64_t root = s->hdr->root;
 
 	mm_block(s, mm_inode(s, root)->data)->flags |= F_CLAIMED;
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size) {
+	for_each_block(s, off) {
 		struct mm_inode *ino = mm_inode(s, off);
 
 		if (off == root || !dir_inode_ok(s, off))
@@ -369,8 +366,7 @@ static void claim_dirs(struct store *s, struct tally *t)
 /* Step 3 and 4: re-insert every valid live dentry. */
 static void reinsert(struct store *s, struct tally *t)
 {
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size) {
+	for_each_block(s, off) {
 		struct mm_dentry *d;
 
 		if (mm_block(s, off)->kind != MM_DENTRY)
@@ -440,8 +436,7 @@ static void drop_unreachable(struct store *s, struct tally *t)
 
 	while (changed) {
 		changed = false;
-		for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-		     off += mm_block(s, off)->size) {
+		for_each_block(s, off) {
 			struct mm_dentry *d;
 
 			if (mm_block(s, off)->kind != MM_DENTRY)
@@ -477,13 +472,13 @@ static bool claim(struct store *s, uint64_t off)
 static void claim_file(struct store *s, struct mm_inode *ino,
 		       struct tally *t)
 {
-	uint32_t type = ino->mode & 0170000;
+	uint32_t type = mm_type(ino);
 
 	if (ino->xattr && !claim(s, ino->xattr))
 		cut(&ino->xattr, t);
-	if (type == 0020000 || type == 0060000 || !ino->data)
+	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
 		return;
-	if (type == 0040000) {
+	if (type == MM_IFDIR) {
 		mark(s, ino->data);     /* one owner already (claim_dirs) */
 		return;
 	}
@@ -504,11 +499,11 @@ static void claim_file(struct store *s, struct mm_inode *ino,
 static void count_inode(struct store *s, const struct mm_inode *ino)
 {
 	struct mm_header *h = s->hdr;
-	uint32_t type = ino->mode & 0170000;
+	uint32_t type = mm_type(ino);
 
 	h->ninodes++;
-	h->ndirs += type == 0040000;
-	h->nsymlinks += type == 0120000;
+	h->ndirs += type == MM_IFDIR;
+	h->nsymlinks += type == MM_IFLNK;
 	h->nrings += (ino->flags & MM_INODE_RING) != 0;
 	if (ino->ino >= h->next_ino)
 		h->next_ino = ino->ino + 1;
@@ -522,8 +517,7 @@ static void mark_live(struct store *s, struct tally *t)
 	h->ninodes = h->ndirs = h->nsymlinks = h->nrings = 0;
 	if (h->hash_table)
 		mark(s, h->hash_table);
-	for (uint64_t off = MM_PAGE; off < h->brk;
-	     off += mm_block(s, off)->size) {
+	for_each_block(s, off) {
 		struct mm_block *b = mm_block(s, off);
 
 		if (b->kind == MM_DENTRY &&
@@ -541,8 +535,7 @@ static void mark_live(struct store *s, struct tally *t)
 
 static void sweep(struct store *s, struct tally *t)
 {
-	for (uint64_t off = MM_PAGE; off < s->hdr->brk;
-	     off += mm_block(s, off)->size) {
+	for_each_block(s, off) {
 		struct mm_block *b = mm_block(s, off);
 
 		if (b->flags & MM_BLOCK_MARK) {

@@ -14,7 +14,7 @@
 
 static uint32_t type_of(const struct mm_inode *ino)
 {
-	return ino->mode & 0170000;
+	return mm_type(ino);
 }
 
 static void count_type(struct store *s, uint32_t type, int delta)
@@ -22,9 +22,9 @@ static void count_type(struct store *s, uint32_t type, int delta)
 	struct mm_header *h = s->hdr;
 
 	h->ninodes += (uint64_t)(int64_t)delta;
-	if (type == 0040000)
+	if (type == MM_IFDIR)
 		h->ndirs += (uint64_t)(int64_t)delta;
-	else if (type == 0120000)
+	else if (type == MM_IFLNK)
 		h->nsymlinks += (uint64_t)(int64_t)delta;
 }
 
@@ -36,7 +36,7 @@ int inode_new(struct store *s, uint32_t mode, uint32_t uid, uint32_t gid,
 	int64_t now = mm_now();
 	int rc;
 
-	if ((mode & 0170000) == 0040000) {
+	if ((mode & MM_IFMT) == MM_IFDIR) {
 		rc = mm_zalloc(s, MM_DIR, sizeof(struct mm_dir), &dir);
 		if (rc)
 			return rc;
@@ -54,7 +54,7 @@ int inode_new(struct store *s, uint32_t mode, uint32_t uid, uint32_t gid,
 	ino->gid = gid;
 	ino->atime = ino->mtime = ino->ctime = now;
 	ino->data = dir;
-	count_type(s, mode & 0170000, 1);
+	count_type(s, mode & MM_IFMT, 1);
 	*out = off;
 	return 0;
 }
@@ -154,7 +154,7 @@ void store_unpin(struct store *s, store_ref ref, uint64_t n)
 		return;
 	count = &s->pins.counts[k - s->pins.keys];
 	*count = *count > n ? *count - n : 0;
-	if (*count || s->readonly || s->private_map)
+	if (*count || store_readonly(s))
 		return;
 	arena_lock(s);
 	if (store_valid_ref(s, ref) && mm_inode(s, ref)->nlink == 0)
@@ -171,6 +171,15 @@ void inode_drop_link(struct store *s, uint64_t off)
 	ino->ctime = mm_now();
 	if (ino->nlink == 0 && !inode_pinned(s, off))
 		inode_free(s, off);
+}
+
+int store_enter(struct store *s, store_ref ref)
+{
+	arena_lock(s);
+	if (store_valid_ref(s, ref))
+		return 0;
+	arena_unlock(s);
+	return -ESTALE;
 }
 
 bool store_valid_ref(const struct store *s, store_ref ref)
@@ -218,11 +227,11 @@ void inode_fill_attr(struct store *s, uint64_t off, struct store_attr *a)
 	a->nlink = ino->nlink;
 	a->uid = ino->uid;
 	a->gid = ino->gid;
-	if (type == 0040000) {
+	if (type == MM_IFDIR) {
 		a->nlink = ino->nlink ? 2 + (uint32_t)mm_dir(s, off)->nsubdirs
 				      : 0;
 		a->size = mm_dir(s, off)->count;
-	} else if (type == 0020000 || type == 0060000) {
+	} else if (type == MM_IFCHR || type == MM_IFBLK) {
 		a->rdev = (uint32_t)ino->data;
 	} else {
 		a->size = file_size(s, ino);
@@ -235,15 +244,13 @@ void inode_fill_attr(struct store *s, uint64_t off, struct store_attr *a)
 
 int store_getattr(struct store *s, store_ref ref, struct store_attr *attr)
 {
-	int rc = 0;
+	int rc = store_enter(s, ref);
 
-	arena_lock(s);
-	if (store_valid_ref(s, ref))
-		inode_fill_attr(s, ref, attr);
-	else
-		rc = -ESTALE;
+	if (rc)
+		return rc;
+	inode_fill_attr(s, ref, attr);
 	arena_unlock(s);
-	return rc;
+	return 0;
 }
 
 static int set_size(struct store *s, store_ref ref, uint64_t size)
@@ -251,9 +258,9 @@ static int set_size(struct store *s, store_ref ref, uint64_t size)
 	struct mm_inode *ino = mm_inode(s, ref);
 	uint32_t type = type_of(ino);
 
-	if (type == 0040000)
+	if (type == MM_IFDIR)
 		return -EISDIR;
-	if (type != 0100000)
+	if (type != MM_IFREG)
 		return -EINVAL;
 	if (size > STORE_FILE_MAX)
 		return -EFBIG;
@@ -268,13 +275,11 @@ int store_setattr(struct store *s, store_ref ref, unsigned mask,
 	struct mm_inode *ino;
 	int rc = 0;
 
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return -EROFS;
-	arena_lock(s);
-	if (!store_valid_ref(s, ref)) {
-		rc = -ESTALE;
-		goto out;
-	}
+	rc = store_enter(s, ref);
+	if (rc)
+		return rc;
 	ino = mm_inode(s, ref);
 	if (mask & STORE_SET_SIZE) {
 		rc = set_size(s, ref, in->size);
@@ -283,7 +288,7 @@ int store_setattr(struct store *s, store_ref ref, unsigned mask,
 		ino->mtime = mm_now();
 	}
 	if (mask & STORE_SET_MODE)
-		ino->mode = (ino->mode & 0170000) | (in->mode & 07777);
+		ino->mode = mm_type(ino) | (in->mode & 07777);
 	if (mask & STORE_SET_UID)
 		ino->uid = in->uid;
 	if (mask & STORE_SET_GID)

@@ -65,11 +65,6 @@ static inline bool mm_block_start(const struct store *s, uint64_t off)
 	return off < s->starts_end && (s->starts[i / 8] >> (i % 8) & 1);
 }
 
-static inline void *mm_at(const struct store *s, uint64_t off)
-{
-	return s->base + off;
-}
-
 static inline struct mm_block *mm_block(const struct store *s, uint64_t off)
 {
 	return (struct mm_block *)(s->base + off);
@@ -100,6 +95,35 @@ static inline struct mm_dir *mm_dir(const struct store *s, uint64_t inode)
 	return mm_payload(s, mm_inode(s, inode)->data);
 }
 
+/* Typed payloads of the blocks that hold file contents (block offsets). */
+static inline struct mm_data *mm_data(const struct store *s, uint64_t off)
+{
+	return mm_payload(s, off);
+}
+
+static inline struct mm_map *mm_map(const struct store *s, uint64_t off)
+{
+	return mm_payload(s, off);
+}
+
+static inline struct mm_xattr_head *mm_xattr(const struct store *s,
+					     uint64_t off)
+{
+	return mm_payload(s, off);
+}
+
+static inline uint32_t mm_type(const struct mm_inode *ino)
+{
+	return ino->mode & MM_IFMT;
+}
+
+/* Every block of the heap in address order, by sizes alone.  Where the
+ * headers may not tile [4096, brk) (an arena recovery has not seen), the
+ * body must check mm_header_ok(s, off) before the loop steps on. */
+#define for_each_block(s, off)                                           \
+	for (uint64_t off = MM_PAGE; off < (s)->hdr->brk;                 \
+	     off += mm_block((s), off)->size)
+
 /* One aligned 8-byte store: the commit primitive (format.h). */
 static inline void mm_commit64(uint64_t *field, uint64_t value)
 {
@@ -115,10 +139,15 @@ static inline void mm_commit8(uint8_t *field, uint8_t value)
 
 static inline bool mm_is_dir(const struct mm_inode *ino)
 {
-	return (ino->mode & 0170000) == 0040000;
+	return mm_type(ino) == MM_IFDIR;
 }
 
 int64_t mm_now(void);
+
+/* The guard every call on an existing inode starts with: take the arena
+ * lock; if ref is no inode, release it and return -ESTALE.  Calls that
+ * change the arena check store_readonly first (-EROFS). */
+int store_enter(struct store *s, store_ref ref);
 
 /* arena.c */
 int arena_grow(struct store *s, uint64_t need_end);

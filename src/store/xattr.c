@@ -50,13 +50,11 @@ static struct mm_xattr_rec *find_rec(struct mm_xattr_head *h,
 
 static int begin(struct store *s, store_ref ref, struct mm_inode **ino)
 {
-	arena_lock(s);
-	if (!store_valid_ref(s, ref)) {
-		arena_unlock(s);
-		return -ESTALE;
-	}
-	*ino = mm_inode(s, ref);
-	return 0;
+	int rc = store_enter(s, ref);
+
+	if (rc == 0)
+		*ino = mm_inode(s, ref);
+	return rc;
 }
 
 ssize_t store_getxattr(struct store *s, store_ref ref, const char *name,
@@ -175,7 +173,7 @@ int store_setxattr(struct store *s, store_ref ref, const char *name,
 		return -ERANGE;
 	if (size > STORE_XATTR_VALUE_MAX)
 		return -E2BIG;
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return -EROFS;
 	rc = begin(s, ref, &ino);
 	if (rc)
@@ -197,7 +195,7 @@ int store_removexattr(struct store *s, store_ref ref, const char *name)
 	struct mm_xattr_rec *r;
 	int rc;
 
-	if (s->readonly || s->private_map)
+	if (store_readonly(s))
 		return -EROFS;
 	rc = begin(s, ref, &ino);
 	if (rc)
