@@ -24,6 +24,7 @@
 #include "mounts.h"
 #include "ops.h"
 #include "opts.h"
+#include "ring.h"
 #include "store.h"
 
 #ifndef MMFS_VERSION
@@ -205,7 +206,6 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		goto out_signals;
 	if (!o->foreground && fuse_daemonize(0))
 		goto out_unmount;
-	store_adopt(fs->store);
 	ret = serve_loop(se, fs->store) ? 1 : 0;
 out_unmount:
 	fuse_session_unmount(se);
@@ -225,6 +225,10 @@ int main(int argc, char *argv[])
 	struct mmfs_opts o;
 	int ret = 1;
 
+	if (ring_register() != 0) {
+		fprintf(stderr, "mount.mmfs: this build cannot serve rings\n");
+		return 1;
+	}
 	if (mmfs_opts_parse(argc, argv, &o))
 		goto out_opts;
 	if (o.help || o.version) {

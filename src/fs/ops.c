@@ -159,9 +159,9 @@ static void reply_status(fuse_req_t req, int rc)
 }
 
 /* Ring logs change size with every append: the kernel must ask. */
-static double attr_timeout(struct mmfs_fs *fs, store_ref ref)
+static double attr_timeout(const struct store_attr *a)
 {
-	return ring_is(fs->store, ref) ? 0.0 : ATTR_TIMEOUT;
+	return a->kind == RING_KIND ? 0.0 : ATTR_TIMEOUT;
 }
 
 static void reply_attr(fuse_req_t req, int rc, store_ref ref,
@@ -174,7 +174,7 @@ static void reply_attr(fuse_req_t req, int rc, store_ref ref,
 		return;
 	}
 	stat_of(a, &st);
-	fuse_reply_attr(req, &st, attr_timeout(fs_of(req), ref));
+	fuse_reply_attr(req, &st, attr_timeout(a));
 }
 
 static void entry_of(struct mmfs_fs *fs, store_ref ref,
@@ -185,7 +185,7 @@ static void entry_of(struct mmfs_fs *fs, store_ref ref,
 	e->generation = 0;
 	stat_of(a, &e->attr);
 	e->entry_timeout = ENTRY_TIMEOUT;
-	e->attr_timeout = attr_timeout(fs, ref);
+	e->attr_timeout = attr_timeout(a);
 }
 
 /* Reply with a new lookup count on ref: pin first, unpin if the kernel
@@ -228,6 +228,18 @@ static int new_owner(fuse_req_t req, store_ref dir, uint32_t *mode,
 	return 0;
 }
 
+/* A new node; a regular file whose name says so is a ring log. */
+static int create_file(struct mmfs_fs *fs, store_ref dir, const char *name,
+		       uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
+		       store_ref *ref, struct store_attr *a)
+{
+	if (S_ISREG(mode) && ring_name(name))
+		return ring_create(fs->store, dir, name, mode, uid, gid, ref,
+				   a);
+	return store_mknod(fs->store, dir, name, mode, uid, gid, rdev, ref,
+			   a);
+}
+
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      uint32_t mode, uint32_t rdev)
 {
@@ -241,13 +253,21 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = new_owner(req, dir, &mode, &uid, &gid);
 	if (rc == 0)
-		rc = store_mknod(fs->store, dir, name, mode, uid, gid, rdev,
-				 &ref, &a);
+		rc = create_file(fs, dir, name, mode, uid, gid, rdev, &ref,
+				 &a);
 	reply_entry(req, rc, ref, &a);
 }
 
-/* New handle for regular file ref opened with fi->flags, and the cache
- * policy that goes with it (see the top of this file). */
+/* The cache policy of a handle (see the top of this file). */
+static void file_policy(struct mmfs_file *f, struct fuse_file_info *fi,
+			bool ring)
+{
+	f->ring = ring;
+	fi->direct_io = ring || (fi->flags & O_ACCMODE) != O_RDWR;
+	fi->keep_cache = 0;
+}
+
+/* New handle for regular file ref opened with fi->flags. */
 static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
 				  struct fuse_file_info *fi, bool ring)
 {
@@ -258,14 +278,12 @@ static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
 		return NULL;
 	f->append = (fi->flags & O_APPEND) != 0;
 	f->trunc_pending = (fi->flags & O_TRUNC) && acc != O_RDONLY;
-	f->ring = ring;
 	f->ref = ref;
 	f->next = fs->files;
 	if (fs->files)
 		fs->files->prev = f;
 	fs->files = f;
-	fi->direct_io = ring || acc != O_RDWR;
-	fi->keep_cache = 0;
+	file_policy(f, fi, ring);
 	fi->fh = (uintptr_t)f;
 	return f;
 }
@@ -521,8 +539,9 @@ static ssize_t list_capacity(struct mmfs_fs *fs, store_ref ref, char *buf,
 			     size_t size, ssize_t n)
 {
 	size_t extra = sizeof(RING_CAPACITY_XATTR);
+	struct store_attr a;
 
-	if (n < 0 || !ring_is(fs->store, ref))
+	if (n < 0 || store_getattr(fs->store, ref, &a) || a.kind != RING_KIND)
 		return n;
 	if (size && (size_t)n + extra > size)
 		return -ERANGE;
@@ -811,6 +830,7 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 {
 	struct mmfs_fs *fs = fs_of(req);
 	struct mmfs_file *f;
+	struct store_attr a;
 	store_ref ref;
 	int rc;
 
@@ -819,11 +839,13 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 	rc = node_ref(fs, ino, &ref);
 	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE))
 		rc = kill_suid(req, ref);
+	if (rc == 0)
+		rc = store_getattr(fs->store, ref, &a);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	f = file_new(fs, ref, fi, ring_is(fs->store, ref));
+	f = file_new(fs, ref, fi, a.kind == RING_KIND);
 	if (!f) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -1000,13 +1022,8 @@ static void mmfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct store_statfs st;
 	struct statvfs sv;
 	uint64_t used;
-	int rc;
 
-	rc = store_statfs(fs_of(req)->store, &st);
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
+	store_statfs(fs_of(req)->store, &st);
 	used = st.inodes;
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = BLOCK_SIZE;
@@ -1117,13 +1134,15 @@ static void mmfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void mmfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct mmfs_fs *fs = fs_of(req);
+	struct store_attr a;
 	store_ref ref;
 	int rc;
 
 	rc = node_ref(fs, ino, &ref);
 	if (rc == 0)
 		rc = xattr_check(fs, ref, name, true);
-	if (rc == 0 && is_capacity(name) && ring_is(fs->store, ref))
+	if (rc == 0 && is_capacity(name) &&
+	    store_getattr(fs->store, ref, &a) == 0 && a.kind == RING_KIND)
 		rc = -EPERM;
 	else if (rc == 0)
 		rc = store_removexattr(fs->store, ref, name);
@@ -1141,7 +1160,7 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	store_ref dir, ref;
 	int rc;
 
-	f = file_new(fs, 0, fi, S_ISREG(smode) && ring_name(name));
+	f = file_new(fs, 0, fi, false);
 	if (!f) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -1151,14 +1170,14 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = new_owner(req, dir, &smode, &uid, &gid);
 	if (rc == 0)
-		rc = store_mknod(fs->store, dir, name, smode, uid, gid, 0, &ref,
-				 &a);
+		rc = create_file(fs, dir, name, smode, uid, gid, 0, &ref, &a);
 	if (rc) {
 		file_free(fs, f);
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	f->ref = ref;
+	file_policy(f, fi, a.kind == RING_KIND);
 	entry_of(fs, ref, &a, &e);
 	pin(fs, ref);
 	if (fuse_reply_create(req, &e, fi)) {

@@ -10,14 +10,17 @@
  * Recovery calls ring_repair to re-establish 2 and 3 after a crash.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "format.h"
 #include "ring.h"
-#include "store_int.h"
+#include "store_kind.h"
 
-static struct mm_ring *ring_of(struct store *s, store_ref ref)
-{
-	return mm_payload(s, mm_inode(s, ref)->data);
-}
+_Static_assert(RING_KIND == MM_RING, "ring.h names format.h's kind");
+
+#define CAPACITY_MAX (UINT32_MAX / 2)
 
 static unsigned char *bitmap(struct mm_ring *r)
 {
@@ -88,6 +91,22 @@ static void copy_in(struct mm_ring *r, uint64_t v, const unsigned char *src,
 	memcpy(r->bytes, src + first, n - first);
 }
 
+/* Copy the record [v, end) of old into r at the same virtual offsets. */
+static void copy_record(struct mm_ring *old, struct mm_ring *r, uint64_t v,
+			uint64_t end)
+{
+	unsigned char chunk[4096];
+
+	set_bit(r, v, true);
+	r->records++;
+	for (uint64_t c = v; c < end; c += sizeof(chunk)) {
+		size_t n = end - c < sizeof(chunk) ? end - c : sizeof(chunk);
+
+		copy_out(old, c, chunk, n);
+		copy_in(r, c, chunk, n);
+	}
+}
+
 bool ring_name(const char *name)
 {
 	size_t len = strlen(name), slen = sizeof(RING_SUFFIX) - 1;
@@ -95,27 +114,29 @@ bool ring_name(const char *name)
 	return len > slen && strcmp(name + len - slen, RING_SUFFIX) == 0;
 }
 
-int ring_block_new(struct store *s, uint64_t capacity, uint64_t *out)
+/* A new empty RING block (arena lock held); nothing references it. */
+static int block_new(struct store *s, uint64_t capacity, uint64_t *out)
 {
 	int rc;
 
-	if (capacity < MM_RING_MIN || capacity > UINT32_MAX / 2)
+	if (capacity < MM_RING_MIN || capacity > CAPACITY_MAX)
 		return -EINVAL;         /* (ring_size is the header's word) */
-	rc = mm_zalloc(s, MM_RING, sizeof(struct mm_ring) + capacity +
-		       MM_RING_BITMAP(capacity), out);
+	rc = store_kind_alloc(s, MM_RING, sizeof(struct mm_ring) + capacity +
+			      MM_RING_BITMAP(capacity), out);
 	if (rc == 0)
-		((struct mm_ring *)mm_payload(s, *out))->capacity = capacity;
+		((struct mm_ring *)store_kind_payload(s, *out))->capacity =
+			capacity;
 	return rc;
 }
 
-static int replace(struct store *s, store_ref ref, uint64_t capacity,
-		   bool clear);
+static int replace(struct store *s, store_ref ref, struct mm_ring *old,
+		   uint64_t capacity, bool clear);
 
 /* Re-establish invariants 1-3 (recovery).  A tail near 2^64 (centuries of
  * appends) would overflow the offsets: such a ring is emptied. */
-void ring_repair(struct store *s, uint64_t block)
+static void repair(void *payload)
 {
-	struct mm_ring *r = mm_payload(s, block);
+	struct mm_ring *r = payload;
 	uint64_t gap;
 
 	if (r->tail > RING_TAIL_MAX)
@@ -132,37 +153,80 @@ void ring_repair(struct store *s, uint64_t block)
 		r->records++;
 }
 
-/* Truncate with the arena lock held: only to 0, which clears the ring. */
-int ring_truncate_locked(struct store *s, store_ref ref, uint64_t size)
+/* Truncate with the arena lock held (store_setattr): only to 0, which
+ * clears the ring. */
+static int truncate_locked(struct store *s, store_ref ref, void *payload,
+			   uint64_t size)
 {
-	if (size)
-		return -EINVAL;
-	return replace(s, ref, ring_of(s, ref)->capacity, true);
+	struct mm_ring *r = payload;
+
+	return size ? -EINVAL : replace(s, ref, r, r->capacity, true);
 }
 
-static int begin(struct store *s, store_ref ref)
+static size_t need(const void *payload)
 {
-	arena_lock(s);
-	if (!store_valid_ref(s, ref)) {
-		arena_unlock(s);
-		return -ESTALE;
-	}
-	if (!(mm_inode(s, ref)->flags & MM_INODE_RING)) {
-		arena_unlock(s);
-		return -EINVAL;
-	}
-	return 0;
+	uint64_t cap = ((const struct mm_ring *)payload)->capacity;
+
+	if (cap < MM_RING_MIN || cap > UINT32_MAX)
+		return SIZE_MAX;
+	return sizeof(struct mm_ring) + cap + MM_RING_BITMAP(cap);
 }
 
-bool ring_is(struct store *s, store_ref ref)
+static uint64_t size_of(const void *payload)
 {
-	bool yes;
+	return ((const struct mm_ring *)payload)->tail;
+}
 
-	arena_lock(s);
-	yes = store_valid_ref(s, ref) &&
-	      (mm_inode(s, ref)->flags & MM_INODE_RING);
-	arena_unlock(s);
-	return yes;
+static const char *verify(const void *payload, char *buf, size_t len)
+{
+	const struct mm_ring *r = payload;
+
+	if (r->head <= r->tail && r->tail - r->head <= r->capacity &&
+	    r->tail <= RING_TAIL_MAX)
+		return NULL;
+	snprintf(buf, len, "ring head %" PRIu64 " and tail %" PRIu64
+		 " out of order", r->head, r->tail);
+	return buf;
+}
+
+static const struct store_kind ring_kind = {
+	.kind = MM_RING,
+	.inode_flag = MM_INODE_RING,
+	.name = "ring",
+	.need = need,
+	.size = size_of,
+	.repair = repair,
+	.verify = verify,
+	.truncate = truncate_locked,
+};
+
+int ring_register(void)
+{
+	return store_define_kind(&ring_kind);
+}
+
+static int begin(struct store *s, store_ref ref, struct mm_ring **r)
+{
+	return store_kind_enter(s, ref, MM_RING, (void **)r);
+}
+
+/* A file named name in dir that is a new empty ring of the arena's
+ * default capacity. */
+int ring_create(struct store *s, store_ref dir, const char *name,
+		uint32_t mode, uint32_t uid, uint32_t gid, store_ref *out,
+		struct store_attr *attr)
+{
+	uint64_t block;
+	int rc = store_kind_lock(s);
+
+	if (rc)
+		return rc;
+	rc = block_new(s, store_kind_default_capacity(s), &block);
+	if (rc == 0)
+		rc = store_kind_create(s, dir, name, mode, uid, gid, MM_RING,
+				       block, out, attr);
+	store_kind_unlock(s);
+	return rc;
 }
 
 ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
@@ -173,18 +237,17 @@ ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
 
 	if (store_readonly(s))
 		return -EROFS;
-	rc = begin(s, ref);
+	rc = begin(s, ref, &r);
 	if (rc)
 		return rc;
-	r = ring_of(s, ref);
 	if (len > r->capacity || len > RING_TAIL_MAX - r->tail) {
-		rc = -EFBIG;            /* (the tail: after 2^62 bytes) */
-		goto out;
+		store_kind_leave(s, ref, false);
+		return -EFBIG;          /* (the tail: after 2^62 bytes) */
 	}
 	while (r->tail + len - r->head > r->capacity) {
 		uint64_t old = r->head;
 
-		mm_commit64(&r->head, next_start(r, old, r->tail));
+		store_commit64(&r->head, next_start(r, old, r->tail));
 		set_bit(r, old, false);
 		r->records--;
 	}
@@ -192,13 +255,10 @@ ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
 		copy_in(r, r->tail, buf, len);
 		set_bit(r, r->tail, true);
 		r->records++;
-		mm_commit64(&r->tail, r->tail + len);
-		inode_touch(s, ref, true, true);
+		store_commit64(&r->tail, r->tail + len);
 	}
-	rc = (ssize_t)len;
-out:
-	arena_unlock(s);
-	return rc;
+	store_kind_leave(s, ref, len != 0);
+	return (ssize_t)len;
 }
 
 /* Bytes a sequential reader may take from v: whole records up to size. */
@@ -219,11 +279,10 @@ ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *rd,
 	bool sequential = off == rd->next;
 	uint64_t v;
 	size_t n = 0;
-	ssize_t rc = begin(s, ref);
+	ssize_t rc = begin(s, ref, &r);
 
 	if (rc)
 		return rc;
-	r = ring_of(s, ref);
 	if (!sequential)
 		rd->skew = 0;
 	v = off + rd->skew;
@@ -238,96 +297,82 @@ ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *rd,
 		copy_out(r, v, buf, n);
 	}
 	rd->next = off + n;
-	arena_unlock(s);
+	store_kind_leave(s, ref, false);
 	return (ssize_t)n;
 }
 
-/* Publish a new ring block holding the newest whole records of the old
- * one that fit in capacity (none when clear). */
-static int replace(struct store *s, store_ref ref, uint64_t capacity,
-		   bool clear)
+/* Publish a new ring block holding the newest whole records of old that
+ * fit in capacity (none when clear).  Arena lock held. */
+static int replace(struct store *s, store_ref ref, struct mm_ring *old,
+		   uint64_t capacity, bool clear)
 {
-	struct mm_inode *ino = mm_inode(s, ref);
-	struct mm_ring *old = ring_of(s, ref), *r;
-	uint64_t block, from, stale = ino->data;
-	int rc = ring_block_new(s, capacity, &block);
+	struct mm_ring *r;
+	uint64_t block, from;
+	int rc = block_new(s, capacity, &block);
 
 	if (rc)
 		return rc;
-	r = mm_payload(s, block);
+	r = store_kind_payload(s, block);
 	if (!clear) {
 		from = old->tail - old->head > capacity ?
 		       next_start(old, old->tail - capacity - 1, old->tail) :
 		       old->head;
 		for (uint64_t v = from; v < old->tail;
-		     v = next_start(old, v, old->tail)) {
-			uint64_t end = next_start(old, v, old->tail);
-			unsigned char chunk[4096];
-
-			set_bit(r, v, true);
-			r->records++;
-			for (uint64_t c = v; c < end; c += sizeof(chunk)) {
-				size_t n = end - c < sizeof(chunk) ?
-					   end - c : sizeof(chunk);
-
-				copy_out(old, c, chunk, n);
-				copy_in(r, c, chunk, n);
-			}
-		}
+		     v = next_start(old, v, old->tail))
+			copy_record(old, r, v, next_start(old, v, old->tail));
 		r->head = from;
 		r->tail = old->tail;
 	}
-	mm_commit64(&ino->data, block);
-	mm_free(s, stale);
-	inode_touch(s, ref, true, true);
+	store_kind_publish(s, ref, block);
 	return 0;
 }
 
 int ring_clear(struct store *s, store_ref ref)
 {
+	struct mm_ring *r;
 	int rc;
 
 	if (store_readonly(s))
 		return -EROFS;
-	rc = begin(s, ref);
+	rc = begin(s, ref, &r);
 	if (rc)
 		return rc;
-	rc = replace(s, ref, ring_of(s, ref)->capacity, true);
-	arena_unlock(s);
+	rc = replace(s, ref, r, r->capacity, true);
+	store_kind_leave(s, ref, false);
 	return rc;
 }
 
 int ring_set_capacity(struct store *s, store_ref ref, uint64_t capacity)
 {
+	struct mm_ring *r;
 	int rc;
 
 	if (store_readonly(s))
 		return -EROFS;
-	if (capacity < MM_RING_MIN || capacity > UINT32_MAX / 2)
+	if (capacity < MM_RING_MIN || capacity > CAPACITY_MAX)
 		return -EINVAL;
-	rc = begin(s, ref);
+	rc = begin(s, ref, &r);
 	if (rc)
 		return rc;
-	if (capacity > s->hdr->size_cap)
+	if (capacity > store_kind_size_cap(s))
 		rc = -ENOSPC;
-	else if (capacity != ring_of(s, ref)->capacity)
-		rc = replace(s, ref, capacity, false);
-	arena_unlock(s);
+	else if (capacity != r->capacity)
+		rc = replace(s, ref, r, capacity, false);
+	store_kind_leave(s, ref, false);
 	return rc;
 }
 
 int ring_stat(struct store *s, store_ref ref, struct ring_stat *st)
 {
 	struct mm_ring *r;
-	int rc = begin(s, ref);
+	int rc = begin(s, ref, &r);
 
 	if (rc)
 		return rc;
-	r = ring_of(s, ref);
 	st->capacity = r->capacity;
 	st->head = r->head;
 	st->tail = r->tail;
 	st->records = r->records;
-	arena_unlock(s);
+	store_kind_leave(s, ref, false);
 	return 0;
 }

@@ -28,7 +28,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kind.h"
 #include "store_int.h"
+
+_Static_assert(STORE_FORMAT_VERSION == MM_FORMAT_VERSION, "store.h");
 
 #define GROW_STEP (1u << 20)
 #define RETIRE_WAIT_MS 60000    /* for an unmounted owner to close */
@@ -123,41 +126,6 @@ void arena_unlock(struct store *s)
 	pthread_mutex_unlock(&s->hdr->lock.mutex);
 }
 
-static bool pid_gone(uint32_t pid)
-{
-	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
-
-/* Per-file lock word: 0 or the holder's pid.  A holder that no longer
- * exists is taken over.  A private copy shares its words with nobody (and
- * a snapshot's may hold anything): no locking there. */
-void file_lock(struct store *s, struct mm_inode *ino)
-{
-	_Atomic uint32_t *word = (_Atomic uint32_t *)&ino->lock;
-	uint32_t me = (uint32_t)s->pid, cur;
-
-	if (store_readonly(s))
-		return;
-	for (;;) {
-		cur = 0;
-		if (atomic_compare_exchange_weak(word, &cur, me))
-			return;
-		if (cur != 0 && cur != me && pid_gone(cur) &&
-		    atomic_compare_exchange_strong(word, &cur, me))
-			return;
-		if (cur == me)          /* a previous life of our pid */
-			return;
-		sched_yield();
-	}
-}
-
-void file_unlock(struct store *s, struct mm_inode *ino)
-{
-	if (store_readonly(s))
-		return;
-	atomic_store((_Atomic uint32_t *)&ino->lock, 0);
-}
-
 static int check_header(const struct mm_header *h, uint64_t st_size,
 			char *err, size_t errlen)
 {
@@ -230,7 +198,7 @@ static void init_header(struct store *s, const struct store_options *o)
 	init_mutex(h);
 }
 
-static int map_arena(struct store *s, size_t len, bool create)
+static int map_arena(struct store *s, size_t len)
 {
 	int prot = PROT_READ | PROT_WRITE;
 	int flags = MAP_SHARED | MAP_NORESERVE;
@@ -246,7 +214,6 @@ static int map_arena(struct store *s, size_t len, bool create)
 	}
 	s->map_len = len;
 	s->hdr = (struct mm_header *)s->base;
-	(void)create;
 	return 0;
 }
 
@@ -363,7 +330,7 @@ static int create_arena(struct store *s, const struct store_options *o,
 			    "size must be at least %u bytes", MM_MIN_ARENA);
 	if (ftruncate(s->fd, MM_PAGE) != 0)
 		return fail(err, errlen, -errno, "%s", strerror(errno));
-	rc = map_arena(s, cap, true);
+	rc = map_arena(s, cap);
 	if (rc)
 		return fail(err, errlen, rc, "mmap: %s", strerror(-rc));
 	init_header(s, o);
@@ -440,7 +407,7 @@ static int open_existing(struct store *s, const struct store_options *o,
 		len = o->size_cap / MM_PAGE * MM_PAGE;
 	if (size > len)
 		len = round_up(size, MM_PAGE);
-	rc = map_arena(s, len, false);
+	rc = map_arena(s, len);
 	if (rc)
 		return fail(err, errlen, rc, "mmap: %s", strerror(-rc));
 	if (s->readonly)
@@ -526,19 +493,22 @@ int store_open(const char *path, const struct store_options *opt,
 	       struct store **out, char *err, size_t errlen)
 {
 	struct store_options none = {0};
+	const char *missing;
 	struct store *s;
 	bool created = false;
 	int rc;
 
 	if (!opt)
 		opt = &none;
+	rc = kind_ready(&missing);
+	if (rc)
+		return fail(err, errlen, rc, "this program cannot read %s "
+			    "blocks (store_define_kind was not called)",
+			    missing);
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->path = strdup(path))) {
-		free(s);
+	if (!s)
 		return fail(err, errlen, -ENOMEM, "out of memory");
-	}
 	s->fd = -1;
-	s->pid = getpid();
 	s->readonly = opt->flags & STORE_OPEN_PEEK;
 	s->private_map = (opt->flags & STORE_OPEN_RDONLY) && !s->readonly;
 	if (opt->flags & STORE_OPEN_SNAPSHOT) {
@@ -580,7 +550,6 @@ out:
 		munmap(s->base, s->map_len);
 	if (s->fd >= 0)
 		close(s->fd);
-	free(s->path);
 	free(s);
 	return rc;
 }
@@ -627,7 +596,6 @@ void store_close(struct store *s)
 		close(s->fd);
 	free(s->pins.keys);
 	free(s->pins.counts);
-	free(s->path);
 	free(s);
 }
 

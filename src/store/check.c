@@ -1,7 +1,7 @@
 /* check.c -- verify an arena's invariants; census and extents for tools.
  *
  * store_verify checks, without changing anything but the mark bits and
- * lock words of its private copy, every invariant format.h states:
+ * spare words of its private copy, every invariant format.h states:
  *   heap      headers tile [4096, brk) (the walk recovery also does) and
  *             every payload holds what its own fields say;
  *   header    intent idle, counters equal what the heap holds, used bytes;
@@ -31,7 +31,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "ring.h"
+#include "kind.h"
 #include "store_int.h"
 
 
@@ -80,7 +80,7 @@ static int walk(struct verify *v)
 			problem(v, "heap: block at offset %" PRIu64 " (kind %u)"
 				" is too small for its content", off,
 				mm_block(s, off)->kind);
-			return -1;
+			return -EINVAL;
 		}
 		mm_block(s, off)->flags &= (uint8_t)~(MM_BLOCK_MARK |
 						      MM_SCRATCH_FLAGS);
@@ -136,17 +136,6 @@ static void take(struct verify *v, uint64_t off, unsigned kind,
 	mm_block(s, off)->flags |= MM_BLOCK_MARK;
 }
 
-static void check_ring(struct verify *v, uint64_t off, uint64_t ino)
-{
-	struct mm_ring *r = mm_payload(v->s, off);
-
-	if (r->head > r->tail || r->tail - r->head > r->capacity ||
-	    r->tail > RING_TAIL_MAX)
-		problem(v, "ring inode %" PRIu64 ": head %" PRIu64
-			" and tail %" PRIu64 " out of order", ino, r->head,
-			r->tail);
-}
-
 static bool known_type(uint32_t type)
 {
 	return type == MM_IFREG || type == MM_IFDIR || type == MM_IFLNK ||
@@ -163,28 +152,43 @@ static void check_xattr(struct verify *v, const struct mm_inode *ino)
 			ino->ino, ino->xattr);
 }
 
-static void check_map(struct verify *v, const struct mm_inode *ino)
+static void report_to(void *ctx, const char *msg)
 {
-	struct mm_map *m = mm_payload(v->s, ino->data);
+	problem(ctx, "%s", msg);
+}
 
-	if (m->size > STORE_FILE_MAX || MM_CHUNKS(m->size) > m->nslots)
-		problem(v, "inode %" PRIu64 ": size %" PRIu64 " does not fit "
-			"its %" PRIu64 " map slots", ino->ino, m->size,
-			m->nslots);
-	for (uint64_t i = 0; i < m->nslots; i++) {
-		if (!m->chunk[i])
-			continue;
-		if (m->size > STORE_FILE_MAX || i >= MM_CHUNKS(m->size))
-			problem(v, "inode %" PRIu64 ": chunk %" PRIu64
-				" past its size", ino->ino, i);
-		take(v, m->chunk[i], MM_CHUNK_KIND, "chunk");
+static void take_child(void *ctx, uint64_t *slot, unsigned kind)
+{
+	take(ctx, *slot, kind, kind_name(kind));
+}
+
+/* A file's content: a block of a kind its type may hold, referenced once,
+ * whose content (kind_check_data) and children are right. */
+static void check_data(struct verify *v, const struct mm_inode *ino)
+{
+	struct store *s = v->s;
+	struct kind_check k = { .s = s, .ino = ino, .report = report_to,
+				.ctx = v };
+	unsigned kind = mm_header_ok(s, ino->data) ?
+			mm_block(s, ino->data)->kind : 0;
+
+	if (!kind_holds(ino, kind)) {
+		problem(v, "inode %" PRIu64 ": its data at %" PRIu64 " is a "
+			"%s block, which a file of type %o%s cannot hold",
+			ino->ino, ino->data, kind_name(kind), mm_type(ino),
+			ino->flags & MM_INODE_KINDS ? " with its flags" : "");
+		return;
 	}
+	take(v, ino->data, kind, kind_name(kind));
+	if (!is_kind(s, ino->data, kind))
+		return;
+	kind_check_data(&k, ino->data);
+	kind_children(s, ino->data, take_child, v);
 }
 
 static void check_file(struct verify *v, uint64_t off)
 {
-	struct store *s = v->s;
-	struct mm_inode *ino = mm_inode(s, off);
+	struct mm_inode *ino = mm_inode(v->s, off);
 	uint32_t type = mm_type(ino);
 
 	if (ino->xattr)
@@ -192,39 +196,14 @@ static void check_file(struct verify *v, uint64_t off)
 	if (!known_type(type))
 		problem(v, "inode %" PRIu64 ": unknown file type %o", ino->ino,
 			type);
-	if ((ino->flags & MM_INODE_RING) && type != MM_IFREG)
-		problem(v, "inode %" PRIu64 ": a ring that is not a regular "
-			"file", ino->ino);
+	if ((ino->flags & MM_INODE_KINDS) && type != MM_IFREG)
+		problem(v, "inode %" PRIu64 ": flags of a %s on a file that is "
+			"not regular", ino->ino, kind_name(MM_RING));
 	if (type == MM_IFDIR && !ino->data)
 		problem(v, "directory %" PRIu64 ": no DIR block", ino->ino);
 	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
 		return;
-	if (type == MM_IFDIR) {
-		take(v, ino->data, MM_DIR, "directory");
-		return;
-	}
-	if (ino->flags & MM_INODE_RING) {
-		take(v, ino->data, MM_RING, "ring");
-		if (is_kind(s, ino->data, MM_RING))
-			check_ring(v, ino->data, ino->ino);
-		return;
-	}
-	if (is_kind(s, ino->data, MM_DATA)) {
-		struct mm_data *d = mm_payload(s, ino->data);
-
-		take(v, ino->data, MM_DATA, "data");
-		if (type == MM_IFLNK && (d->size == 0 ||
-					d->size > STORE_SYMLINK_MAX))
-			problem(v, "symlink %" PRIu64 ": target of %" PRIu64
-				" bytes", ino->ino, d->size);
-		return;
-	}
-	take(v, ino->data, MM_MAP, "map");
-	if (type != MM_IFREG)
-		problem(v, "inode %" PRIu64 ": a map on a file that is not "
-			"regular", ino->ino);
-	if (is_kind(s, ino->data, MM_MAP))
-		check_map(v, ino);
+	check_data(v, ino);
 }
 
 /* The index block holds its buckets (ns_find may index it). */
@@ -394,21 +373,21 @@ static void check_inodes(struct verify *v, uint64_t *orphans)
 			counts[3]);
 }
 
-/* nlink against live names: count names into the scratch copy's lock
- * words (this is a private copy; lock words carry no meaning here), and
- * leave them 0 as recovery does. */
+/* nlink against live names: count names into the private copy's spare
+ * words (format.h: the checker's scratch), and leave them 0 as recovery
+ * does. */
 static void check_links(struct verify *v)
 {
 	struct store *s = v->s;
 
 	for_each_block(s, off)
 		if (mm_block(s, off)->kind == MM_INODE)
-			mm_inode(s, off)->lock = 0;
+			mm_inode(s, off)->spare = 0;
 	for_each_block(s, off)
 		if (mm_block(s, off)->kind == MM_DENTRY &&
 		    mm_dentry(s, off)->state == MM_DENTRY_LIVE &&
 		    is_kind(s, mm_dentry(s, off)->inode, MM_INODE))
-			mm_inode(s, mm_dentry(s, off)->inode)->lock++;
+			mm_inode(s, mm_dentry(s, off)->inode)->spare++;
 	for_each_block(s, off) {
 		struct mm_inode *ino;
 
@@ -418,11 +397,11 @@ static void check_links(struct verify *v)
 		if (off == s->hdr->root && ino->nlink != 1)
 			problem(v, "root directory: nlink %u, not 1",
 				ino->nlink);
-		else if (off != s->hdr->root && ino->lock != ino->nlink &&
-			 !(mm_is_dir(ino) && ino->nlink && ino->lock == 1))
+		else if (off != s->hdr->root && ino->spare != ino->nlink &&
+			 !(mm_is_dir(ino) && ino->nlink && ino->spare == 1))
 			problem(v, "inode %" PRIu64 ": nlink %u, %u name(s)",
-				ino->ino, ino->nlink, ino->lock);
-		ino->lock = 0;
+				ino->ino, ino->nlink, ino->spare);
+		ino->spare = 0;
 	}
 }
 
@@ -496,13 +475,17 @@ int store_recover(struct store *s)
 
 int store_census(struct store *s, struct store_census *c)
 {
+	int rc = 0;
+
 	memset(c, 0, sizeof(*c));
 	arena_lock(s);
 	for_each_block(s, off) {
 		struct mm_block *b = mm_block(s, off);
 
-		if (!mm_header_ok(s, off))
+		if (!mm_header_ok(s, off)) {
+			rc = -EUCLEAN;  /* counts so far; the rest is unread */
 			break;
+		}
 		c->kind_blocks[b->kind & 15]++;
 		c->kind_bytes[b->kind & 15] += b->size;
 		if (b->kind == MM_FREE) {
@@ -513,17 +496,15 @@ int store_census(struct store *s, struct store_census *c)
 			continue;
 		}
 		c->blocks++;
-		if (b->kind == MM_INODE) {
+		if (b->kind == MM_INODE)
 			c->orphans += mm_inode(s, off)->nlink == 0 &&
 				      off != s->hdr->root;
-			c->locked += mm_inode(s, off)->lock != 0;
-		}
 	}
 	c->tail_room = s->hdr->size_cap - s->hdr->brk;
 	if (c->tail_room > c->largest_free)
 		c->largest_free = c->tail_room;
 	arena_unlock(s);
-	return 0;
+	return rc;
 }
 
 /* Kind of the block at off, 0 if there is none (an extent may be asked
@@ -533,25 +514,47 @@ static unsigned kind_at(struct store *s, uint64_t off)
 	return off && mm_header_ok(s, off) ? mm_block(s, off)->kind : 0;
 }
 
-static void map_extent(struct store *s, uint64_t map, struct store_extent *e)
-{
-	struct mm_map *m = mm_payload(s, map);
+struct extent_ctx {
+	struct store *s;
+	struct store_extent *e;
+};
 
-	if (!recover_block_ok(s, map))
+/* Blocks a data block owns, counted only where they are what it says
+ * (an extent may be asked of an arena recovery has not seen). */
+static void extent_child(void *ctx, uint64_t *slot, unsigned kind)
+{
+	struct extent_ctx *x = ctx;
+
+	if (kind_at(x->s, *slot) != kind)
 		return;
-	for (uint64_t i = 0; i < m->nslots; i++) {
-		if (kind_at(s, m->chunk[i]) != MM_CHUNK_KIND)
-			continue;
-		e->chunks++;
-		e->bytes += mm_block(s, m->chunk[i])->size;
+	x->e->chunks++;
+	x->e->bytes += mm_block(x->s, *slot)->size;
+}
+
+static void data_extent(struct store *s, const struct mm_inode *ino,
+			struct store_extent *e)
+{
+	unsigned kind = kind_at(s, ino->data);
+	struct extent_ctx x = { s, e };
+
+	e->block = ino->data;
+	if (!ino->data) {
+		e->layout = "empty";
+		return;
 	}
+	if (!kind_holds(ino, kind) || !recover_block_ok(s, ino->data)) {
+		e->layout = "damaged";
+		return;
+	}
+	e->layout = kind_layout(kind);
+	e->bytes += mm_block(s, ino->data)->size;
+	kind_children(s, ino->data, extent_child, &x);
 }
 
 int store_extent(struct store *s, store_ref ref, struct store_extent *e)
 {
 	struct mm_inode *ino;
 	uint32_t type;
-	unsigned kind;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
@@ -560,28 +563,14 @@ int store_extent(struct store *s, store_ref ref, struct store_extent *e)
 		return rc;
 	ino = mm_inode(s, ref);
 	type = mm_type(ino);
-	kind = kind_at(s, ino->data);
-	e->lock_pid = ino->lock;
 	e->xattr_block = ino->xattr;
 	e->bytes = mm_block(s, ref)->size;
 	if (kind_at(s, ino->xattr) == MM_XATTR)
 		e->bytes += mm_block(s, ino->xattr)->size;
-	if (type == MM_IFCHR || type == MM_IFBLK) {
+	if (type == MM_IFCHR || type == MM_IFBLK)
 		e->layout = "device";
-		arena_unlock(s);
-		return 0;
-	}
-	e->block = ino->data;
-	e->layout = type == MM_IFDIR ? (kind == MM_DIR ? "dir" : "damaged") :
-		    !ino->data ? "empty" :
-		    (ino->flags & MM_INODE_RING) ?
-		    (kind == MM_RING ? "ring" : "damaged") :
-		    kind == MM_MAP ? "chunked" :
-		    kind == MM_DATA ? "small" : "damaged";
-	if (kind)
-		e->bytes += mm_block(s, ino->data)->size;
-	if (kind == MM_MAP)
-		map_extent(s, ino->data, e);
+	else
+		data_extent(s, ino, e);
 	arena_unlock(s);
 	return 0;
 }

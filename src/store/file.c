@@ -14,13 +14,13 @@
  *     is the commit, otherwise a copy of the map is published.
  *
  * Invariant: bytes of storage past the size may hold anything; any change
- * that makes them visible zeroes them first.  Callers hold the arena lock
- * and the file's lock.
+ * that makes them visible zeroes them first.  Callers hold the arena lock.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "kind.h"
 #include "store_int.h"
 
 
@@ -35,60 +35,9 @@ static unsigned repr_kind(const struct store *s, const struct mm_inode *ino)
 	return ino->data ? mm_block(s, ino->data)->kind : 0;
 }
 
-static bool has_bytes(const struct mm_inode *ino)
-{
-	uint32_t type = mm_type(ino);
-
-	return (type == MM_IFREG || type == MM_IFLNK) &&
-	       !(ino->flags & MM_INODE_RING);
-}
-
-uint64_t file_size(const struct store *s, const struct mm_inode *ino)
-{
-	if ((ino->flags & MM_INODE_RING) && ino->data)
-		return ((struct mm_ring *)mm_payload(s, ino->data))->tail;
-	if (!has_bytes(ino) || !ino->data)
-		return 0;
-	if (repr_kind(s, ino) == MM_DATA)
-		return ((struct mm_data *)mm_payload(s, ino->data))->size;
-	return ((struct mm_map *)mm_payload(s, ino->data))->size;
-}
-
-uint64_t file_bytes_used(const struct store *s, const struct mm_inode *ino)
-{
-	uint32_t type = mm_type(ino);
-	uint64_t bytes = 0;
-
-	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
-		return 0;
-	bytes = mm_block(s, ino->data)->size;
-	if (repr_kind(s, ino) == MM_MAP) {
-		struct mm_map *m = mm_payload(s, ino->data);
-
-		for (uint64_t i = 0; i < m->nslots; i++)
-			if (m->chunk[i])
-				bytes += mm_block(s, m->chunk[i])->size;
-	}
-	return bytes;
-}
-
 static unsigned char *chunk_bytes(const struct store *s, uint64_t chunk)
 {
 	return mm_payload(s, chunk);
-}
-
-static void free_repr(struct store *s, uint64_t data)
-{
-	if (!data)
-		return;
-	if (mm_block(s, data)->kind == MM_MAP) {
-		struct mm_map *m = mm_payload(s, data);
-
-		for (uint64_t i = 0; i < m->nslots; i++)
-			if (m->chunk[i])
-				mm_free(s, m->chunk[i]);
-	}
-	mm_free(s, data);
 }
 
 void file_free_data(struct store *s, struct mm_inode *ino)
@@ -97,30 +46,8 @@ void file_free_data(struct store *s, struct mm_inode *ino)
 
 	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
 		return;
-	if (type == MM_IFDIR || (ino->flags & MM_INODE_RING))
-		mm_free(s, ino->data);
-	else
-		free_repr(s, ino->data);
+	kind_free(s, ino->data);
 	ino->data = 0;
-}
-
-void file_mark(struct store *s, const struct mm_inode *ino,
-	       void (*mark)(struct store *, uint64_t))
-{
-	uint32_t type = mm_type(ino);
-
-	if (ino->xattr)
-		mark(s, ino->xattr);
-	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
-		return;
-	mark(s, ino->data);
-	if (has_bytes(ino) && repr_kind(s, ino) == MM_MAP) {
-		struct mm_map *m = mm_payload(s, ino->data);
-
-		for (uint64_t i = 0; i < m->nslots; i++)
-			if (m->chunk[i])
-				mark(s, m->chunk[i]);
-	}
 }
 
 /* The stored span of representation data that starts at pos (< end): its
@@ -198,11 +125,6 @@ static int build_small(struct store *s, uint64_t old, uint64_t keep,
 	return 0;
 }
 
-static void free_map_partial(struct store *s, uint64_t map)
-{
-	free_repr(s, map);
-}
-
 static int build_map(struct store *s, uint64_t old, uint64_t keep,
 		     const struct span *w, uint64_t new_size, uint64_t *out)
 {
@@ -225,7 +147,7 @@ static int build_map(struct store *s, uint64_t old, uint64_t keep,
 		rc = mm_alloc(s, MM_CHUNK_KIND, MM_CHUNK, &m->chunk[i]);
 		if (rc) {
 			m->chunk[i] = 0;
-			free_map_partial(s, map);
+			kind_free(s, map);
 			return rc;
 		}
 		bytes = chunk_bytes(s, m->chunk[i]);
@@ -269,7 +191,8 @@ static int rebuild(struct store *s, struct mm_inode *ino, uint64_t keep,
 	if (rc)
 		return rc;
 	mm_commit64(&ino->data, fresh);
-	free_repr(s, old);
+	if (old)
+		kind_free(s, old);
 	return 0;
 }
 
@@ -491,7 +414,6 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 	if (rc)
 		return rc;
 	ino = mm_inode(s, ref);
-	file_lock(s, ino);
 	if (size == 0 && !truncate_first)
 		rc = 0;
 	else if (truncate_first)
@@ -502,14 +424,13 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 	else if (off + size <= MM_SMALL_MAX)
 		rc = write_small(s, ino, &w);
 	else
-		rc = rebuild(s, ino, file_size(s, ino), &w,
-			     off + size > file_size(s, ino) ? off + size :
-			     file_size(s, ino), 0);
+		rc = rebuild(s, ino, kind_size(s, ino), &w,
+			     off + size > kind_size(s, ino) ? off + size :
+			     kind_size(s, ino), 0);
 	if (rc == 0 && (size || truncate_first)) {
 		inode_touch(s, ref, true, true);
 		rc = (ssize_t)size;
 	}
-	file_unlock(s, ino);
 	arena_unlock(s);
 	return rc;
 }
@@ -526,8 +447,7 @@ static int read_begin(struct store *s, store_ref ref, uint64_t off,
 	if (rc)
 		return rc;
 	*ino = mm_inode(s, ref);
-	file_lock(s, *ino);
-	fsize = file_size(s, *ino);
+	fsize = kind_size(s, *ino);
 	if (off >= fsize)
 		*size = 0;
 	else if (*size > fsize - off)
@@ -537,7 +457,6 @@ static int read_begin(struct store *s, store_ref ref, uint64_t off,
 
 static void read_end(struct store *s, struct mm_inode *ino)
 {
-	file_unlock(s, ino);
 	arena_unlock(s);
 }
 
@@ -597,13 +516,12 @@ static int grow_map(struct store *s, struct mm_inode *ino, uint64_t size)
 int file_truncate(struct store *s, uint64_t ref, uint64_t size)
 {
 	struct mm_inode *ino = mm_inode(s, ref);
-	uint64_t old_size = file_size(s, ino);
+	uint64_t old_size = kind_size(s, ino);
 	struct span none = { 0, NULL, 0 };
 	int rc;
 
 	if (size == old_size)
 		return 0;
-	file_lock(s, ino);
 	if (repr_kind(s, ino) == MM_MAP && size)
 		rc = size < old_size ? shrink_map(s, mm_payload(s, ino->data),
 						  size) :
@@ -616,7 +534,6 @@ int file_truncate(struct store *s, uint64_t ref, uint64_t size)
 		rc = 0;
 	} else
 		rc = rebuild(s, ino, old_size, &none, size, size);
-	file_unlock(s, ino);
 	return rc;
 }
 
@@ -629,38 +546,46 @@ static int sync_block(struct store *s, uint64_t off)
 	return msync(s->base + start, end - start, MS_SYNC) ? -errno : 0;
 }
 
-/* fsync(2): write back the pages of the file's own blocks (inode, data,
- * map and chunks, ring, xattrs) and the header.  Names are directory
+struct sync_ctx {
+	struct store *s;
+	int rc;
+};
+
+static void sync_child(void *ctx, uint64_t *slot, unsigned kind)
+{
+	struct sync_ctx *c = ctx;
+
+	(void)kind;
+	if (c->rc == 0)
+		c->rc = sync_block(c->s, *slot);
+}
+
+/* fsync(2): write back the pages of the file's own blocks (inode, xattrs,
+ * its content and what that owns) and the header.  Names are directory
  * data: fsync the directory (store_sync) to make them durable. */
 int store_sync_file(struct store *s, store_ref ref, bool datasync)
 {
+	struct sync_ctx c = { s, 0 };
 	struct mm_inode *ino;
-	int rc = 0;
+	uint32_t type;
 
 	if (store_readonly(s))
 		return 0;
-	rc = store_enter(s, ref);
-	if (rc)
-		return rc;
+	c.rc = store_enter(s, ref);
+	if (c.rc)
+		return c.rc;
 	ino = mm_inode(s, ref);
+	type = mm_type(ino);
 	(void)datasync;         /* size and times live in the same pages */
-	rc = sync_block(s, ref);
-	if (rc == 0 && ino->xattr)
-		rc = sync_block(s, ino->xattr);
-	if (rc == 0 && ino->data && has_bytes(ino)) {
-		rc = sync_block(s, ino->data);
-		if (repr_kind(s, ino) == MM_MAP) {
-			struct mm_map *m = mm_payload(s, ino->data);
-
-			for (uint64_t i = 0; rc == 0 && i < m->nslots; i++)
-				if (m->chunk[i])
-					rc = sync_block(s, m->chunk[i]);
-		}
-	} else if (rc == 0 && (ino->flags & MM_INODE_RING)) {
-		rc = sync_block(s, ino->data);
+	c.rc = sync_block(s, ref);
+	if (c.rc == 0 && ino->xattr)
+		c.rc = sync_block(s, ino->xattr);
+	if (c.rc == 0 && ino->data && type != MM_IFCHR && type != MM_IFBLK) {
+		c.rc = sync_block(s, ino->data);
+		kind_children(s, ino->data, sync_child, &c);
 	}
-	if (rc == 0 && msync(s->base, MM_PAGE, MS_SYNC) != 0)
-		rc = -errno;
+	if (c.rc == 0 && msync(s->base, MM_PAGE, MS_SYNC) != 0)
+		c.rc = -errno;
 	arena_unlock(s);
-	return rc;
+	return c.rc;
 }

@@ -85,7 +85,9 @@
  *   XATTR   u32 count, u32 bytes, then count records
  *           { u8 namelen, u8 pad, u16 pad, u32 valuelen, name, value }
  *   HASH    u64 bucket[hash_buckets]: dentry chains (derived)
- *   RING    struct mm_ring: u64 capacity, head, tail, records, then
+ *   RING    (an extension kind: src/ring defines its rules through
+ *           store_kind.h; the store only allocates, frees and sizes it)
+ *           struct mm_ring: u64 capacity, head, tail, records, then
  *           capacity data bytes, then ceil(capacity/8) bitmap bytes.
  *           Virtual byte V of the log lives at data[V % capacity]; bit
  *           V % capacity is set iff a retained record starts at V.
@@ -129,6 +131,13 @@
  * commit = 1 is stored; after that the adds become LIVE, the kills DEAD and
  * commit returns to 0.  Recovery redoes a record whose commit is 1.
  *
+ * Kinds
+ *
+ * What the store does by block kind (what a payload must hold, which
+ * blocks it owns, which files may reference it, its layout name) is one
+ * table, kind.c: a new kind or a changed payload touches this file and one
+ * entry there.
+ *
  * Recovery (recover.c) walks the heap, drops PENDING and DEAD dentries and
  * dentries whose directory is unreachable from the root, recounts links,
  * frees inodes without links and blocks nothing reachable references,
@@ -138,10 +147,25 @@
  * Locks
  *
  * header.lock is a robust, process-shared pthread mutex guarding the whole
- * arena; EOWNERDEAD (its owner died) triggers recovery before the lock is
- * marked consistent.  inode->lock is the per-file lock word: 0 or the pid of
- * the process holding it; a holder that no longer exists is treated as
- * gone.  Lock order: a file's lock before the arena lock.
+ * arena: every read and every change of it, by the owner and by peeking
+ * readers (mmfsctl), happens under it.  Only the owner changes the arena,
+ * so a holder that dies (EOWNERDEAD) is either a reader, which changed
+ * nothing, or the owner, whose arena is then not clean and is recovered
+ * by the next owner's store_open: the next locker just marks the mutex
+ * consistent and goes on (arena.c).
+ *
+ * There is no per-file lock in version 1.  The word inode->spare (offset
+ * 60) held one until the store was layered: a pid, taken only under the
+ * arena mutex, so it guarded nothing, and a pid is no robust owner (pids
+ * are reused and differ between pid namespaces; a waiter can only spin).
+ * It is 0 on disk; recovery zeroes it and the checker uses it as scratch
+ * in its private copy.  Writers from several threads and processes will
+ * follow LMDB's model: one writer at a time under a robust mutex, readers
+ * that take no lock and read committed blocks that stay alive while they
+ * are read.  Per-file writer locks belong to that design, as robust
+ * process-shared mutexes taken before the arena mutex, which then covers
+ * only allocation and the commit; they will come with it and a new format
+ * version, measured against this single mutex.
  *
  * Two kernel locks on the arena file (not in it) say who owns it: the
  * owner's flock (exclusive; shared for read-only servers) from open to
@@ -244,7 +268,8 @@ struct mm_header {
 };
 
 /* inode flags */
-#define MM_INODE_RING 1u
+#define MM_INODE_RING 1u        /* data is a RING block (src/ring) */
+#define MM_INODE_KINDS MM_INODE_RING  /* flags naming an extension kind */
 
 struct mm_inode {
 	uint64_t ino;
@@ -252,7 +277,7 @@ struct mm_inode {
 	uint64_t xattr;
 	int64_t atime, mtime, ctime;   /* ns since the epoch */
 	uint32_t mode, uid, gid, nlink;
-	uint32_t lock;                 /* per-file lock: holder pid or 0 */
+	uint32_t spare;                /* 0; see "Locks" */
 	uint32_t flags;
 };
 

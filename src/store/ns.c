@@ -17,8 +17,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "kind.h"
 #include "store_int.h"
-#include "ring.h"
+#include "store_kind.h"
 
 static uint64_t mix64(uint64_t x)
 {
@@ -309,18 +310,29 @@ int store_mknod(struct store *s, store_ref dir, const char *name,
 	arena_lock(s);
 	if (type == MM_IFCHR || type == MM_IFBLK)
 		init.data = rdev;
-	if (type == MM_IFREG && ring_name(name)) {
-		init.flags = MM_INODE_RING;
-		rc = ring_block_new(s, s->hdr->ring_size, &init.data);
-	}
-	if (rc == 0)
-		rc = create_node(s, dir, name, &init, out);
-	if (rc && (init.flags & MM_INODE_RING) && init.data)
-		mm_free(s, init.data);
+	rc = create_node(s, dir, name, &init, out);
 	if (rc == 0)
 		inode_fill_attr(s, *out, attr);
 	arena_unlock(s);
 	return rc;
+}
+
+int store_kind_create(struct store *s, store_ref dir, const char *name,
+		      uint32_t mode, uint32_t uid, uint32_t gid,
+		      unsigned kind, uint64_t block, store_ref *out,
+		      struct store_attr *attr)
+{
+	struct mm_inode init = { .mode = MM_IFREG | (mode & 07777),
+				 .uid = uid, .gid = gid, .data = block,
+				 .flags = kind_inode_flag(kind) };
+	int rc = create_node(s, dir, name, &init, out);
+
+	if (rc) {
+		mm_free(s, block);
+		return rc;
+	}
+	inode_fill_attr(s, *out, attr);
+	return 0;
 }
 
 int store_symlink(struct store *s, store_ref dir, const char *name,

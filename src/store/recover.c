@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kind.h"
 #include "store_int.h"
 
 
@@ -47,8 +48,6 @@ struct tally {
 	uint64_t swept, swept_bytes, dropped, cut, intents;
 };
 
-static size_t payload_need(const struct store *s, uint64_t off);
-
 /* A block of this kind whose content fits it.  Only blocks something
  * references are asked: an unreferenced block may hold anything (an
  * allocation interrupted before it was filled) and is simply swept. */
@@ -56,49 +55,13 @@ static bool is_block(const struct store *s, uint64_t off, unsigned kind)
 {
 	return mm_header_ok(s, off) && mm_block(s, off)->kind == kind &&
 	       mm_block_start(s, off) &&
-	       payload_need(s, off) <= mm_payload_size(s, off);
-}
-
-static size_t payload_need(const struct store *s, uint64_t off)
-{
-	void *p = mm_payload(s, off);
-
-	switch (mm_block(s, off)->kind) {
-	case MM_INODE:
-		return sizeof(struct mm_inode);
-	case MM_DENTRY:
-		return sizeof(struct mm_dentry) +
-		       ((struct mm_dentry *)p)->namelen;
-	case MM_DATA:
-		if (((struct mm_data *)p)->size > UINT32_MAX)
-			return SIZE_MAX;
-		return sizeof(struct mm_data) + ((struct mm_data *)p)->size;
-	case MM_MAP:
-		if (((struct mm_map *)p)->nslots > UINT32_MAX)
-			return SIZE_MAX;
-		return sizeof(struct mm_map) + ((struct mm_map *)p)->nslots * 8;
-	case MM_CHUNK_KIND:
-		return MM_CHUNK;
-	case MM_DIR:
-		return sizeof(struct mm_dir);
-	case MM_RING:
-		if (((struct mm_ring *)p)->capacity < MM_RING_MIN ||
-		    ((struct mm_ring *)p)->capacity > UINT32_MAX)
-			return SIZE_MAX;
-		return sizeof(struct mm_ring) + ((struct mm_ring *)p)->capacity +
-		       MM_RING_BITMAP(((struct mm_ring *)p)->capacity);
-	case MM_XATTR:
-		return sizeof(struct mm_xattr_head) +
-		       ((struct mm_xattr_head *)p)->bytes;
-	default:
-		return 0;
-	}
+	       kind_need(s, off) <= mm_payload_size(s, off);
 }
 
 bool recover_block_ok(const struct store *s, uint64_t off)
 {
 	return mm_header_ok(s, off) &&
-	       payload_need(s, off) <= mm_payload_size(s, off);
+	       kind_need(s, off) <= mm_payload_size(s, off);
 }
 
 /* A name a directory may hold: what a path component can be. */
@@ -231,66 +194,38 @@ static void cut(uint64_t *ref, struct tally *t)
 	t->cut++;
 }
 
-/* What a regular file, symlink, fifo or socket's data may be: a ring's
- * RING block, a regular file's MAP, or a DATA block (a symlink's holding
- * a target store_symlink would accept). */
+/* Is the file's data a valid block of a kind its type (and flags) may
+ * hold? */
 static bool data_ok(struct store *s, const struct mm_inode *ino)
 {
-	uint32_t type = mm_type(ino);
-	uint64_t size;
-
-	if (ino->flags & MM_INODE_RING)
-		return is_block(s, ino->data, MM_RING);
-	if (type == MM_IFREG && is_block(s, ino->data, MM_MAP))
-		return true;
-	if (!is_block(s, ino->data, MM_DATA))
-		return false;
-	size = ((struct mm_data *)mm_payload(s, ino->data))->size;
-	return type != MM_IFLNK || (size && size <= STORE_SYMLINK_MAX);
+	return mm_header_ok(s, ino->data) &&
+	       kind_holds(ino, mm_block(s, ino->data)->kind) &&
+	       is_block(s, ino->data, mm_block(s, ino->data)->kind);
 }
 
-/* A map's size fits its slots and STORE_FILE_MAX; slots past the size are
- * empty and the others chunks. */
-static void check_map(struct store *s, uint64_t block, struct tally *t)
-{
-	struct mm_map *m = mm_payload(s, block);
-
-	if (m->size > STORE_FILE_MAX || MM_CHUNKS(m->size) > m->nslots) {
-		m->size = m->nslots * MM_CHUNK;
-		if (m->size > STORE_FILE_MAX)
-			m->size = STORE_FILE_MAX;
-		t->cut++;
-	}
-	for (uint64_t i = 0; i < m->nslots; i++)
-		if (m->chunk[i] && (i >= MM_CHUNKS(m->size) ||
-				    !is_block(s, m->chunk[i], MM_CHUNK_KIND)))
-			cut(&m->chunk[i], t);
-}
-
-/* Validate what an inode points at; cut what is out of place. */
+/* Validate what an inode points at; cut what is out of place.  A
+ * directory's data is claim_dirs' business, a device's is its rdev. */
 static void check_inode(struct store *s, uint64_t off, struct tally *t)
 {
 	struct mm_inode *ino = mm_inode(s, off);
+	struct kind_check k = { .s = s, .ino = ino, .repair = true };
 	uint32_t type = mm_type(ino);
 
 	if (ino->xattr && !recover_xattr_ok(s, ino->xattr))
 		cut(&ino->xattr, t);
-	if ((ino->flags & MM_INODE_RING) && type != MM_IFREG) {
-		ino->flags &= ~MM_INODE_RING;   /* only regular files */
+	if ((ino->flags & MM_INODE_KINDS) && type != MM_IFREG) {
+		ino->flags &= ~MM_INODE_KINDS;  /* only regular files */
 		t->cut++;
 	}
 	if (type == MM_IFCHR || type == MM_IFBLK || type == MM_IFDIR)
 		return;
-	if (ino->data && !data_ok(s, ino))
+	if (ino->data && (!data_ok(s, ino) || !kind_check_data(&k, ino->data)))
 		cut(&ino->data, t);
-	if ((ino->flags & MM_INODE_RING) && !ino->data) {
-		ino->flags &= ~MM_INODE_RING;   /* a ring without storage */
+	t->cut += k.cuts;
+	if ((ino->flags & MM_INODE_KINDS) && !ino->data) {
+		ino->flags &= ~MM_INODE_KINDS;  /* special without content */
 		t->cut++;
 	}
-	if (ino->flags & MM_INODE_RING)
-		ring_repair(s, ino->data);
-	else if (ino->data && mm_block(s, ino->data)->kind == MM_MAP)
-		check_map(s, ino->data, t);
 }
 
 static void reset_derived(struct store *s)
@@ -312,7 +247,7 @@ static void reset_derived(struct store *s)
 			memset(mm_payload(s, off), 0, sizeof(struct mm_dir));
 		if (b->kind == MM_INODE) {
 			mm_inode(s, off)->nlink = 0;
-			mm_inode(s, off)->lock = 0;
+			mm_inode(s, off)->spare = 0;
 			h->ninodes++;
 		}
 	}
@@ -468,11 +403,27 @@ static bool claim(struct store *s, uint64_t off)
 	return true;
 }
 
-/* Mark the blocks a checked live inode owns (file_mark, with sharing cut). */
+struct claim_ctx {
+	struct store *s;
+	struct tally *t;
+};
+
+/* A block a data block owns: cut if it is not of its kind or is owned
+ * already. */
+static void claim_child(void *ctx, uint64_t *slot, unsigned kind)
+{
+	struct claim_ctx *c = ctx;
+
+	if (!is_block(c->s, *slot, kind) || !claim(c->s, *slot))
+		cut(slot, c->t);
+}
+
+/* Mark the blocks a checked live inode owns, cutting second references. */
 static void claim_file(struct store *s, struct mm_inode *ino,
 		       struct tally *t)
 {
 	uint32_t type = mm_type(ino);
+	struct claim_ctx c = { s, t };
 
 	if (ino->xattr && !claim(s, ino->xattr))
 		cut(&ino->xattr, t);
@@ -484,16 +435,10 @@ static void claim_file(struct store *s, struct mm_inode *ino,
 	}
 	if (!claim(s, ino->data)) {
 		cut(&ino->data, t);
-		ino->flags &= ~MM_INODE_RING;
+		ino->flags &= ~MM_INODE_KINDS;
 		return;
 	}
-	if (mm_block(s, ino->data)->kind == MM_MAP) {
-		struct mm_map *m = mm_payload(s, ino->data);
-
-		for (uint64_t i = 0; i < m->nslots; i++)
-			if (m->chunk[i] && !claim(s, m->chunk[i]))
-				cut(&m->chunk[i], t);
-	}
+	kind_children(s, ino->data, claim_child, &c);
 }
 
 static void count_inode(struct store *s, const struct mm_inode *ino)

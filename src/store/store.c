@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "kind.h"
 #include "store_int.h"
 
 static uint32_t type_of(const struct mm_inode *ino)
@@ -227,6 +228,8 @@ void inode_fill_attr(struct store *s, uint64_t off, struct store_attr *a)
 	a->nlink = ino->nlink;
 	a->uid = ino->uid;
 	a->gid = ino->gid;
+	if ((ino->flags & MM_INODE_KINDS) && ino->data)
+		a->kind = mm_block(s, ino->data)->kind;
 	if (type == MM_IFDIR) {
 		a->nlink = ino->nlink ? 2 + (uint32_t)mm_dir(s, off)->nsubdirs
 				      : 0;
@@ -234,9 +237,10 @@ void inode_fill_attr(struct store *s, uint64_t off, struct store_attr *a)
 	} else if (type == MM_IFCHR || type == MM_IFBLK) {
 		a->rdev = (uint32_t)ino->data;
 	} else {
-		a->size = file_size(s, ino);
+		a->size = kind_size(s, ino);
 	}
-	a->blocks = (file_bytes_used(s, ino) + 511) / 512;
+	if (ino->data && type != MM_IFCHR && type != MM_IFBLK)
+		a->blocks = (kind_bytes(s, ino->data) + 511) / 512;
 	a->atime = ts_of(ino->atime);
 	a->mtime = ts_of(ino->mtime);
 	a->ctime = ts_of(ino->ctime);
@@ -264,8 +268,8 @@ static int set_size(struct store *s, store_ref ref, uint64_t size)
 		return -EINVAL;
 	if (size > STORE_FILE_MAX)
 		return -EFBIG;
-	if (ino->flags & MM_INODE_RING)
-		return ring_truncate_locked(s, ref, size);
+	if (ino->flags & MM_INODE_KINDS)
+		return kind_truncate(s, ref, size);
 	return file_truncate(s, ref, size);
 }
 
@@ -305,7 +309,7 @@ out:
 	return rc;
 }
 
-int store_statfs(struct store *s, struct store_statfs *st)
+void store_statfs(struct store *s, struct store_statfs *st)
 {
 	struct mm_header *h = s->hdr;
 
@@ -323,8 +327,8 @@ int store_statfs(struct store *s, struct store_statfs *st)
 	st->max_files = h->max_files;
 	st->format_version = h->version;
 	st->clean = h->clean;
+	st->ring_size = h->ring_size;
 	arena_unlock(s);
-	return 0;
 }
 
 void store_count_request(struct store *s, unsigned opcode)
@@ -342,9 +346,4 @@ void store_reset_requests(struct store *s)
 void store_requests(struct store *s, uint64_t out[STORE_NREQUESTS])
 {
 	memcpy(out, s->hdr->requests, sizeof(s->hdr->requests));
-}
-
-void store_adopt(struct store *s)
-{
-	s->pid = getpid();
 }

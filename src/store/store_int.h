@@ -6,10 +6,15 @@
  * offsets that came from the arena's own structures, validated on open or by
  * store_valid_ref.
  *
- * Modules: arena.c (open, map, grow, header, locks), alloc.c (blocks and
- * free lists), ns.c (dentries, index, directories, rename), file.c (file
- * bytes), xattr.c, recover.c (recovery and the checker), store.c (inodes,
- * attributes, pins, statfs).
+ * Modules: arena.c (open, map, grow, header, the arena lock), alloc.c
+ * (blocks and free lists), kind.c (the block-kind table, kind.h, and
+ * extension kinds, store_kind.h), ns.c (dentries, index, directories,
+ * rename), file.c (file bytes), xattr.c, recover.c (recovery), check.c
+ * (the checker, census and extents), store.c (inodes, attributes, pins,
+ * statfs).
+ *
+ * Layers: src/ring sits above the store and sees format.h and
+ * store_kind.h, never this file; everything else sees include/store.h.
  */
 #ifndef MMFS_STORE_INT_H
 #define MMFS_STORE_INT_H
@@ -28,14 +33,12 @@ struct pin_table {             /* open-addressing map: inode ref -> pins */
 
 struct store {
 	int fd;
-	char *path;
 	uint8_t *base;             /* mapping of map_len bytes */
 	size_t map_len;
 	struct mm_header *hdr;
 	bool readonly;             /* no stores to the arena at all */
 	bool private_map;          /* read-only serve: MAP_PRIVATE copy */
 	bool locked;               /* we hold header.lock */
-	pid_t pid;                 /* value of per-file lock words we take */
 	struct pin_table pins;
 	struct store_dir *cursors; /* open directory cursors */
 	char recovery[512];        /* what recovery did, "" if it did not run */
@@ -153,8 +156,6 @@ int store_enter(struct store *s, store_ref ref);
 int arena_grow(struct store *s, uint64_t need_end);
 void arena_lock(struct store *s);
 void arena_unlock(struct store *s);
-void file_lock(struct store *s, struct mm_inode *ino);
-void file_unlock(struct store *s, struct mm_inode *ino);
 
 /* alloc.c: blocks.  mm_alloc leaves the payload undefined, mm_zalloc
  * zeroes it.  Both return -ENOSPC when the cap is reached. */
@@ -188,17 +189,7 @@ void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
 
 /* file.c */
 void file_free_data(struct store *s, struct mm_inode *ino);
-uint64_t file_size(const struct store *s, const struct mm_inode *ino);
-uint64_t file_bytes_used(const struct store *s, const struct mm_inode *ino);
 int file_truncate(struct store *s, uint64_t inode, uint64_t size);
-void file_mark(struct store *s, const struct mm_inode *ino,
-	       void (*mark)(struct store *, uint64_t));
-
-/* ring.c (src/ring): the parts of rings the store itself needs */
-int ring_block_new(struct store *s, uint64_t capacity, uint64_t *out);
-void ring_repair(struct store *s, uint64_t block);
-int ring_truncate_locked(struct store *s, store_ref ref, uint64_t size);
-bool ring_name(const char *name);
 
 /* recover.c: recovery, and the validators the checker shares with it.
  * Both use the block flag bits MM_SCRATCH_FLAGS while they run and clear

@@ -1,11 +1,10 @@
 /* list.c -- ls and dump: the entry table (list.h).
  *
  * The entry table ("variable table") has one line per entry, columns
- *   TYPE INO MODE LINKS SIZE LAYOUT BLOCK BYTES CHUNKS LOCK PATH [EXTRA]
+ *   TYPE INO MODE LINKS SIZE LAYOUT BLOCK BYTES CHUNKS PATH [EXTRA]
  * TYPE is file, dir, link, ring, fifo, sock, chr or blk; LAYOUT, BLOCK,
  * BYTES and CHUNKS come from store_extent (BLOCK "-" when there is no data
- * block); LOCK is the file lock word, "free" or "pid=N" ("pid=N(gone)" if
- * no such process exists).  The path comes last, escaped (out_escape), then
+ * block).  The path comes last, escaped (out_escape), then
  * for symlinks " -> TARGET", for rings "  capacity=C head=H tail=T
  * records=R", for devices "  rdev=MAJ:MIN" and with values, for regular
  * files of at most VALUE_MAX bytes, "  value=\"...\"".
@@ -39,17 +38,6 @@ static const char *type_name(uint32_t mode, bool ring)
 	case S_IFBLK: return "blk";
 	default: return "?";
 	}
-}
-
-static const char *lock_text(uint32_t pid, char *buf, size_t len)
-{
-	bool gone;
-
-	if (!pid)
-		return "free";
-	gone = kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-	snprintf(buf, len, "pid=%" PRIu32 "%s", pid, gone ? "(gone)" : "");
-	return buf;
 }
 
 static void print_link(struct store *s, store_ref ref)
@@ -102,9 +90,9 @@ static void print_extra(struct store *s, store_ref ref,
 
 static void print_header(bool recursive)
 {
-	printf("%-4s %8s %4s %5s %12s %-7s %10s %10s %6s %-12s %s\n", "TYPE",
+	printf("%-4s %8s %4s %5s %12s %-7s %10s %10s %6s %s\n", "TYPE",
 	       "INO", "MODE", "LINKS", "SIZE", "LAYOUT", "BLOCK", "BYTES",
-	       "CHUNKS", "LOCK", recursive ? "PATH" : "NAME");
+	       "CHUNKS", recursive ? "PATH" : "NAME");
 }
 
 static int print_entry(struct store *s, store_ref ref, const char *name,
@@ -112,7 +100,7 @@ static int print_entry(struct store *s, store_ref ref, const char *name,
 {
 	struct store_attr a;
 	struct store_extent e;
-	char block[24], lock[40];
+	char block[24];
 	bool ring;
 	int rc;
 
@@ -121,13 +109,12 @@ static int print_entry(struct store *s, store_ref ref, const char *name,
 		rc = store_extent(s, ref, &e);
 	if (rc)
 		return rc;
-	ring = S_ISREG(a.mode) && ring_is(s, ref);
+	ring = a.kind == RING_KIND;
 	snprintf(block, sizeof(block), "%" PRIu64, e.block);
 	printf("%-4s %8" PRIu64 " %04o %5" PRIu32 " %12" PRIu64 " %-7s %10s "
-	       "%10" PRIu64 " %6" PRIu64 " %-12s ", type_name(a.mode, ring),
+	       "%10" PRIu64 " %6" PRIu64 " ", type_name(a.mode, ring),
 	       a.ino, (unsigned)(a.mode & 07777), a.nlink, a.size, e.layout,
-	       e.block ? block : "-", e.bytes, e.chunks,
-	       lock_text(e.lock_pid, lock, sizeof(lock)));
+	       e.block ? block : "-", e.bytes, e.chunks);
 	out_escape(stdout, name, len, 0);
 	print_extra(s, ref, &a, ring, values);
 	putchar('\n');

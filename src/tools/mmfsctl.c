@@ -16,10 +16,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "format.h"
 #include "guard.h"
 #include "list.h"
 #include "out.h"
+#include "ring.h"
 #include "summary.h"
 #include "target.h"
 
@@ -70,7 +70,7 @@ static void usage(FILE *f)
 static void version(void)
 {
 	printf(OUT_PROG " (mmfs) %s, arena format %u\n", MMFS_VERSION,
-	       MM_FORMAT_VERSION);
+	       STORE_FORMAT_VERSION);
 }
 
 /* Parse a command's options; -1 means continue, else an exit code. */
@@ -227,6 +227,10 @@ int main(int argc, char *argv[])
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	if (ring_register() != 0) {
+		fprintf(stderr, "%s: this build cannot read rings\n", OUT_PROG);
+		return OUT_FAIL;
+	}
 	if (!cmd)
 		return out_usage("missing command");
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||

@@ -98,12 +98,11 @@ struct tally {
 	size_t n, cap;
 };
 
-static void classify(struct tally *t, struct store *s, store_ref ref,
-		     uint32_t mode)
+static void classify(struct tally *t, const struct store_attr *a)
 {
-	switch (mode & S_IFMT) {
+	switch (a->mode & S_IFMT) {
 	case S_IFREG:
-		if (ring_is(s, ref))
+		if (a->kind == RING_KIND)
 			t->rings++;
 		else
 			t->files++;
@@ -129,7 +128,7 @@ static int count_visit(void *ctx, struct store *s, store_ref ref,
 	if (rc)
 		return rc;
 	if (S_ISDIR(a.mode) || a.nlink <= 1) {
-		classify(t, s, ref, a.mode);
+		classify(t, &a);
 		return 0;
 	}
 	if (t->n == t->cap) {
@@ -166,7 +165,7 @@ static int count_tree(struct store *s, struct tally *t)
 			continue;
 		rc = store_getattr(s, t->linked[i], &a);
 		if (rc == 0)
-			classify(t, s, t->linked[i], a.mode);
+			classify(t, &a);
 	}
 	free(t->linked);
 	t->linked = NULL;
@@ -183,7 +182,6 @@ static void stat_counts(const struct view *v, const struct tally *t)
 	line_count("inodes:", v->st.inodes);
 	line_count("max files:", v->st.max_files);
 	line_count("orphans:", v->census.orphans);
-	line_count("locked files:", v->census.locked);
 	key("problems:");
 	if (v->verify_failed[0])
 		printf("at least 1 (the checker crashed: %s)\n",

@@ -54,7 +54,9 @@ static store_ref node(struct store *s, store_ref dir, const char *name,
 {
 	struct store_attr a;
 	store_ref ref = 0;
-	int rc = store_mknod(s, dir, name, mode, 0, 0, 0x0103, &ref, &a);
+	int rc = (mode & 0170000) == 0100000 && ring_name(name) ?
+		 ring_create(s, dir, name, mode, 0, 0, &ref, &a) :
+		 store_mknod(s, dir, name, mode, 0, 0, 0x0103, &ref, &a);
 
 	if (rc) {
 		fprintf(stderr, "make_seeds: mknod %s: %d\n", name, rc);
@@ -566,6 +568,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: make_seeds DIR\n");
 		return 2;
 	}
+	if (ring_register() != 0)
+		return 1;
 	snprintf(outdir, sizeof(outdir), "%s", argv[1]);
 	snprintf(tmp, sizeof(tmp), "/dev/shm/mmfs-seeds-%d", (int)getpid());
 	snprintf(sub, sizeof(sub), "%s/arena", outdir);

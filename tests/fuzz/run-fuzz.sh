@@ -63,7 +63,7 @@ fi
 mkdir -p "$work"
 
 srcs=("$root"/src/store/*.c "$root"/src/ring/ring.c)
-incs=(-I"$root/src/store" -I"$root/src/ring")
+incs=(-I"$root/src/store" -I"$root/src/store/include" -I"$root/src/ring/include")
 cflags=(-std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror
 	-Wno-unused-parameter -fno-omit-frame-pointer)
 

@@ -74,7 +74,7 @@ def stat_of(res):
 
 
 COLUMNS = ("type", "ino", "mode", "links", "size", "layout", "block",
-           "bytes", "chunks", "lock")
+           "bytes", "chunks")
 
 
 def table(res):
@@ -184,7 +184,6 @@ def test_dump_lists_every_file_with_sizes(mmfs, ctl):
         if not path.endswith(".ring"):
             assert int(row["size"]) == st.st_size or row["type"] == "dir", \
                 (path, row, st.st_size)
-        assert row["lock"] == "free"
     assert (rows["/small"]["type"], rows["/small"]["layout"]) == \
         ("file", "small")
     assert rows["/small"]["links"] == "2"

@@ -143,12 +143,20 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(path, sizeof(path), "%s/arena", dir);
+	CHECK(ring_register() == 0);
+	CHECK(ring_register() == 0);            /* twice is harmless */
 	s = open_arena(path);
-	CHECK(store_mknod(s, store_root(s), "app.ring", 0100644, 0, 0, 0,
-			  &ring, &a) == 0);
-	CHECK(store_mknod(s, store_root(s), "plain", 0100644, 0, 0, 0,
+	CHECK(ring_create(s, store_root(s), "app.ring", 0644, 0, 0, &ring,
+			  &a) == 0);
+	CHECK(a.kind == RING_KIND && a.size == 0);
+	/* The store knows nothing of names: a ".ring" made through it is a
+	 * plain file, and ring calls refuse plain files. */
+	CHECK(store_mknod(s, store_root(s), "plain.ring", 0100644, 0, 0, 0,
 			  &plain, &a) == 0);
-	CHECK(ring_is(s, ring) && !ring_is(s, plain));
+	CHECK(a.kind == 0);
+	CHECK(ring_append(s, plain, "x", 1) == -EINVAL);
+	CHECK(ring_create(s, store_root(s), "app.ring", 0644, 0, 0, &plain,
+			  &a) == -EEXIST);
 	CHECK(store_write(s, ring, 0, "x", 1, false) == -EINVAL);
 	test_wrap_and_follow(s, ring);
 	test_positional(s, ring);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ring.h"
 #include "store.h"
 
 static int failures;
@@ -396,8 +397,44 @@ static void test_owner_locks(void)
 	verify_arena();
 }
 
+/* "test_store --unregistered PATH": a program that did not define the
+ * ring kind must not open an arena (it could not check or recover rings):
+ * -EPROTONOSUPPORT, with a reason that names the kind. */
+static int child_unregistered(const char *path)
+{
+	struct store_options o = {0};
+	struct store *s = NULL;
+	char err[256] = "";
+	int rc = store_open(path, &o, &s, err, sizeof(err));
+
+	if (rc == -EPROTONOSUPPORT && strstr(err, "ring"))
+		return 0;
+	fprintf(stderr, "child: store_open = %d (%s)\n", rc, err);
+	store_close(s);
+	return 1;
+}
+
+static void test_needs_ring_kind(void)
+{
+	struct store *s = open_arena(0);
+	pid_t pid;
+
+	store_close(s);
+	pid = fork();
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_store", "--unregistered",
+		      arena_path, (char *)NULL);
+		_exit(127);
+	}
+	CHECK_RC(child_status(pid), 0);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--unregistered") == 0)
+		return child_unregistered(argv[2]);
+	if (ring_register() != 0)
+		return 1;
 	if (argc == 4 && strcmp(argv[1], "--open-arena") == 0) {
 		snprintf(arena_path, sizeof(arena_path), "%s", argv[3]);
 		return child_opens(atoi(argv[2]));
@@ -408,7 +445,8 @@ int main(int argc, char **argv)
 	void (*tests[])(void) = { test_small_files, test_large_file,
 				  test_namespace, test_xattr,
 				  test_persist_and_enospc, test_verify_detects,
-				  test_bad_arenas, test_owner_locks };
+				  test_bad_arenas, test_owner_locks,
+				  test_needs_ring_kind };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);

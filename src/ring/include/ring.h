@@ -32,6 +32,7 @@
 #include "store.h"
 
 #define RING_SUFFIX ".ring"
+#define RING_KIND 10u                 /* store_attr.kind of a ring */
 #define RING_TAIL_MAX (1ULL << 62)    /* st_size limit: appends past it
                                          fail (EFBIG), recovery empties a
                                          ring beyond it */
@@ -46,9 +47,19 @@ struct ring_stat {
 	uint64_t capacity, head, tail, records;
 };
 
-/* Does a regular file with this name become a ring? */
+/* Tell the store what rings are (store_define_kind).  Every program that
+ * opens arenas calls it once first: store_open refuses to work without
+ * it.  Returns 0, or -EINVAL/-EEXIST (a build mismatch). */
+int ring_register(void);
+
+/* Does a regular file with this name become a ring?  (ends in ".ring") */
 bool ring_name(const char *name);
-bool ring_is(struct store *s, store_ref ref);
+/* Create name in dir as an empty ring of the arena's default capacity.
+ * Errors as store_mknod; -EINVAL when the default is not a valid
+ * capacity. */
+int ring_create(struct store *s, store_ref dir, const char *name,
+		uint32_t mode, uint32_t uid, uint32_t gid, store_ref *out,
+		struct store_attr *attr);
 
 ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
 		    size_t len);

@@ -16,7 +16,20 @@
  * by recovery.
  *
  * Errors.  Every function that can fail returns 0 (or a byte count) on
- * success and -errno on failure; a failed call changes nothing.
+ * success and -errno on failure; a failed call changes nothing.  Each
+ * declaration lists its errors.  Common to every call on an existing
+ * inode: -ESTALE, the ref names no inode (any more); to every call that
+ * changes the arena: -EROFS, the store was opened read-only or peeking.
+ * Calls that name an entry (dir, name) also give -ENOTDIR (dir is not a
+ * directory), -ENOENT (dir was removed, or no such name) and
+ * -ENAMETOOLONG (name over STORE_NAME_MAX bytes); -EINVAL for an empty
+ * name.  -ENOSPC: the arena is at its size cap (nothing was changed).
+ *
+ * Layers.  The store knows files of bytes, directories, symlinks and
+ * special files.  Ring logs are a layer above it (ring.h), which defines
+ * the RING block kind through store_kind.h: every program calls
+ * ring_register() once before store_open, which refuses to open arenas
+ * otherwise (-EPROTONOSUPPORT).
  *
  * Concurrency.  One process owns a writable store at a time (store_open
  * takes an exclusive flock on the arena file; a second opener fails with
@@ -44,6 +57,7 @@
 struct store;
 typedef uint64_t store_ref;
 
+#define STORE_FORMAT_VERSION 1          /* arena format (format.h) */
 #define STORE_NAME_MAX 255              /* bytes in one name */
 #define STORE_SYMLINK_MAX 4095          /* bytes in a symlink target */
 #define STORE_XATTR_NAME_MAX 255
@@ -78,8 +92,12 @@ struct store_options {
 /* Open (or create) the arena at path.  On failure returns -errno and writes
  * a one-line, human-readable reason to err (e.g. "not an mmfs arena",
  * "arena format version 7 is newer than this mmfs (1)"); the file is not
- * modified.  -EINVAL: not an arena / damaged; -EPROTONOSUPPORT: newer format;
- * -EBUSY: another process serves it. */
+ * modified.  -EINVAL: not an arena / damaged (recovery refused it);
+ * -EPROTONOSUPPORT: newer format, or a block kind this program does not
+ * know (ring_register was not called); -EBUSY: another process serves it;
+ * -ETIMEDOUT: a retiring owner did not finish; -ENOENT, -EACCES, -EEXIST
+ * ... from open(2) of path; -ENOMEM; -ENOSPC: the cap cannot hold an
+ * arena (create). */
 int store_open(const char *path, const struct store_options *opt,
 	       struct store **out, char *err, size_t errlen);
 
@@ -92,12 +110,14 @@ void store_close(struct store *s);
  * with EBUSY.  The store stays fully usable for the work that remains. */
 void store_retire(struct store *s);
 
-/* msync the whole arena (sync -f, unmount). */
+/* msync the whole arena (sync -f, unmount): -EIO ... as msync(2).  A
+ * read-only store has nothing to write: 0. */
 int store_sync(struct store *s);
-/* msync what one file uses (fsync(2)). */
+/* msync what one file uses (fsync(2)): -ESTALE, -EIO ... as msync(2). */
 int store_sync_file(struct store *s, store_ref ref, bool datasync);
 
 store_ref store_root(const struct store *s);
+/* True when no call may change the arena (RDONLY, PEEK, SNAPSHOT). */
 bool store_readonly(const struct store *s);
 /* True once, after store_open ran recovery; message describes what it did. */
 const char *store_recovery_report(const struct store *s);
@@ -109,6 +129,10 @@ struct store_attr {
 	uint32_t uid, gid;
 	uint32_t rdev;
 	uint64_t size;         /* st_size (rings: see ring.h) */
+	unsigned kind;         /* 0: bytes, a directory or a special file;
+	                          else the block kind of a file whose content
+	                          a layer above the store defines (ring.h:
+	                          RING_KIND) */
 	uint64_t blocks;       /* arena bytes used / 512 */
 	struct timespec atime, mtime, ctime;
 };
@@ -116,34 +140,49 @@ struct store_attr {
 /* Is ref a valid inode of this arena (bounds and block kind)? */
 bool store_valid_ref(const struct store *s, store_ref ref);
 
+/* -ESTALE. */
 int store_getattr(struct store *s, store_ref ref, struct store_attr *attr);
 
-/* Look name up in directory dir.  -ENOENT, -ENOTDIR, -ENAMETOOLONG. */
+/* Look name up in directory dir.  -ESTALE, -ENOENT, -ENOTDIR,
+ * -ENAMETOOLONG, -EINVAL (empty name).  attr may be NULL. */
 int store_lookup(struct store *s, store_ref dir, const char *name,
 		 store_ref *out, struct store_attr *attr);
 
 /* Create a node of the given type (S_IFREG, S_IFDIR, S_IFIFO, S_IFSOCK,
- * S_IFCHR, S_IFBLK; rdev for devices) with mode's permission bits.
- * -EEXIST, -ENOSPC (arena full or max_files reached), -ENAMETOOLONG.
- * A regular file whose name ends in ".ring" is created as a ring log. */
+ * S_IFCHR, S_IFBLK; rdev for devices; type 0 means S_IFREG) with mode's
+ * permission bits, whatever the name (ring.h makes rings).  -EEXIST,
+ * -ENOSPC (arena full or max_files reached), -ENAMETOOLONG, -EINVAL
+ * (another type, or an empty name), -ESTALE, -ENOTDIR, -ENOENT (dir was
+ * removed), -EROFS. */
 int store_mknod(struct store *s, store_ref dir, const char *name,
 		uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
 		store_ref *out, struct store_attr *attr);
+/* A symlink to target.  Errors of store_mknod, and -ENOENT (empty
+ * target), -ENAMETOOLONG (target over STORE_SYMLINK_MAX bytes). */
 int store_symlink(struct store *s, store_ref dir, const char *name,
 		  const char *target, uint32_t uid, uint32_t gid,
 		  store_ref *out, struct store_attr *attr);
 /* Copy a symlink's target (not NUL-terminated) into buf; returns its length
- * (which may exceed size: then buf holds a prefix). */
+ * (which may exceed size: then buf holds a prefix).  -ESTALE, -EINVAL (not
+ * a symlink). */
 int store_readlink(struct store *s, store_ref ref, char *buf, size_t size);
+/* A new name for ref.  Errors of the entry calls, and -EEXIST, -EPERM (a
+ * directory), -ENOENT (ref has no link left), -EMLINK (65,000 links). */
 int store_link(struct store *s, store_ref ref, store_ref newdir,
 	       const char *newname, struct store_attr *attr);
-/* Remove a name.  The inode is freed when it has no links and no pins. */
+/* Remove a name.  The inode is freed when it has no links and no pins.
+ * Errors of the entry calls, and -EISDIR (unlink of a directory),
+ * -ENOTDIR (rmdir of anything else), -ENOTEMPTY (rmdir). */
 int store_unlink(struct store *s, store_ref dir, const char *name);
 int store_rmdir(struct store *s, store_ref dir, const char *name);
 
 #define STORE_RENAME_NOREPLACE 1
 #define STORE_RENAME_EXCHANGE 2
-/* rename(2)/renameat2(2) semantics, atomic (one commit point). */
+/* rename(2)/renameat2(2) semantics, atomic (one commit point).  Errors of
+ * the entry calls (for either name), and -EINVAL (both flags, unknown
+ * flags, or a directory moved into itself), -EEXIST (NOREPLACE), -ENOENT
+ * (EXCHANGE without a target), -EISDIR, -ENOTDIR, -ENOTEMPTY (the target
+ * is a non-empty directory), -ENOSPC (no room for the new name). */
 int store_rename(struct store *s, store_ref olddir, const char *oldname,
 		 store_ref newdir, const char *newname, unsigned flags);
 
@@ -162,24 +201,33 @@ enum store_setattr_mask {
 };
 /* Change what mask says (times are absolute; the caller resolves
  * UTIME_NOW).  Changing anything also sets ctime to now unless
- * STORE_SET_CTIME gives it.  SIZE on a directory: -EISDIR. */
+ * STORE_SET_CTIME gives it.  -ESTALE, -EROFS; SIZE: -EISDIR (a
+ * directory), -EINVAL (not a regular file, or a ring to a size other than
+ * 0), -EFBIG (over STORE_FILE_MAX), -ENOSPC.  out may be NULL. */
 int store_setattr(struct store *s, store_ref ref, unsigned mask,
 		  const struct store_attr *in, struct store_attr *out);
 
 /* Read up to size bytes at off; returns the count (0 at or past EOF).
- * Holes read as zeros.  Directories: -EISDIR. */
+ * Holes read as zeros.  -ESTALE, -EISDIR, -EINVAL (not a regular file of
+ * bytes: rings are read with ring.h). */
 ssize_t store_read(struct store *s, store_ref ref, uint64_t off,
 		   void *buf, size_t size);
 
 /* Write size bytes at off; returns size.  With truncate_first the file is
  * emptied and written in the same commit (deferred O_TRUNC).  A write is
  * atomic for readers and for crashes.  -EFBIG past STORE_FILE_MAX,
- * -ENOSPC when the arena is full (nothing written). */
+ * -ENOSPC when the arena is full (nothing written), -ESTALE, -EROFS,
+ * -EISDIR, -EINVAL (not a regular file of bytes). */
 ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 		    const void *buf, size_t size, bool truncate_first);
 
 /* Extended attributes.  get/list return the length (or -ERANGE when size
- * is non-zero but too small); size 0 asks for the length. */
+ * is non-zero but too small); size 0 asks for the length.  All: -ESTALE.
+ * get: -ENODATA (no such name).  set: -EEXIST (CREATE, exists), -ENODATA
+ * (REPLACE, absent), -ERANGE (name empty or over STORE_XATTR_NAME_MAX),
+ * -E2BIG (value over STORE_XATTR_VALUE_MAX), -ENOSPC (the file's xattrs
+ * over STORE_XATTR_TOTAL_MAX or STORE_XATTR_COUNT_MAX, or the arena
+ * full), -EROFS.  remove: -ENODATA, -EROFS. */
 ssize_t store_getxattr(struct store *s, store_ref ref, const char *name,
 		       void *buf, size_t size);
 #define STORE_XATTR_CREATE 1
@@ -201,14 +249,17 @@ struct store_statfs {
 	uint64_t max_files;
 	uint32_t format_version;
 	bool clean;            /* header says the arena was closed cleanly */
+	uint64_t ring_size;    /* default capacity of new rings */
 };
-int store_statfs(struct store *s, struct store_statfs *st);
+/* Never fails: the header's figures, read under the arena lock. */
+void store_statfs(struct store *s, struct store_statfs *st);
 
 /* Directory cursors (readdir).  A cursor remembers the last entry it
  * returned; entries removed while it is open move it back to the previous
  * entry, so every entry that exists for the whole listing is returned exactly
  * once and new entries appended to the directory are returned once when the
- * cursor reaches them.  Cursors live in process memory. */
+ * cursor reaches them.  Cursors live in process memory.
+ * store_dir_open: -ESTALE, -ENOTDIR, -ENOMEM.  peek never fails. */
 struct store_dir;
 struct store_dirent {
 	store_ref ref;
@@ -234,9 +285,6 @@ void store_count_request(struct store *s, unsigned opcode);
 void store_reset_requests(struct store *s);
 void store_requests(struct store *s, uint64_t out[STORE_NREQUESTS]);
 
-/* The calling process now owns the store (after a fork: the daemon). */
-void store_adopt(struct store *s);
-
 /* Inspection (mmfsctl).  On a snapshot: store_verify checks every
  * invariant of format.h on the arena as it is and calls report once per
  * problem (a one-line message); it returns the number of problems
@@ -244,7 +292,8 @@ void store_adopt(struct store *s);
  * nothing it has not validated, and a snapshot it finds no problem in is
  * safe to read without recovery.
  * store_recover then runs recovery on the copy (report:
- * store_recovery_report). */
+ * store_recovery_report): 0, -EINVAL (beyond repair: the heap does not
+ * tile or the root is gone), -ENOMEM, -ENOSPC (no room for the index). */
 typedef void (*store_report_fn)(void *ctx, const char *msg);
 int store_verify(struct store *s, store_report_fn report, void *ctx);
 int store_recover(struct store *s);
@@ -258,8 +307,9 @@ struct store_census {
 	uint64_t kind_blocks[16];   /* per block kind (format.h) */
 	uint64_t kind_bytes[16];
 	uint64_t orphans;           /* inodes with no link (open, unlinked) */
-	uint64_t locked;            /* inodes whose file lock is held */
 };
+/* A walk of the heap as it is (no recovery needed).  0, or -EUCLEAN when
+ * a damaged block header stopped the walk: c holds what came before. */
 int store_census(struct store *s, struct store_census *c);
 
 struct store_extent {
@@ -269,9 +319,10 @@ struct store_extent {
 	const char *layout;         /* "empty", "small", "chunked", "ring",
 	                               "dir", "device", or "damaged" (data
 	                               of the wrong kind: not recovered) */
-	uint32_t lock_pid;          /* holder of the file lock, 0 if free */
+	/* chunks: blocks the data block owns (a large file's chunks) */
 	uint64_t xattr_block;
 };
+/* What ref's data looks like, validated as read.  -ESTALE. */
 int store_extent(struct store *s, store_ref ref, struct store_extent *e);
 
 #endif
