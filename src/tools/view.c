@@ -12,22 +12,6 @@
 
 #define VIEW_LOCK_TIMEOUT 15   /* seconds to wait for the arena lock */
 
-/* store_open(STORE_OPEN_SNAPSHOT) reports a header it refuses as "cannot
- * copy the arena: Invalid argument", losing read_header's reason ("not an
- * mmfs arena", "truncated arena ...").  A peek (read-only, no lock, no
- * recovery) states it. */
-static void better_reason(const char *arena, char *err, size_t errlen)
-{
-	struct store_options o = { .flags = STORE_OPEN_PEEK };
-	struct store *s = NULL;
-	char why[512];
-
-	if (store_open(arena, &o, &s, why, sizeof(why)) == 0)
-		store_close(s);
-	else
-		snprintf(err, errlen, "%s", why);
-}
-
 /* A snapshot of a mounted arena is copied under the arena lock, and
  * pthread_mutex_lock waits for ever on a hung daemon (or on a lock word
  * naming a thread that is gone but was never marked dead).  The alarm
@@ -68,13 +52,8 @@ static int snapshot_with_timeout(const char *arena, struct store **out,
 int view_snapshot(const char *arena, struct store **out, char *err,
 		  size_t errlen)
 {
-	int rc;
-
 	*out = NULL;
-	rc = snapshot_with_timeout(arena, out, err, errlen);
-	if (rc == -EINVAL || rc == -EPROTONOSUPPORT)
-		better_reason(arena, err, errlen);
-	return rc;
+	return snapshot_with_timeout(arena, out, err, errlen);
 }
 
 /* In a child: verify the copy it inherited, write the count. */
