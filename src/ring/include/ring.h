@@ -19,7 +19,14 @@
  *   - Truncating to 0 clears the ring (st_size returns to 0); the capacity
  *     can be changed, keeping the newest records that fit.
  *
+ * Layering: rings sit above the store.  This module alone knows the
+ * ".ring" rule (ring_name) and the RING block's rules; the store sees them
+ * only through the callbacks ring_register gives it (store_kind.h), and
+ * reports a ring's files with store_attr.kind == RING_KIND.
+ *
  * All functions take the arena lock; they return -errno on failure.
+ * Common errors: -ESTALE (ref is no inode), -EINVAL (ref is not a ring),
+ * -EROFS (a change on a read-only store).
  */
 #ifndef MMFS_RING_H
 #define MMFS_RING_H
@@ -61,14 +68,23 @@ int ring_create(struct store *s, store_ref dir, const char *name,
 		uint32_t mode, uint32_t uid, uint32_t gid, store_ref *out,
 		struct store_attr *attr);
 
+/* Append one record of len bytes (0: nothing happens); returns len.
+ * -EFBIG: len over the capacity, or the tail would pass RING_TAIL_MAX
+ * (nothing is evicted). */
 ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
 		    size_t len);
+/* Read at file offset off into buf (see above: r makes it sequential);
+ * returns the bytes given, 0 at the end. */
 ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *r,
 		  uint64_t off, void *buf, size_t size);
+/* Drop every record (st_size returns to 0).  -ENOSPC: no room for the
+ * new empty block (the old one is freed only after). */
 int ring_clear(struct store *s, store_ref ref);
 /* New capacity in bytes (>= 64, <= the arena's cap); keeps the newest
- * whole records that fit. */
+ * whole records that fit.  -EINVAL: below 64 or over 2 GiB; -ENOSPC: over
+ * the arena's cap, or no room for the new block. */
 int ring_set_capacity(struct store *s, store_ref ref, uint64_t capacity);
+/* Capacity, head, tail and records.  Never -EROFS. */
 int ring_stat(struct store *s, store_ref ref, struct ring_stat *st);
 
 #endif
