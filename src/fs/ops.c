@@ -529,7 +529,7 @@ static int capacity_set(struct mmfs_fs *fs, store_ref ref, const char *value,
 		return -EINVAL;
 	errno = 0;
 	bytes = strtoull(text, &end, 10);
-	if (errno || *end)
+	if (errno || end != text + size)        /* a NUL is no end of it */
 		return -EINVAL;
 	return ring_set_capacity(fs->store, ref, bytes);
 }

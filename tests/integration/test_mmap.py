@@ -5,6 +5,7 @@ O_RDONLY and O_WRONLY opens use direct I/O.  Stores through a mapping reach
 read(2)ers after msync(MS_SYNC); write(2)s by other processes are visible
 in mappings at once.  Every actor below is a separate process."""
 
+import errno
 import mmap
 import os
 import subprocess
@@ -154,9 +155,19 @@ def test_read_through_rdwr_descriptor_sees_other_writes(shared):
 
 
 def test_mmap_needs_rdwr_and_rdwr_maps_here(mnt):
+    """A shared mapping needs an O_RDWR descriptor: O_RDONLY opens use
+    direct I/O, which the kernel will not map shared (ENODEV: libfuse 3.14
+    cannot negotiate FUSE_DIRECT_IO_ALLOW_MMAP), even for reading only."""
     p = os.path.join(mnt, "f")
     with open(p, "wb") as f:
         f.write(b"x" * 8192)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        with pytest.raises(OSError) as e:
+            mmap.mmap(fd, 8192, mmap.MAP_SHARED, mmap.PROT_READ)
+        assert e.value.errno == errno.ENODEV, e.value
+    finally:
+        os.close(fd)
     fd = os.open(p, os.O_RDWR)
     m = mmap.mmap(fd, 8192, mmap.MAP_SHARED)
     m[0:5] = b"hello"

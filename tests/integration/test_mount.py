@@ -312,11 +312,47 @@ def test_max_files_limits_the_number_of_files(mmfs):
     assert limit - 1 <= os.statvfs(m.mnt).f_files <= limit
 
 
-def test_ring_size_option_is_accepted(mmfs):
+def ring_capacity(path):
+    return int(os.getxattr(path, "user.mmfs.capacity"))
+
+
+def fill_ring(path, nbytes):
+    """Append records of 33 bytes, one write(2) each, until more than
+    nbytes went in; returns the last record."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        for i in range(nbytes // 33 + 2):
+            rec = f"record {i:09d} ...............\n".encode()
+            assert len(rec) == 33 and os.write(fd, rec) == 33
+    finally:
+        os.close(fd)
+    return rec
+
+
+def test_ring_size_option_sets_the_capacity_of_new_rings(mmfs):
+    """ring_size=N: a ring created on the mount has capacity N and keeps
+    only about N bytes (the newest whole records) of what is written to
+    it.  A later mount with another ring_size changes new rings only."""
+    n = 64 * 1024
     m = mmfs(opts=["ring_size=64K"])
-    with open(m.path("plain"), "w") as f:
-        f.write("ok")
-    assert open(m.path("plain")).read() == "ok"
+    p = m.path("log.ring")
+    last = fill_ring(p, 3 * n)
+    assert ring_capacity(p) == n
+    kept = open(p, "rb").read()
+    assert n - 33 < len(kept) <= n, len(kept)
+    assert kept.endswith(last) and len(kept) % 33 == 0
+    assert os.stat(p).st_size == (3 * n // 33 + 2) * 33   # all it was given
+    # A plain file is no ring: it keeps everything.
+    fill_ring(m.path("plain"), 3 * n)
+    assert os.stat(m.path("plain")).st_size == (3 * n // 33 + 2) * 33
+
+    m.remount(opts=["ring_size=5000"])
+    q = m.path("second.ring")
+    last = fill_ring(q, 4 * 5000)
+    assert ring_capacity(q) == 5000
+    kept = open(q, "rb").read()
+    assert 5000 - 33 < len(kept) <= 5000 and kept.endswith(last), len(kept)
+    assert ring_capacity(p) == n, "an existing ring kept its capacity"
 
 
 def test_debug_flag_logs_requests(mmfs):

@@ -6,6 +6,7 @@ fstat, so st_size must grow and reads must resume where tail left off),
 plus Python for concurrency and the overtaken reader.
 """
 
+import errno
 import os
 import re
 import subprocess
@@ -203,6 +204,31 @@ def test_capacity_xattr_and_clear(mmfs):
     r = helpers.run(["setfattr", "-n", CAPACITY_XATTR, "-v", "4096", q],
                     check=False)
     assert r.returncode != 0
+
+
+def test_capacity_value_is_plain_decimal_text(mmfs):
+    """user.mmfs.capacity takes exactly the text getxattr gives: decimal
+    digits, nothing before or after them (no sign, space, newline, suffix,
+    other base or NUL), and no number past the ring limit."""
+    m = mmfs()
+    p = m.path("x.ring")
+    open(p, "w").close()
+    os.setxattr(p, CAPACITY_XATTR, b"0004096")
+    assert capacity(p) == 4096
+    os.setxattr(p, CAPACITY_XATTR, b"64")
+    assert capacity(p) == 64
+    os.setxattr(p, CAPACITY_XATTR, b"8192")
+    for bad in (b"", b" 4096", b"4096 ", b"4096\n", b"+4096", b"-4096",
+                b"0x1000", b"4K", b"4096abc", b"4096\0", b"4096\0junk",
+                b"\x004096", b"63", b"18446744073709551615",
+                b"18446744073709551616", b"9" * 40):
+        try:
+            os.setxattr(p, CAPACITY_XATTR, bad)
+        except OSError as e:
+            assert e.errno == errno.EINVAL, f"capacity {bad!r}: {e}"
+        else:
+            pytest.fail(f"capacity {bad!r} accepted")
+        assert capacity(p) == 8192, f"capacity {bad!r} changed it"
 
 
 def test_rings_persist_across_remount_and_kill9(mmfs):

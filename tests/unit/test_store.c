@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "format.h"             /* header field offsets, to damage them */
 #include "ring.h"
 #include "store.h"
 
@@ -284,25 +286,38 @@ static void count_cb(void *ctx, const char *msg)
 	count_problem(ctx, msg);
 }
 
-/* Damage a derived header field: verify must see it, recovery fix it. */
+/* Damage a derived header field: verify must see it, recovery fix it.
+ * The field is found by its name in format.h; statfs shows the damage, so
+ * the test knows it hit `used`. */
 static void test_verify_detects(void)
 {
 	struct store_options snap = { .flags = STORE_OPEN_SNAPSHOT };
 	struct store *s = open_arena(0);
-	uint64_t used;
+	struct store_statfs st;
+	const off_t at = offsetof(struct mm_header, used);
+	uint64_t used, before;
 	int fd, seen = 0;
 	char err[256];
 
+	_Static_assert(sizeof(((struct mm_header *)0)->used) == sizeof(used),
+		       "mm_header.used is a u64");
 	make(s, store_root(s), "a", 0100644);
+	store_statfs(s, &st);
+	before = st.used;
 	store_close(s);
 	fd = open(arena_path, O_RDWR);
-	CHECK(pread(fd, &used, 8, 224) == 8);
+	CHECK(pread(fd, &used, sizeof(used), at) == sizeof(used));
+	CHECK(used == before);
 	used += 16;
-	CHECK(pwrite(fd, &used, 8, 224) == 8);
+	CHECK(pwrite(fd, &used, sizeof(used), at) == sizeof(used));
 	close(fd);
 	CHECK_RC(store_open(arena_path, &snap, &s, err, sizeof(err)), 0);
+	store_statfs(s, &st);
+	CHECK(st.used == before + 16);
 	CHECK(store_verify(s, count_cb, &seen) == 1 && seen == 1);
 	CHECK_RC(store_recover(s), 0);
+	store_statfs(s, &st);
+	CHECK(st.used == before);
 	CHECK(store_verify(s, print_problem, NULL) == 0);
 	store_close(s);
 	s = open_arena(0);             /* a writable open repairs it */

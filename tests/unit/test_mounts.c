@@ -1,0 +1,169 @@
+/* test_mounts.c -- reading /proc/self/mountinfo (src/common/mounts.c).
+ *
+ * The helpers are static, so mounts.c is compiled into this test (and the
+ * test does not link mmfs_common).  Checked: the kernel's \ooo unescaping,
+ * splitting a line into mount point, type and source (optional fields,
+ * escaped spaces, malformed lines), and which mount contains a path.
+ */
+#include "mounts.c"
+
+#include "unit.h"
+
+static void check_unescape(const char *in, const char *want, size_t wantlen)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", in);
+	unescape(buf);
+	CHECK(strlen(buf) == wantlen && memcmp(buf, want, wantlen) == 0,
+	      "unescape \"%s\" gave \"%s\"", in, buf);
+}
+
+static void test_unescape(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "", "" },
+		{ "/mnt/plain", "/mnt/plain" },
+		/* what the kernel escapes: space, tab, newline, backslash */
+		{ "/mnt/a\\040b", "/mnt/a b" },
+		{ "a\\011b\\012c", "a\tb\nc" },
+		{ "back\\134slash", "back\\slash" },
+		{ "\\040\\040", "  " },
+		{ "\\040", " " },
+		{ "x\\040", "x " },
+		/* an unescaped backslash only starts \ooo */
+		{ "\\134040", "\\040" },
+		{ "\\377", "\377" },
+		/* not \ooo: kept as it is */
+		{ "\\", "\\" },
+		{ "a\\", "a\\" },
+		{ "\\04", "\\04" },
+		{ "\\0", "\\0" },
+		{ "\\400", "\\400" },   /* more than one byte */
+		{ "\\080", "\\080" },
+		{ "\\08", "\\08" },
+		{ "\\048", "\\048" },
+		{ "\\04 ", "\\04 " },
+		{ "\\x41", "\\x41" },
+		{ "\\\\040", "\\ " },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_unescape(cases[i].in, cases[i].want,
+			       strlen(cases[i].want));
+}
+
+/* parse_mount on a copy of line: its return, then the three fields. */
+static void check_parse(const char *line, int want_rc, const char *point,
+			const char *fstype, const char *source)
+{
+	char buf[512];
+	struct mount_ent m;
+	int rc;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	rc = parse_mount(buf, &m);
+	CHECK(rc == want_rc, "parse \"%s\": rc %d", line, rc);
+	if (rc || want_rc)
+		return;
+	CHECK(strcmp(m.point, point) == 0, "parse \"%s\": point \"%s\"", line,
+	      m.point);
+	CHECK(strcmp(m.fstype, fstype) == 0, "parse \"%s\": type \"%s\"", line,
+	      m.fstype);
+	CHECK(strcmp(m.source, source) == 0, "parse \"%s\": source \"%s\"",
+	      line, m.source);
+}
+
+static void test_parse_mount(void)
+{
+	check_parse("36 35 0:52 / /mnt/x rw,nosuid - fuse.mmfs /dev/shm/arena "
+		    "rw,user_id=0\n", 0, "/mnt/x", "fuse.mmfs",
+		    "/dev/shm/arena");
+	/* no trailing newline, no super options */
+	check_parse("1 0 8:1 / / rw - ext4 /dev/sda1", 0, "/", "ext4",
+		    "/dev/sda1");
+	/* optional fields before the separator */
+	check_parse("36 35 98:0 /mnt1 /mnt/2 rw,noatime master:1 shared:7 - "
+		    "ext3 /dev/root rw,errors=continue", 0, "/mnt/2", "ext3",
+		    "/dev/root");
+	/* escaped spaces, tabs, newlines, backslashes in point and source */
+	check_parse("40 1 0:60 / /tmp/my\\040mnt rw - fuse.mmfs "
+		    "/dev/shm/a\\011b\\134c rw", 0, "/tmp/my mnt", "fuse.mmfs",
+		    "/dev/shm/a\tb\\c");
+	check_parse("40 1 0:60 / /tmp/new\\012line rw - fuse.mmfs /x rw", 0,
+		    "/tmp/new\nline", "fuse.mmfs", "/x");
+	/* a mount point or root named "-" is no separator */
+	check_parse("40 1 0:60 - /- rw - tmpfs none rw", 0, "/-", "tmpfs",
+		    "none");
+	check_parse("40 1 0:60 / - rw - tmpfs none rw", 0, "-", "tmpfs",
+		    "none");
+	/* an optional field "-" ends them; the next words are type, source */
+	check_parse("40 1 0:60 / /m rw shared:1 - - src rw", 0, "/m", "-",
+		    "src");
+	/* runs of spaces are one separator */
+	check_parse("40  1 0:60 /  /m rw -  tmpfs  none", 0, "/m", "tmpfs",
+		    "none");
+	/* malformed: no separator, nothing after it, too short, empty */
+	check_parse("36 35 0:52 / /mnt/x rw fuse.mmfs /dev/shm/arena", -EINVAL,
+		    NULL, NULL, NULL);
+	check_parse("36 35 0:52 / /mnt/x rw -", -EINVAL, NULL, NULL, NULL);
+	check_parse("36 35 0:52 / /mnt/x rw - fuse.mmfs", -EINVAL, NULL, NULL,
+		    NULL);
+	check_parse("36 35 0:52 /", -EINVAL, NULL, NULL, NULL);
+	check_parse("", -EINVAL, NULL, NULL, NULL);
+	check_parse("\n", -EINVAL, NULL, NULL, NULL);
+}
+
+static void test_is_under(void)
+{
+	static const struct {
+		const char *path, *point;
+		bool want;
+	} cases[] = {
+		{ "/mnt/x", "/mnt/x", true },
+		{ "/mnt/x/a/b", "/mnt/x", true },
+		{ "/mnt/xy", "/mnt/x", false },
+		{ "/mnt", "/mnt/x", false },
+		{ "/anything", "/", true },
+		{ "/", "/", true },
+		{ "/mnt/x", "/mnt/x/", false },  /* points have no trailing / */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK(is_under(cases[i].path, cases[i].point) == cases[i].want,
+		      "\"%s\" under \"%s\"", cases[i].path, cases[i].point);
+}
+
+/* The real table: "/" is always mounted, and a path inside /proc is on
+ * the proc mount if there is one. */
+static void test_find_path(void)
+{
+	struct mount_ent m;
+	int rc = mounts_find_path("/", &m);
+
+	CHECK(rc == 0 && strcmp(m.point, "/") == 0, "the mount of / (rc %d)",
+	      rc);
+	mount_ent_free(&m);
+	CHECK(m.point == NULL && m.fstype == NULL && m.source == NULL,
+	      "mount_ent_free empties the entry");
+	rc = mounts_find_path("/proc/self/status", &m);
+	CHECK(rc == 0, "the mount of /proc/self/status (rc %d)", rc);
+	if (rc == 0 && strcmp(m.point, "/proc") == 0)
+		CHECK(strcmp(m.fstype, "proc") == 0, "/proc has type \"%s\"",
+		      m.fstype);
+	mount_ent_free(&m);
+	rc = mounts_find_arena("/nonexistent/mmfs/arena", &m);
+	CHECK(rc == -ENOENT, "no mmfs mount serves a made-up arena (rc %d)",
+	      rc);
+}
+
+int main(void)
+{
+	test_unescape();
+	test_parse_mount();
+	test_is_under();
+	test_find_path();
+	return unit_exit("test_mounts");
+}

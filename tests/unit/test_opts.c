@@ -1,0 +1,190 @@
+/* test_opts.c -- numbers in mount.mmfs options (src/fs/opts.c).
+ *
+ * size=, max_files= and ring_size= take a positive decimal number; size=
+ * and ring_size= also a K, M, G or T suffix (powers of 1024, either case).
+ * Checked through mmfs_opts_parse, as the daemon calls it: the values that
+ * are accepted and what they become, and the ones refused (empty, zero,
+ * signs, spaces, trailing garbage, other bases and suffixes, values and
+ * suffixed values past 2^64 - 1), each with one line on stderr that
+ * names the option.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "opts.h"
+#include "unit.h"
+
+static char said[512];         /* what the last parse printed on stderr */
+
+/* mount.mmfs -o OPT /mnt; 0 or -1, o filled on success.  Its stderr is
+ * kept in said rather than shown. */
+static int parse(const char *opt, struct mmfs_opts *o)
+{
+	char *argv[] = { "mount.mmfs", "-o", (char *)opt, "/mnt", NULL };
+	FILE *tmp = tmpfile();
+	int saved = dup(2), rc;
+	size_t n;
+
+	if (!tmp || saved < 0)
+		abort();
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	rc = mmfs_opts_parse(4, argv, o);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	n = fread(said, 1, sizeof(said) - 1, tmp);
+	said[n] = '\0';
+	fclose(tmp);
+	return rc;
+}
+
+/* Which field an option sets. */
+static uint64_t field(const struct mmfs_opts *o, const char *opt)
+{
+	if (strncmp(opt, "size=", 5) == 0)
+		return o->store.size_cap;
+	if (strncmp(opt, "max_files=", 10) == 0)
+		return o->store.max_files;
+	return o->store.ring_size;
+}
+
+static void accepted(const char *opt, uint64_t want)
+{
+	struct mmfs_opts o;
+	int rc = parse(opt, &o);
+	uint64_t got = rc ? 0 : field(&o, opt);
+
+	CHECK(rc == 0 && got == want && said[0] == '\0',
+	      "-o %s: rc %d, value %llu, want %llu, said \"%s\"", opt, rc,
+	      (unsigned long long)got, (unsigned long long)want, said);
+	mmfs_opts_free(&o);
+}
+
+static void refused(const char *opt)
+{
+	struct mmfs_opts o;
+	int rc = parse(opt, &o);
+
+	const char *nl = strchr(said, '\n');
+
+	CHECK(rc == -1, "-o %s accepted (value %llu)", opt,
+	      rc ? 0ULL : (unsigned long long)field(&o, opt));
+	/* one line that names the option */
+	CHECK(rc != -1 || (strstr(said, opt) && nl && nl[1] == '\0'),
+	      "-o %s refused with \"%s\"", opt, said);
+	mmfs_opts_free(&o);
+}
+
+static void test_sizes(void)
+{
+	static const char *const keys[] = { "size", "ring_size" };
+	char opt[128];
+
+	for (size_t k = 0; k < 2; k++) {
+#define OK(v, want) (snprintf(opt, sizeof(opt), "%s=%s", keys[k], v), \
+		     accepted(opt, want))
+#define NO(v) (snprintf(opt, sizeof(opt), "%s=%s", keys[k], v), refused(opt))
+		OK("1", 1);
+		OK("4096", 4096);
+		OK("007", 7);                   /* decimal, not octal */
+		OK("010", 10);
+		OK("1K", 1024);
+		OK("1k", 1024);
+		OK("64M", 64ULL << 20);
+		OK("64m", 64ULL << 20);
+		OK("3G", 3ULL << 30);
+		OK("2t", 2ULL << 40);
+		OK("18446744073709551615", UINT64_MAX);
+		OK("18014398509481983K", UINT64_MAX >> 10 << 10);
+		OK("17592186044415M", UINT64_MAX >> 20 << 20);
+		OK("17179869183G", UINT64_MAX >> 30 << 30);
+		OK("16777215T", UINT64_MAX >> 40 << 40);
+		/* past 2^64 - 1, with and without a suffix */
+		NO("18446744073709551616");
+		NO("99999999999999999999999999");
+		NO("18014398509481984K");
+		NO("17592186044416M");
+		NO("17179869184G");
+		NO("16777216T");
+		NO("18446744073709551615K");
+		/* not a positive decimal number */
+		NO("");
+		NO("0");
+		NO("0K");
+		NO("000");
+		NO("-1");
+		NO("-0");
+		NO("+1");
+		NO(" 1");
+		NO("1 ");
+		NO("\t1");
+		NO("0x10");
+		NO("1e3");
+		NO("1.5M");
+		NO("K");
+		NO("M1");
+		/* suffixes: one letter of KMGT, nothing after it */
+		NO("1KB");
+		NO("1KiB");
+		NO("1KK");
+		NO("1P");
+		NO("1E");
+		NO("1b");
+		NO("1 K");
+		NO("1K ");
+		NO("1abc");
+#undef OK
+#undef NO
+	}
+}
+
+/* max_files= is a count: no suffix. */
+static void test_counts(void)
+{
+	accepted("max_files=1", 1);
+	accepted("max_files=1000000", 1000000);
+	accepted("max_files=0100", 100);
+	accepted("max_files=18446744073709551615", UINT64_MAX);
+	refused("max_files=18446744073709551616");
+	refused("max_files=1K");
+	refused("max_files=1k");
+	refused("max_files=0");
+	refused("max_files=");
+	refused("max_files=-5");
+	refused("max_files=+5");
+	refused("max_files=5x");
+	refused("max_files=0x5");
+}
+
+/* Numbers do not leak into other options, and the last one given wins. */
+static void test_combined(void)
+{
+	struct mmfs_opts o;
+	int rc = parse("size=1M,max_files=7,ring_size=2K,size=3M", &o);
+
+	CHECK(rc == 0 && o.store.size_cap == 3ULL << 20 &&
+	      o.store.max_files == 7 && o.store.ring_size == 2048,
+	      "size=1M,max_files=7,ring_size=2K,size=3M: rc %d", rc);
+	mmfs_opts_free(&o);
+	rc = parse("ro", &o);
+	CHECK(rc == 0 && o.store.size_cap == 0 && o.store.max_files == 0 &&
+	      o.store.ring_size == 0, "no number given: all 0 (defaults)");
+	mmfs_opts_free(&o);
+	refused("size");
+	rc = parse("size=1M,size=x", &o);
+	CHECK(rc == -1 && strstr(said, "'size=x'"),
+	      "size=1M,size=x: rc %d, said \"%s\"", rc, said);
+	mmfs_opts_free(&o);
+}
+
+int main(void)
+{
+	test_sizes();
+	test_counts();
+	test_combined();
+	return unit_exit("test_opts");
+}
