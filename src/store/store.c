@@ -322,21 +322,10 @@ int store_statfs(struct store *s, struct store_statfs *st)
 	return 0;
 }
 
-void store_count_request(struct store *s, unsigned opcode)
+void *store_stats(struct store *s, size_t *size)
 {
-	if (!s->readonly)
-		s->hdr->requests[opcode < MM_NREQUESTS ? opcode : 0]++;
-}
-
-void store_reset_requests(struct store *s)
-{
-	if (!s->readonly)
-		memset(s->hdr->requests, 0, sizeof(s->hdr->requests));
-}
-
-void store_requests(struct store *s, uint64_t out[STORE_NREQUESTS])
-{
-	memcpy(out, s->hdr->requests, sizeof(s->hdr->requests));
+	*size = s->readonly ? 0 : sizeof(s->hdr->stats);
+	return s->readonly ? NULL : s->hdr->stats;
 }
 
 void store_adopt(struct store *s)

@@ -226,13 +226,18 @@ void store_dir_seek(struct store_dir *d, uint64_t n);
 uint64_t store_dir_pos(const struct store_dir *d);  /* entries consumed */
 void store_dir_close(struct store_dir *d);
 
-/* Statistics: requests served since the mount, by FUSE opcode (opcodes
- * past the table count in slot 0).  Kept in the arena header so that
- * mmfsctl stat can show them; nothing depends on them. */
-#define STORE_NREQUESTS 64
-void store_count_request(struct store *s, unsigned opcode);
-void store_reset_requests(struct store *s);
-void store_requests(struct store *s, uint64_t out[STORE_NREQUESTS]);
+/* The statistics area of the arena header (format.h): bytes the store
+ * keeps for the server and never reads, checks, repairs or resets; their
+ * layout is the server's (mount.mmfs: src/common/reqstats.h).  Returns the
+ * area and sets *size to its length; the pointer is valid until
+ * store_close.  No lock guards it: its one writer is the owner.
+ *   - A store this process owns (no flags, STORE_OPEN_CREATE): writes go
+ *     to the arena file.
+ *   - STORE_OPEN_RDONLY, STORE_OPEN_SNAPSHOT: a private copy; writes stay
+ *     in this process.
+ *   - STORE_OPEN_PEEK: the mapping is read-only; returns NULL, *size 0.
+ * No other error. */
+void *store_stats(struct store *s, size_t *size);
 
 /* The calling process now owns the store (after a fork: the daemon). */
 void store_adopt(struct store *s);

@@ -1,8 +1,8 @@
 /* test_store.c -- unit tests of the store without FUSE.
  *
  * Each test opens a fresh arena in a temporary directory and drives the
- * store API directly: files, directories, rename, xattrs, limits, reopen
- * and recovery.  Exit 0 on success; a failed CHECK prints the line.
+ * store API directly: files, directories, rename, xattrs, limits, reopen,
+ * recovery and the statistics area.  Exit 0 on success; a failed CHECK prints the line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -396,6 +396,45 @@ static void test_owner_locks(void)
 	verify_arena();
 }
 
+/* The statistics area is the caller's: kept across opens, copied by
+ * snapshots, never checked; read-only openers do not get it. */
+static void test_stats(void)
+{
+	struct store_options snap = { .flags = STORE_OPEN_SNAPSHOT };
+	struct store_options peek = { .flags = STORE_OPEN_PEEK };
+	unsigned char want[512], *area;
+	struct store *s = open_arena(0);
+	char err[256];
+	size_t size;
+
+	area = store_stats(s, &size);
+	CHECK(area != NULL && size == sizeof(want));
+	memset(want, 0, sizeof(want));
+	CHECK(area && memcmp(area, want, sizeof(want)) == 0);
+	memset(want, 0xee, sizeof(want));
+	if (area)
+		memcpy(area, want, sizeof(want));
+	store_close(s);
+	s = open_arena(0);
+	area = store_stats(s, &size);
+	CHECK(area && memcmp(area, want, sizeof(want)) == 0);
+	store_close(s);
+	CHECK_RC(store_open(arena_path, &snap, &s, err, sizeof(err)), 0);
+	area = store_stats(s, &size);
+	CHECK(area && memcmp(area, want, sizeof(want)) == 0);
+	if (area)
+		memset(area, 0, size);  /* a private copy: the file keeps it */
+	store_close(s);
+	CHECK_RC(store_open(arena_path, &peek, &s, err, sizeof(err)), 0);
+	CHECK(store_stats(s, &size) == NULL && size == 0);
+	store_close(s);
+	s = open_arena(0);
+	area = store_stats(s, &size);
+	CHECK(area && memcmp(area, want, sizeof(want)) == 0);
+	store_close(s);
+	verify_arena();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "--open-arena") == 0) {
@@ -408,7 +447,8 @@ int main(int argc, char **argv)
 	void (*tests[])(void) = { test_small_files, test_large_file,
 				  test_namespace, test_xattr,
 				  test_persist_and_enospc, test_verify_detects,
-				  test_bad_arenas, test_owner_locks };
+				  test_bad_arenas, test_owner_locks,
+				  test_stats };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);
