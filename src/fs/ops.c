@@ -103,14 +103,18 @@ static fuse_ino_t ref_node(struct mmfs_fs *fs, store_ref ref)
 	return ref == store_root(fs->store) ? FUSE_ROOT_ID : (fuse_ino_t)ref;
 }
 
-/* The kernel holds one pin per lookup count; the root is never pinned
- * (the kernel never forgets it). */
-static void pin(struct mmfs_fs *fs, store_ref ref)
+/* The kernel holds one store hold per lookup count; the root is never
+ * held (the kernel never forgets it).  0 or -ENOMEM. */
+static int pin(struct mmfs_fs *fs, store_ref ref)
 {
+	int rc;
+
 	if (ref == store_root(fs->store))
-		return;
-	store_pin(fs->store, ref, 1);
-	fs->pins++;
+		return 0;
+	rc = store_hold(fs->store, ref);
+	if (rc == 0)
+		fs->pins++;
+	return rc;
 }
 
 static void unpin(struct mmfs_fs *fs, store_ref ref, uint64_t n)
@@ -118,7 +122,8 @@ static void unpin(struct mmfs_fs *fs, store_ref ref, uint64_t n)
 	if (ref == store_root(fs->store))
 		return;
 	assert(n <= fs->pins);
-	store_unpin(fs->store, ref, n);
+	for (uint64_t i = 0; i < n; i++)
+		store_release(fs->store, ref);
 	fs->pins -= n;
 }
 
@@ -200,8 +205,12 @@ static void reply_entry(fuse_req_t req, int rc, store_ref ref,
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	rc = pin(fs, ref);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	entry_of(fs, ref, a, &e);
-	pin(fs, ref);
 	if (fuse_reply_entry(req, &e))
 		unpin(fs, ref, 1);
 }
@@ -1153,6 +1162,8 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = store_mknod(fs->store, dir, name, smode, uid, gid, 0, &ref,
 				 &a);
+	if (rc == 0)
+		rc = pin(fs, ref);
 	if (rc) {
 		file_free(fs, f);
 		fuse_reply_err(req, -rc);
@@ -1160,7 +1171,6 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	f->ref = ref;
 	entry_of(fs, ref, &a, &e);
-	pin(fs, ref);
 	if (fuse_reply_create(req, &e, fi)) {
 		unpin(fs, ref, 1);
 		file_free(fs, f);

@@ -8,7 +8,7 @@
  *   - Node ids: FUSE_ROOT_ID is store_root(); every other node id is the
  *     store_ref itself.  A node id that is not a valid ref gets ESTALE.
  *   - Every lookup count the kernel holds on a non-root node is one store
- *     pin; pins counts them all (forget must never take it below zero).
+ *     hold; pins counts them all (forget must never take it below zero).
  *   - Every request is answered by exactly one fuse_reply_*.
  *   - The kernel's cached entries and attributes are never stale: every
  *     change reaches the store through this mount's kernel, which updates

@@ -9,7 +9,7 @@
  * Modules: arena.c (open, map, grow, header, locks), alloc.c (blocks and
  * free lists), ns.c (dentries, index, directories, rename), file.c (file
  * bytes), xattr.c, recover.c (recovery and the checker), store.c (inodes,
- * attributes, pins, statfs).
+ * attributes, holds, statfs).
  */
 #ifndef MMFS_STORE_INT_H
 #define MMFS_STORE_INT_H
@@ -20,7 +20,7 @@
 #include "format.h"
 #include "store.h"
 
-struct pin_table {             /* open-addressing map: inode ref -> pins */
+struct hold_table {            /* open-addressing map: inode ref -> holds */
 	uint64_t *keys;
 	uint64_t *counts;
 	size_t cap, used;
@@ -36,7 +36,7 @@ struct store {
 	bool private_map;          /* read-only serve: MAP_PRIVATE copy */
 	bool locked;               /* we hold header.lock */
 	pid_t pid;                 /* value of per-file lock words we take */
-	struct pin_table pins;
+	struct hold_table holds;   /* store_hold */
 	struct store_dir *cursors; /* open directory cursors */
 	char recovery[512];        /* what recovery did, "" if it did not run */
 	uint8_t *starts;           /* recovery and the checker, while they run:
@@ -153,7 +153,7 @@ int inode_new(struct store *s, uint32_t mode, uint32_t uid, uint32_t gid,
 	      uint64_t *out);
 void inode_free(struct store *s, uint64_t inode);
 void inode_drop_link(struct store *s, uint64_t inode);
-bool inode_pinned(const struct store *s, uint64_t inode);
+bool inode_held(const struct store *s, uint64_t inode);
 void inode_fill_attr(struct store *s, uint64_t inode, struct store_attr *a);
 void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
 
