@@ -232,6 +232,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct mmfs_fs fs = { 0 };
 	char *mnt = NULL, *arena = NULL;
+	struct store *store;
 	struct mmfs_opts o;
 	int ret = 1;
 
@@ -253,14 +254,15 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "mount.mmfs: out of memory\n");
 		goto out_paths;
 	}
-	fs.store = open_store(arena, &o.store);
-	if (!fs.store)
+	store = open_store(arena, &o.store);
+	if (!store)
 		goto out_paths;
+	mmfs_fs_init(&fs, store);
 	if (session_args(&args, &o, arena) == 0)
 		ret = serve(&args, &o, mnt, &fs);
 	fuse_opt_free_args(&args);
-	store_close(fs.store);
 	mmfs_fs_finish(&fs);
+	store_close(store);
 out_paths:
 	free(arena);
 	free(mnt);

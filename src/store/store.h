@@ -151,7 +151,8 @@ int store_rename(struct store *s, store_ref olddir, const char *oldname,
  * neither links nor holds".  A file unlinked while held stays readable
  * and writable until its last hold goes; store_close frees what is still
  * held without links.  Holds are counted (each store_hold wants one
- * store_release) and live in this process (see References above).
+ * store_release) and live in this process (see References above).  The
+ * daemon holds each node the kernel knows once (src/fs/nodes.h).
  * store_hold: 0, -ESTALE (ref is no inode), -ENOMEM (no memory to record
  * the hold; nothing changed).  store_release drops one hold; releasing
  * the last hold of an inode without links frees it (unless the store
