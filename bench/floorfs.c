@@ -27,8 +27,8 @@
  * The session loop is single-threaded, like mmfs's, and counts every
  * request by FUSE opcode exactly as mount.mmfs does: with -o counts=FILE,
  * 64 little-endian u64 counters at offset 1024 of FILE (a shared mapping),
- * the layout of the request counters in an mmfs arena header, so that
- * mmbench -c reads both the same way.
+ * the layout of the request counters in an mmfs arena's statistics area
+ * (src/common/reqstats.h), so that mmbench -c reads both the same way.
  */
 #define FUSE_USE_VERSION 34
 

@@ -155,8 +155,9 @@ static void fill_value(char *buf, size_t len)
 /* ---- FUSE request counts ---- */
 
 /* The counters: NREQ u64 at COUNTS_OFFSET of the -c file, one per FUSE
- * opcode -- the request counters of an mmfs arena header, which floorfs
- * -o counts=FILE keeps in the same layout. */
+ * opcode -- the request counters in an mmfs arena's statistics area
+ * (src/common/reqstats.h), which floorfs -o counts=FILE keeps in the same
+ * layout. */
 #define COUNTS_OFFSET 1024
 #define NREQ 64
 

@@ -25,6 +25,7 @@
 #include "ops.h"
 #include "opts.h"
 #include "ring.h"
+#include "reqstats.h"
 #include "store.h"
 
 #ifndef MMFS_VERSION
@@ -164,29 +165,38 @@ static int session_args(struct fuse_args *args, const struct mmfs_opts *o,
 	return rc;
 }
 
-/* fuse_session_loop, counting each request by opcode in the arena header
- * (mmfsctl stat shows them: how many round trips each idiom costs).  The
- * opcode is the second u32 of struct fuse_in_header, which starts every
- * request buffer (splice is not enabled, so it is in memory). */
-static int serve_loop(struct fuse_session *se, struct store *s)
+/* fuse_session_loop, counting each request by opcode in the arena's
+ * statistics area (reqstats.h; mmfsctl stat shows them: how many round
+ * trips each idiom costs).  A request read into a pipe (FUSE_BUF_IS_FD) is
+ * not in memory and not counted; splice is not enabled, so none is. */
+static int serve_loop(struct fuse_session *se, struct reqstats *stats)
 {
 	struct fuse_buf buf = { .mem = NULL };
 	int rc = 0;
 
-	store_reset_requests(s);
+	reqstats_reset(stats);
 	while (!fuse_session_exited(se)) {
 		rc = fuse_session_receive_buf(se, &buf);
 		if (rc == -EINTR)
 			continue;
 		if (rc <= 0)
 			break;
-		if (!(buf.flags & FUSE_BUF_IS_FD) && buf.size >= 8)
-			store_count_request(s, ((const uint32_t *)buf.mem)[1]);
+		if (!(buf.flags & FUSE_BUF_IS_FD))
+			reqstats_count(stats, buf.mem, buf.size);
 		fuse_session_process_buf(se, &buf);
 	}
 	free(buf.mem);
 	fuse_session_reset(se);
 	return rc < 0 ? -rc : 0;
+}
+
+/* The request counters of the store's statistics area (NULL: none). */
+static struct reqstats *store_reqstats(struct store *s)
+{
+	size_t size;
+	void *area = store_stats(s, &size);
+
+	return reqstats_in(area, size);
 }
 
 /* Mount, detach and serve until unmounted.  Returns the exit status. */
@@ -206,7 +216,7 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		goto out_signals;
 	if (!o->foreground && fuse_daemonize(0))
 		goto out_unmount;
-	ret = serve_loop(se, fs->store) ? 1 : 0;
+	ret = serve_loop(se, store_reqstats(fs->store)) ? 1 : 0;
 out_unmount:
 	fuse_session_unmount(se);
 	store_retire(fs->store);        /* a remount may now wait for us */
@@ -222,6 +232,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct mmfs_fs fs = { 0 };
 	char *mnt = NULL, *arena = NULL;
+	struct store *store;
 	struct mmfs_opts o;
 	int ret = 1;
 
@@ -247,14 +258,15 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "mount.mmfs: out of memory\n");
 		goto out_paths;
 	}
-	fs.store = open_store(arena, &o.store);
-	if (!fs.store)
+	store = open_store(arena, &o.store);
+	if (!store)
 		goto out_paths;
+	mmfs_fs_init(&fs, store);
 	if (session_args(&args, &o, arena) == 0)
 		ret = serve(&args, &o, mnt, &fs);
 	fuse_opt_free_args(&args);
-	store_close(fs.store);
 	mmfs_fs_finish(&fs);
+	store_close(store);
 out_paths:
 	free(arena);
 	free(mnt);

@@ -4,6 +4,12 @@
  * store, end in exactly one fuse_reply_*.  Store errors are -errno and go
  * straight to fuse_reply_err(req, -rc).
  *
+ * Lookup counts.  A reply that hands the kernel a node (reply_entry, and
+ * create) counts it in fs->nodes first; forget and batch forget uncount.
+ * The node table holds what it counts in the store (nodes.h), and that
+ * hold is what keeps a file unlinked while open readable until the kernel
+ * forgets it; mmfs_fs_finish drops the holds left at unmount.
+ *
  * Open files.  A regular file opened O_RDONLY or O_WRONLY uses direct I/O:
  * every read and write reaches the daemon, which serialises them, so a
  * reader sees a whole write or none of it (and the kernel's cached i_size
@@ -32,7 +38,6 @@
  */
 #define FUSE_USE_VERSION 34
 
-#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -103,23 +108,20 @@ static fuse_ino_t ref_node(struct mmfs_fs *fs, store_ref ref)
 	return ref == store_root(fs->store) ? FUSE_ROOT_ID : (fuse_ino_t)ref;
 }
 
-/* The kernel holds one pin per lookup count; the root is never pinned
- * (the kernel never forgets it). */
-static void pin(struct mmfs_fs *fs, store_ref ref)
+/* The kernel learns of ref once more (nodes.h); the root is not counted,
+ * as the kernel never forgets it.  0, -ENOMEM, -ESTALE. */
+static int node_learn(struct mmfs_fs *fs, store_ref ref)
 {
 	if (ref == store_root(fs->store))
-		return;
-	store_pin(fs->store, ref, 1);
-	fs->pins++;
+		return 0;
+	return nodes_learn(&fs->nodes, ref);
 }
 
-static void unpin(struct mmfs_fs *fs, store_ref ref, uint64_t n)
+/* A reply that would have handed ref to the kernel failed. */
+static void node_unlearn(struct mmfs_fs *fs, store_ref ref)
 {
-	if (ref == store_root(fs->store))
-		return;
-	assert(n <= fs->pins);
-	store_unpin(fs->store, ref, n);
-	fs->pins -= n;
+	if (ref != store_root(fs->store))
+		nodes_forget(&fs->nodes, ref, 1);
 }
 
 /* A reply buffer of at least size bytes, reused across requests (the loop
@@ -188,8 +190,9 @@ static void entry_of(struct mmfs_fs *fs, store_ref ref,
 	e->attr_timeout = attr_timeout(a);
 }
 
-/* Reply with a new lookup count on ref: pin first, unpin if the kernel
- * did not take the reply (e.g. the request was interrupted). */
+/* Reply with a new lookup count on ref: count it first, uncount it if the
+ * kernel did not take the reply (e.g. the request was interrupted).  If it
+ * cannot be counted the kernel gets the error (ENOMEM) instead. */
 static void reply_entry(fuse_req_t req, int rc, store_ref ref,
 			const struct store_attr *a)
 {
@@ -200,10 +203,14 @@ static void reply_entry(fuse_req_t req, int rc, store_ref ref,
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	rc = node_learn(fs, ref);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	entry_of(fs, ref, a, &e);
-	pin(fs, ref);
 	if (fuse_reply_entry(req, &e))
-		unpin(fs, ref, 1);
+		node_unlearn(fs, ref);
 }
 
 /* Owner of a new node in dir: the caller, but the group of a set-group-ID
@@ -652,12 +659,11 @@ static void mmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	reply_entry(req, rc, ref, &a);
 }
 
+/* Node ids of counted nodes are their refs; the root is not counted. */
 static void forget_one(struct mmfs_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
-	store_ref ref;
-
-	if (ino != FUSE_ROOT_ID && node_ref(fs, ino, &ref) == 0)
-		unpin(fs, ref, nlookup);
+	if (ino != FUSE_ROOT_ID)
+		nodes_forget(&fs->nodes, (store_ref)ino, nlookup);
 }
 
 static void mmfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -1171,6 +1177,8 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = new_owner(req, dir, &smode, &uid, &gid);
 	if (rc == 0)
 		rc = create_file(fs, dir, name, smode, uid, gid, 0, &ref, &a);
+	if (rc == 0)
+		rc = node_learn(fs, ref);
 	if (rc) {
 		file_free(fs, f);
 		fuse_reply_err(req, -rc);
@@ -1179,9 +1187,8 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	f->ref = ref;
 	file_policy(f, fi, a.kind == RING_KIND);
 	entry_of(fs, ref, &a, &e);
-	pin(fs, ref);
 	if (fuse_reply_create(req, &e, fi)) {
-		unpin(fs, ref, 1);
+		node_unlearn(fs, ref);
 		file_free(fs, f);
 	}
 }
@@ -1222,6 +1229,12 @@ const struct fuse_lowlevel_ops mmfs_ops = {
 	 * one mount.  No access: default_permissions or root only. */
 };
 
+void mmfs_fs_init(struct mmfs_fs *fs, struct store *s)
+{
+	*fs = (struct mmfs_fs){ .store = s };
+	nodes_init(&fs->nodes, s);
+}
+
 void mmfs_fs_finish(struct mmfs_fs *fs)
 {
 	/* Handles whose release the unmount dropped: do what it would. */
@@ -1230,6 +1243,8 @@ void mmfs_fs_finish(struct mmfs_fs *fs)
 			(void)finish_trunc(fs, fs->files->ref, fs->files);
 		file_free(fs, fs->files);
 	}
+	/* The kernel has forgotten everything: unlinked files go now. */
+	nodes_finish(&fs->nodes);
 	free(fs->buf);
 	fs->buf = NULL;
 	fs->bufsize = 0;

@@ -7,8 +7,13 @@
  * Invariants (kept in ops.c):
  *   - Node ids: FUSE_ROOT_ID is store_root(); every other node id is the
  *     store_ref itself.  A node id that is not a valid ref gets ESTALE.
- *   - Every lookup count the kernel holds on a non-root node is one store
- *     pin; pins counts them all (forget must never take it below zero).
+ *   - The kernel's lookup counts on non-root nodes are in fs->nodes
+ *     (nodes.h), which holds each node it counts once in the store: a file
+ *     unlinked while the kernel knows it stays readable until FORGET takes
+ *     its count to 0, or until mmfs_fs_finish at unmount, whichever comes
+ *     first.  A reply that hands out a node counts it first and uncounts
+ *     it if the reply fails; one that cannot count it (no memory) answers
+ *     ENOMEM instead.
  *   - Every request is answered by exactly one fuse_reply_*.
  *   - The kernel's cached entries and attributes are never stale: every
  *     change reaches the store through this mount's kernel, which updates
@@ -24,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nodes.h"
 #include "store.h"
 
 struct mmfs_fs {
@@ -31,14 +37,20 @@ struct mmfs_fs {
 	struct fuse_session *se;  /* for notifications to the kernel */
 	char *buf;              /* reply buffer for read/readdir/xattrs */
 	size_t bufsize;
-	uint64_t pins;          /* lookup counts held by the kernel */
+	struct nodes nodes;     /* the kernel's lookup counts */
 	struct mmfs_file *files;  /* open file handles (ops.c) */
 };
 
 extern const struct fuse_lowlevel_ops mmfs_ops;
 
+/* Ready fs to serve store s (allocates nothing). */
+void mmfs_fs_init(struct mmfs_fs *fs, struct store *s);
+
 /* Release what the operations allocated, finishing the work of file
- * handles that were never released (the store stays open). */
+ * handles that were never released and releasing the store holds of every
+ * node the kernel knew, which frees unlinked files.  Runs at unmount
+ * (destroy) and again, harmlessly, before the store is closed; the store
+ * stays open. */
 void mmfs_fs_finish(struct mmfs_fs *fs);
 
 #endif

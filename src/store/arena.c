@@ -554,14 +554,16 @@ out:
 	return rc;
 }
 
+/* Inodes still held at close, without links: nobody can reach them
+ * any more. */
 static void free_orphans(struct store *s)
 {
-	for (size_t i = 0; i < s->pins.cap; i++) {
-		uint64_t ref = s->pins.keys[i];
+	for (size_t i = 0; i < s->holds.cap; i++) {
+		uint64_t ref = s->holds.keys[i];
 
-		if (ref && ref != 1 && s->pins.counts[i] &&
+		if (ref && ref != 1 && s->holds.counts[i] &&
 		    mm_inode(s, ref)->nlink == 0) {
-			s->pins.counts[i] = 0;
+			s->holds.counts[i] = 0;
 			inode_free(s, ref);
 		}
 	}
@@ -594,8 +596,8 @@ void store_close(struct store *s)
 	munmap(s->base, s->map_len);
 	if (s->fd >= 0)
 		close(s->fd);
-	free(s->pins.keys);
-	free(s->pins.counts);
+	free(s->holds.keys);
+	free(s->holds.counts);
 	free(s);
 }
 

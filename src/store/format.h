@@ -46,13 +46,22 @@
  *      256    8 nrings: live ring logs (derived)
  *      264  8*N free: heads of the free lists, N = MM_NFREE (derived)
  *      992   32 reserved, zero
- *     1024  512 requests: FUSE requests served since the last mount, by
- *               opcode (statistics only: nothing depends on them)
+ *     1024  512 stats: statistics area (statistics; see below)
  *      ...      zero
  *
- * "Derived" fields, the hash index, directory lists, free lists and nlink
- * counts are rebuilt by recovery (recover.c) from the primary data when the
- * arena was not closed cleanly; all other fields are primary.
+ * Three sorts of fields:
+ *   - format (primary): every field not marked otherwise.  They are the
+ *     arena; recovery trusts and keeps them.
+ *   - derived: marked "(derived)" here and in the structs below, like the
+ *     hash index, directory lists, free lists and nlink counts.  Recovery
+ *     (recover.c) rebuilds them from the primary data when the arena was
+ *     not closed cleanly.
+ *   - statistics: the stats area only.  Its layout belongs to the server,
+ *     not to this format: mount.mmfs keeps FUSE request counters there,
+ *     laid out by src/common/reqstats.h, and mmfsctl stat shows them.  The
+ *     store hands it out (store_stats) and never reads, checks, repairs or
+ *     resets it; nothing in the store depends on it, and a change of its
+ *     layout is no change of the format version.  Zero in a new arena.
  *
  * Blocks
  *
@@ -190,7 +199,7 @@
 #define MM_CHUNK (64u * 1024)                  /* chunk of a large file */
 #define MM_NSMALL 64                           /* exact lists 16..1024 B */
 #define MM_NFREE (MM_NSMALL + 27)              /* + power-of-two bins */
-#define MM_NREQUESTS 64                        /* request counters */
+#define MM_STATS_SIZE 512                      /* statistics area */
 #define MM_CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK) /* map slots */
 
 /* File types in mm_inode.mode: the values of Linux's S_IF*, fixed by the
@@ -264,7 +273,7 @@ struct mm_header {
 	uint64_t ndirs, nsymlinks, nrings;
 	uint64_t free[MM_NFREE];
 	uint64_t reserved[4];
-	uint64_t requests[MM_NREQUESTS];
+	uint8_t stats[MM_STATS_SIZE];     /* statistics: not format */
 };
 
 /* inode flags */
@@ -348,7 +357,8 @@ _Static_assert(__builtin_offsetof(struct mm_header, intent) == 120, "");
 _Static_assert(__builtin_offsetof(struct mm_header, lock) == 160, "");
 _Static_assert(__builtin_offsetof(struct mm_header, used) == 224, "");
 _Static_assert(__builtin_offsetof(struct mm_header, free) == 264, "");
-_Static_assert(__builtin_offsetof(struct mm_header, requests) == 1024, "");
+_Static_assert(__builtin_offsetof(struct mm_header, stats) == 1024, "");
+_Static_assert(sizeof(((struct mm_header *)0)->stats) == 512, "");
 _Static_assert(sizeof(struct mm_header) <= MM_PAGE, "header fits a page");
 _Static_assert(sizeof(struct mm_inode) == 72, "inode is 72 bytes");
 _Static_assert(sizeof(struct mm_dentry) == 48, "dentry is 48 bytes");

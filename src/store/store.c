@@ -1,8 +1,8 @@
-/* store.c -- inodes: creation, attributes, lifetime (links and pins).
+/* store.c -- inodes: creation, attributes, lifetime (links and holds).
  *
- * An inode lives while it has a link (a live dentry) or a pin (a reference
- * the daemon holds for the kernel).  Links are counted in the arena
- * (inode->nlink, recounted by recovery); pins in process memory, in an
+ * An inode lives while it has a link (a live dentry) or a hold (this
+ * process still uses it: store_hold).  Links are counted in the arena
+ * (inode->nlink, recounted by recovery); holds in process memory, in an
  * open-addressing table keyed by the inode's offset.  The last of the two to
  * go frees the inode and everything it owns.
  */
@@ -84,7 +84,7 @@ void inode_touch(struct store *s, uint64_t off, bool mtime, bool ctime)
 		ino->ctime = now;
 }
 
-static uint64_t *pin_slot(const struct pin_table *t, uint64_t ref)
+static uint64_t *hold_slot(const struct hold_table *t, uint64_t ref)
 {
 	size_t mask = t->cap - 1;
 	size_t i = (size_t)((ref >> 4) * 0x9e3779b97f4a7c15ULL) & mask;
@@ -94,9 +94,9 @@ static uint64_t *pin_slot(const struct pin_table *t, uint64_t ref)
 	return &t->keys[i];
 }
 
-static int pins_grow(struct pin_table *t)
+static int holds_grow(struct hold_table *t)
 {
-	struct pin_table n = { .cap = t->cap ? t->cap * 2 : 1024 };
+	struct hold_table n = { .cap = t->cap ? t->cap * 2 : 1024 };
 
 	n.keys = calloc(n.cap, sizeof(uint64_t));
 	n.counts = calloc(n.cap, sizeof(uint64_t));
@@ -107,7 +107,7 @@ static int pins_grow(struct pin_table *t)
 	}
 	for (size_t i = 0; i < t->cap; i++) {
 		if (t->keys[i] && t->counts[i]) {
-			uint64_t *k = pin_slot(&n, t->keys[i]);
+			uint64_t *k = hold_slot(&n, t->keys[i]);
 
 			*k = t->keys[i];
 			n.counts[k - n.keys] = t->counts[i];
@@ -120,42 +120,44 @@ static int pins_grow(struct pin_table *t)
 	return 0;
 }
 
-bool inode_pinned(const struct store *s, uint64_t ref)
+bool inode_held(const struct store *s, uint64_t ref)
 {
 	const uint64_t *k;
 
-	if (!s->pins.cap)
+	if (!s->holds.cap)
 		return false;
-	k = pin_slot(&s->pins, ref);
-	return *k && s->pins.counts[k - s->pins.keys];
+	k = hold_slot(&s->holds, ref);
+	return *k && s->holds.counts[k - s->holds.keys];
 }
 
-void store_pin(struct store *s, store_ref ref, uint64_t n)
+int store_hold(struct store *s, store_ref ref)
 {
 	uint64_t *k;
 
-	if ((s->pins.used + 1) * 2 > s->pins.cap && pins_grow(&s->pins))
-		abort();        /* cannot track the kernel's references */
-	k = pin_slot(&s->pins, ref);
+	if (!store_valid_ref(s, ref))
+		return -ESTALE;
+	if ((s->holds.used + 1) * 2 > s->holds.cap && holds_grow(&s->holds))
+		return -ENOMEM;
+	k = hold_slot(&s->holds, ref);
 	if (!*k) {
 		*k = ref;
-		s->pins.used++;
+		s->holds.used++;
 	}
-	s->pins.counts[k - s->pins.keys] += n;
+	s->holds.counts[k - s->holds.keys]++;
+	return 0;
 }
 
-void store_unpin(struct store *s, store_ref ref, uint64_t n)
+void store_release(struct store *s, store_ref ref)
 {
 	uint64_t *k, *count;
 
-	if (!s->pins.cap)
+	if (!s->holds.cap)
 		return;
-	k = pin_slot(&s->pins, ref);
-	if (!*k)
-		return;
-	count = &s->pins.counts[k - s->pins.keys];
-	*count = *count > n ? *count - n : 0;
-	if (*count || store_readonly(s))
+	k = hold_slot(&s->holds, ref);
+	count = &s->holds.counts[k - s->holds.keys];
+	if (!*k || !*count)
+		return;         /* not held: nothing to release */
+	if (--*count || store_readonly(s))
 		return;
 	arena_lock(s);
 	if (store_valid_ref(s, ref) && mm_inode(s, ref)->nlink == 0)
@@ -170,7 +172,7 @@ void inode_drop_link(struct store *s, uint64_t off)
 	if (ino->nlink)
 		ino->nlink--;
 	ino->ctime = mm_now();
-	if (ino->nlink == 0 && !inode_pinned(s, off))
+	if (ino->nlink == 0 && !inode_held(s, off))
 		inode_free(s, off);
 }
 
@@ -331,19 +333,8 @@ void store_statfs(struct store *s, struct store_statfs *st)
 	arena_unlock(s);
 }
 
-void store_count_request(struct store *s, unsigned opcode)
+void *store_stats(struct store *s, size_t *size)
 {
-	if (!s->readonly)
-		s->hdr->requests[opcode < MM_NREQUESTS ? opcode : 0]++;
-}
-
-void store_reset_requests(struct store *s)
-{
-	if (!s->readonly)
-		memset(s->hdr->requests, 0, sizeof(s->hdr->requests));
-}
-
-void store_requests(struct store *s, uint64_t out[STORE_NREQUESTS])
-{
-	memcpy(out, s->hdr->requests, sizeof(s->hdr->requests));
+	*size = s->readonly ? 0 : sizeof(s->hdr->stats);
+	return s->readonly ? NULL : s->hdr->stats;
 }

@@ -10,7 +10,7 @@
  * (blocks and free lists), kind.c (the block-kind table, kind.h, and
  * extension kinds, store_kind.h), ns.c (dentries, index, directories,
  * rename), file.c (file bytes), xattr.c, recover.c (recovery), check.c
- * (the checker, census and extents), store.c (inodes, attributes, pins,
+ * (the checker, census and extents), store.c (inodes, attributes, holds,
  * statfs).
  *
  * Layers: src/ring sits above the store and sees format.h and
@@ -25,7 +25,7 @@
 #include "format.h"
 #include "store.h"
 
-struct pin_table {             /* open-addressing map: inode ref -> pins */
+struct hold_table {            /* open-addressing map: inode ref -> holds */
 	uint64_t *keys;
 	uint64_t *counts;
 	size_t cap, used;
@@ -39,7 +39,7 @@ struct store {
 	bool readonly;             /* no stores to the arena at all */
 	bool private_map;          /* read-only serve: MAP_PRIVATE copy */
 	bool locked;               /* we hold header.lock */
-	struct pin_table pins;
+	struct hold_table holds;   /* store_hold */
 	struct store_dir *cursors; /* open directory cursors */
 	char recovery[512];        /* what recovery did, "" if it did not run */
 	uint8_t *starts;           /* recovery and the checker, while they run:
@@ -183,7 +183,7 @@ int inode_new(struct store *s, uint32_t mode, uint32_t uid, uint32_t gid,
 	      uint64_t *out);
 void inode_free(struct store *s, uint64_t inode);
 void inode_drop_link(struct store *s, uint64_t inode);
-bool inode_pinned(const struct store *s, uint64_t inode);
+bool inode_held(const struct store *s, uint64_t inode);
 void inode_fill_attr(struct store *s, uint64_t inode, struct store_attr *a);
 void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
 

@@ -3,7 +3,8 @@
  *
  * Space figures come from the header (store_statfs) and a walk of the heap
  * (store_census), both of the arena as it is; the counts by type come from
- * a walk of the namespace, each inode counted once.
+ * a walk of the namespace, each inode counted once; the request counts
+ * from the statistics area, where the daemon keeps them (reqstats.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "out.h"
+#include "reqstats.h"
 #include "ring.h"
 #include "summary.h"
 #include "view.h"
@@ -192,41 +194,30 @@ static void stat_counts(const struct view *v, const struct tally *t)
 		puts("0");
 }
 
-/* FUSE opcode names (include/uapi/linux/fuse.h), for the counters the
- * daemon keeps in the arena header. */
-static const char *const opcode_names[STORE_NREQUESTS] = {
-	[1] = "lookup", [2] = "forget", [3] = "getattr", [4] = "setattr",
-	[5] = "readlink", [6] = "symlink", [8] = "mknod", [9] = "mkdir",
-	[10] = "unlink", [11] = "rmdir", [12] = "rename", [13] = "link",
-	[14] = "open", [15] = "read", [16] = "write", [17] = "statfs",
-	[18] = "release", [20] = "fsync", [21] = "setxattr",
-	[22] = "getxattr", [23] = "listxattr", [24] = "removexattr",
-	[25] = "flush", [26] = "init", [27] = "opendir", [28] = "readdir",
-	[29] = "releasedir", [30] = "fsyncdir", [31] = "getlk",
-	[32] = "setlk", [33] = "setlkw", [34] = "access", [35] = "create",
-	[36] = "interrupt", [37] = "bmap", [38] = "destroy", [39] = "ioctl",
-	[40] = "poll", [41] = "notify_reply", [42] = "batch_forget",
-	[43] = "fallocate", [44] = "readdirplus", [45] = "rename2",
-	[46] = "lseek", [47] = "copy_file_range", [50] = "syncfs",
-	[51] = "tmpfile", [52] = "statx",
-};
-
-/* Requests served since the mount, by opcode (the round trips). */
+/* Requests served since the mount, by opcode (the round trips), from
+ * the statistics area where the daemon counts them (reqstats.h). */
 static void stat_requests(struct view *v)
 {
-	uint64_t n[STORE_NREQUESTS], total = 0;
+	const struct reqstats *r;
+	const char *name;
 	char label[48];
+	size_t size;
+	void *area;
 
-	store_requests(v->s, n);
-	for (unsigned i = 0; i < STORE_NREQUESTS; i++)
-		total += n[i];
-	line_count("requests:", total);
-	for (unsigned i = 0; i < STORE_NREQUESTS; i++) {
-		if (!n[i])
+	area = store_stats(v->s, &size);
+	r = reqstats_in(area, size);
+	if (!r) {
+		key("requests:");
+		puts("unknown");
+		return;
+	}
+	line_count("requests:", reqstats_total(r));
+	for (unsigned i = 0; i < REQSTATS_SLOTS; i++) {
+		if (!r->count[i])
 			continue;
-		snprintf(label, sizeof(label), "  %s:", opcode_names[i] ?
-			 opcode_names[i] : "other");
-		line_count(label, n[i]);
+		name = reqstats_name(i);
+		snprintf(label, sizeof(label), "  %s:", name ? name : "other");
+		line_count(label, r->count[i]);
 	}
 }
 

@@ -98,10 +98,21 @@ static void make_script(const uint8_t *data, size_t size, uint8_t *script)
 	}
 }
 
+/* Hold refs[0..n) in order until one fails: the number held. */
+static unsigned hold_all(struct store *s, const store_ref *refs, unsigned n)
+{
+	unsigned i = 0;
+
+	while (i < n && store_hold(s, refs[i]) == 0)
+		i++;
+	return i;
+}
+
 /* Change every file and directory met (bounded): whatever recovery let
  * through must survive truncates, writes, xattrs, appends and renames.
- * The refs are pinned meanwhile, as the daemon pins what the kernel
- * holds (a rename may replace one of them). */
+ * The refs are held meanwhile, as the daemon holds the nodes the kernel
+ * knows (a rename may replace one of them); one it cannot hold (no
+ * memory) and those after it are left alone. */
 static void mutate_all(struct store *s)
 {
 	store_ref dirs[FZ_MAX_DIRS], files[FZ_MAX_DIRS], ref;
@@ -110,10 +121,8 @@ static void mutate_all(struct store *s)
 	char buf[64] = "fuzz";
 
 	fz_walk_collect(s, dirs, &ndirs, files, &nfiles);
-	for (unsigned i = 0; i < ndirs; i++)
-		store_pin(s, dirs[i], 1);
-	for (unsigned i = 0; i < nfiles; i++)
-		store_pin(s, files[i], 1);
+	ndirs = hold_all(s, dirs, ndirs);
+	nfiles = hold_all(s, files, nfiles);
 	for (unsigned i = 0; i < nfiles && i < 16; i++) {
 		if (store_getattr(s, files[i], &a) != 0)
 			continue;
@@ -136,9 +145,9 @@ static void mutate_all(struct store *s)
 		store_setxattr(s, dirs[i], "user.dir", buf, 3, 0);
 	}
 	for (unsigned i = 0; i < ndirs; i++)
-		store_unpin(s, dirs[i], 1);
+		store_release(s, dirs[i]);
 	for (unsigned i = 0; i < nfiles; i++)
-		store_unpin(s, files[i], 1);
+		store_release(s, files[i]);
 }
 
 /* Step 2: serve it as the daemon would. */

@@ -6,8 +6,8 @@
  * (taken modulo the number of ops) and a few argument bytes: a ref (index
  * into the table of refs the script holds, the root first), a name (index
  * into names[]), a value index (into offsets[], lengths[]...).  Refs are
- * pinned while the table holds them, as the daemon pins what the kernel
- * holds; a full table unpins the oldest.  Results are not checked against a
+ * held in the store (store_hold) while the table has them, as the daemon
+ * holds the nodes the kernel knows; a full table releases the oldest.  Results are not checked against a
  * model: the oracles are the sanitizers, store_verify after every op (when
  * asked), and crash images that must recover to the same tree.
  */
@@ -396,10 +396,10 @@ static void drop_ref(struct run *r, unsigned i)
 	if (r->rd_ref == ref)
 		r->rd_ref = 0;
 	r->refs[i] = r->refs[--r->nrefs];
-	store_unpin(r->s, ref, 1);
+	store_release(r->s, ref);
 }
 
-/* Hold ref (pinned) in the table. */
+/* Keep ref (held in the store) in the table. */
 static void keep(struct run *r, store_ref ref)
 {
 	for (unsigned i = 0; i < r->nrefs; i++)
@@ -407,7 +407,8 @@ static void keep(struct run *r, store_ref ref)
 			return;
 	if (r->nrefs == FZ_MAX_REFS)
 		drop_ref(r, 1 + r->evict++ % (FZ_MAX_REFS - 1));
-	store_pin(r->s, ref, 1);
+	if (store_hold(r->s, ref) != 0)
+		return;
 	r->refs[r->nrefs++] = ref;
 }
 

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_MAX_DIRS 64          /* directories a walk descends into */
 #define FZ_MAX_ENTRIES 1024     /* entries a walk visits */
 #define FZ_MAX_READ (256u << 10)  /* bytes read from one file */
-#define FZ_MAX_REFS 32          /* pinned refs an op script holds */
+#define FZ_MAX_REFS 32          /* held refs an op script keeps */
 
 /* Die loudly: a broken invariant is a bug, whatever the input. */
 #define FZ_ASSERT(cond, ...) do { \

@@ -3,7 +3,7 @@
  * The input is an op script (fuzz_common.c) preceded by two bytes that
  * choose the arena's size cap and ring size.  Each run creates a fresh
  * arena, runs the script with store_verify after every op and crash images
- * (op 15) that must recover to the same tree, unpins everything and closes;
+ * (op 15) that must recover to the same tree, releases everything and closes;
  * the arena must then verify clean, reopen without repairs and show the
  * same tree.  Small caps make ENOSPC common: a failed call must change
  * nothing.

@@ -317,7 +317,8 @@ static void seed_crash(void)
 	r = node(s, d, "x.ring", 0100644);
 	ring_append(s, r, "one\n", 4);
 	ring_append(s, r, "two\n", 4);
-	store_pin(s, a, 1);
+	if (store_hold(s, a) != 0)
+		exit(1);
 	store_unlink(s, root, "a");          /* open and unlinked: orphan */
 	if (mm_alloc(s, MM_DATA, 100, &leak) != 0)
 		exit(1);
@@ -498,7 +499,7 @@ static const unsigned char script_files[] = {
 	15,
 	1, 0, 5,                /* mkdir /dir -> ref 2 */
 	12, 0, 0, 2, 1, 0,      /* rename /a -> /dir/b */
-	20, 2, 1,               /* unlink /dir/b (pinned: orphan) */
+	20, 2, 1,               /* unlink /dir/b (held: orphan) */
 	15,
 	5, 1, 0, 3, 0,          /* read the orphan */
 };
@@ -530,7 +531,7 @@ static const unsigned char script_tree[] = {
 	21, 0, 5,               /* rmdir /dir: ENOTEMPTY */
 	11, 1, 1, 3,
 	15,
-	17, 1,                  /* unpin */
+	17, 1,                  /* release */
 	14, 1, 2,
 };
 

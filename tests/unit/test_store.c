@@ -1,8 +1,8 @@
 /* test_store.c -- unit tests of the store without FUSE.
  *
  * Each test opens a fresh arena in a temporary directory and drives the
- * store API directly: files, directories, rename, xattrs, limits, reopen
- * and recovery.  Exit 0 on success; a failed CHECK prints the line.
+ * store API directly: files, directories, rename, xattrs, limits, reopen,
+ * recovery, holds and the statistics area.  Exit 0 on success; a failed CHECK prints the line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -444,6 +444,87 @@ static void test_needs_ring_kind(void)
 	CHECK_RC(child_status(pid), 0);
 }
 
+static uint64_t live_inodes(struct store *s)
+{
+	struct store_statfs st;
+
+	store_statfs(s, &st);
+	return st.inodes;
+}
+
+/* Holds keep unlinked inodes alive: readable until the last release, and
+ * freed by store_close if never released. */
+static void test_holds(void)
+{
+	struct store *s = open_arena(0);
+	store_ref root = store_root(s), a = make(s, root, "a", S_IFREG | 0644);
+	store_ref b = make(s, root, "b", S_IFREG | 0644);
+	uint64_t before = live_inodes(s);
+	char buf[8];
+
+	CHECK_RC(store_hold(s, 4096 + 8), -ESTALE);
+	CHECK_RC(store_write(s, a, 0, "alive", 5, false), 5);
+	CHECK_RC(store_hold(s, a), 0);
+	CHECK_RC(store_hold(s, a), 0);  /* counted */
+	CHECK_RC(store_unlink(s, root, "a"), 0);
+	CHECK(live_inodes(s) == before);
+	store_release(s, a);
+	CHECK_RC(store_read(s, a, 0, buf, sizeof(buf)), 5);
+	CHECK(memcmp(buf, "alive", 5) == 0);
+	store_release(s, a);
+	CHECK(live_inodes(s) == before - 1);
+	store_release(s, a);            /* not held: nothing happens */
+	store_release(s, b);
+	CHECK(live_inodes(s) == before - 1);
+	CHECK_RC(store_hold(s, b), 0);
+	CHECK_RC(store_unlink(s, root, "b"), 0);
+	CHECK(live_inodes(s) == before - 1);
+	store_close(s);                 /* frees the held orphan */
+	s = open_arena(0);
+	CHECK(live_inodes(s) == before - 2);
+	store_close(s);
+	verify_arena();
+}
+
+/* The statistics area is the caller's: kept across opens, copied by
+ * snapshots, never checked; read-only openers do not get it. */
+static void test_stats(void)
+{
+	struct store_options snap = { .flags = STORE_OPEN_SNAPSHOT };
+	struct store_options peek = { .flags = STORE_OPEN_PEEK };
+	unsigned char want[512], *area;
+	struct store *s = open_arena(0);
+	char err[256];
+	size_t size;
+
+	area = store_stats(s, &size);
+	CHECK(area != NULL && size == sizeof(want));
+	memset(want, 0, sizeof(want));
+	CHECK(area && memcmp(area, want, sizeof(want)) == 0);
+	memset(want, 0xee, sizeof(want));
+	if (area)
+		memcpy(area, want, sizeof(want));
+	store_close(s);
+	s = open_arena(0);
+	area = store_stats(s, &size);
+	CHECK(area && memcmp(area, want, sizeof(want)) == 0);
+	store_close(s);
+	CHECK_RC(store_open(arena_path, &snap, &s, err, sizeof(err)), 0);
+	area = store_stats(s, &size);
+	CHECK(area && memcmp(area, want, sizeof(want)) == 0);
+	if (area)
+		memset(area, 0, size);  /* a private copy: the file keeps it */
+	store_close(s);
+	CHECK_RC(store_open(arena_path, &peek, &s, err, sizeof(err)), 0);
+	CHECK(store_stats(s, &size) == NULL && size == 0);
+	store_close(s);
+	s = open_arena(0);
+	area = store_stats(s, &size);
+	CHECK(area && memcmp(area, want, sizeof(want)) == 0);
+	store_close(s);
+	verify_arena();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--unregistered") == 0)
@@ -461,7 +542,8 @@ int main(int argc, char **argv)
 				  test_namespace, test_xattr,
 				  test_persist_and_enospc, test_verify_detects,
 				  test_bad_arenas, test_owner_locks,
-				  test_needs_ring_kind };
+				  test_needs_ring_kind, test_holds,
+				  test_stats };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);

@@ -10,8 +10,8 @@
  * References.  An inode is named by a store_ref: the byte offset of its
  * block in the arena.  The daemon uses it directly as the FUSE node id
  * (except the root, which FUSE calls 1).  A ref stays valid while the inode
- * has a link or a pin (store_pin); store_unpin of the last pin of an
- * unlinked inode frees it.  Pins live in process memory: a new process
+ * has a link or a hold (store_hold); store_release of the last hold of an
+ * unlinked inode frees it.  Holds live in process memory: a new process
  * starts with none, so unlinked inodes left by a dead daemon are reclaimed
  * by recovery.
  *
@@ -101,8 +101,8 @@ struct store_options {
 int store_open(const char *path, const struct store_options *opt,
 	       struct store **out, char *err, size_t errlen);
 
-/* Flush, mark the arena clean and unmap.  Frees orphaned (unlinked, pinned)
- * inodes first.  store_close(NULL) is a no-op. */
+/* Flush, mark the arena clean and unmap.  Frees orphaned (unlinked, still
+ * held) inodes first.  store_close(NULL) is a no-op. */
 void store_close(struct store *s);
 
 /* The owner stops serving (its file system was unmounted): from now on
@@ -170,7 +170,7 @@ int store_readlink(struct store *s, store_ref ref, char *buf, size_t size);
  * directory), -ENOENT (ref has no link left), -EMLINK (65,000 links). */
 int store_link(struct store *s, store_ref ref, store_ref newdir,
 	       const char *newname, struct store_attr *attr);
-/* Remove a name.  The inode is freed when it has no links and no pins.
+/* Remove a name.  The inode is freed when it has no links and no holds.
  * Errors of the entry calls, and -EISDIR (unlink of a directory),
  * -ENOTDIR (rmdir of anything else), -ENOTEMPTY (rmdir). */
 int store_unlink(struct store *s, store_ref dir, const char *name);
@@ -186,9 +186,19 @@ int store_rmdir(struct store *s, store_ref dir, const char *name);
 int store_rename(struct store *s, store_ref olddir, const char *oldname,
 		 store_ref newdir, const char *newname, unsigned flags);
 
-/* Pins: the daemon pins an inode for every lookup count the kernel holds. */
-void store_pin(struct store *s, store_ref ref, uint64_t n);
-void store_unpin(struct store *s, store_ref ref, uint64_t n);
+/* Holds: "this process still uses this inode; free it only when it has
+ * neither links nor holds".  A file unlinked while held stays readable
+ * and writable until its last hold goes; store_close frees what is still
+ * held without links.  Holds are counted (each store_hold wants one
+ * store_release) and live in this process (see References above).  The
+ * daemon holds each node the kernel knows once (src/fs/nodes.h).
+ * store_hold: 0, -ESTALE (ref is no inode), -ENOMEM (no memory to record
+ * the hold; nothing changed).  store_release drops one hold; releasing
+ * the last hold of an inode without links frees it (unless the store
+ * cannot be changed: store_readonly); a ref that is not held is left
+ * alone. */
+int store_hold(struct store *s, store_ref ref);
+void store_release(struct store *s, store_ref ref);
 
 enum store_setattr_mask {
 	STORE_SET_MODE = 1 << 0,
@@ -277,13 +287,18 @@ void store_dir_seek(struct store_dir *d, uint64_t n);
 uint64_t store_dir_pos(const struct store_dir *d);  /* entries consumed */
 void store_dir_close(struct store_dir *d);
 
-/* Statistics: requests served since the mount, by FUSE opcode (opcodes
- * past the table count in slot 0).  Kept in the arena header so that
- * mmfsctl stat can show them; nothing depends on them. */
-#define STORE_NREQUESTS 64
-void store_count_request(struct store *s, unsigned opcode);
-void store_reset_requests(struct store *s);
-void store_requests(struct store *s, uint64_t out[STORE_NREQUESTS]);
+/* The statistics area of the arena header (format.h): bytes the store
+ * keeps for the server and never reads, checks, repairs or resets; their
+ * layout is the server's (mount.mmfs: src/common/reqstats.h).  Returns the
+ * area and sets *size to its length; the pointer is valid until
+ * store_close.  No lock guards it: its one writer is the owner.
+ *   - A store this process owns (no flags, STORE_OPEN_CREATE): writes go
+ *     to the arena file.
+ *   - STORE_OPEN_RDONLY, STORE_OPEN_SNAPSHOT: a private copy; writes stay
+ *     in this process.
+ *   - STORE_OPEN_PEEK: the mapping is read-only; returns NULL, *size 0.
+ * No other error. */
+void *store_stats(struct store *s, size_t *size);
 
 /* Inspection (mmfsctl).  On a snapshot: store_verify checks every
  * invariant of format.h on the arena as it is and calls report once per
