@@ -2,7 +2,8 @@
  *
  * Each operation is one thin function: turn node ids into refs, call the
  * store, end in exactly one fuse_reply_*.  Store errors are -errno and go
- * straight to fuse_reply_err(req, -rc).
+ * to the kernel through reply_err(req, rc), the one place that negates
+ * them.
  *
  * Lookup counts.  A reply that hands the kernel a node (reply_entry, and
  * create) counts it in fs->nodes first; forget and batch forget uncount.
@@ -155,9 +156,11 @@ static void stat_of(const struct store_attr *a, struct stat *st)
 	st->st_ctim = a->ctime;
 }
 
-static void reply_status(fuse_req_t req, int rc)
+/* Reply with a store result: -errno, or 0 (success, for the operations
+ * whose reply is only a status). */
+static void reply_err(fuse_req_t req, ssize_t rc)
 {
-	fuse_reply_err(req, -rc);
+	fuse_reply_err(req, (int)-rc);
 }
 
 /* Ring logs change size with every append: the kernel must ask. */
@@ -172,7 +175,7 @@ static void reply_attr(fuse_req_t req, int rc, store_ref ref,
 	struct stat st;
 
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 		return;
 	}
 	stat_of(a, &st);
@@ -200,12 +203,12 @@ static void reply_entry(fuse_req_t req, int rc, store_ref ref,
 	struct fuse_entry_param e;
 
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 		return;
 	}
 	rc = node_learn(fs, ref);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 		return;
 	}
 	entry_of(fs, ref, a, &e);
@@ -562,7 +565,7 @@ static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf,
 			size_t size)
 {
 	if (n < 0)
-		fuse_reply_err(req, (int)-n);
+		reply_err(req, n);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)n);
 	else
@@ -727,7 +730,7 @@ static void mmfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	if (rc == 0)
 		rc = store_readlink(fs->store, ref, buf, sizeof(buf) - 1);
 	if (rc < 0) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 		return;
 	}
 	buf[rc < (int)sizeof(buf) ? rc : (int)sizeof(buf) - 1] = '\0';
@@ -756,7 +759,7 @@ static void mmfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = node_ref(fs, parent, &dir);
 	if (rc == 0)
 		rc = store_unlink(fs->store, dir, name);
-	reply_status(req, rc);
+	reply_err(req, rc);
 }
 
 static void mmfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -768,7 +771,7 @@ static void mmfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = node_ref(fs, parent, &dir);
 	if (rc == 0)
 		rc = store_rmdir(fs->store, dir, name);
-	reply_status(req, rc);
+	reply_err(req, rc);
 }
 
 static void mmfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -812,7 +815,7 @@ static void mmfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = store_rename(fs->store, dir, name, newdir, newname,
 				  sflags);
-	reply_status(req, rc);
+	reply_err(req, rc);
 }
 
 static void mmfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -848,7 +851,7 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 	if (rc == 0)
 		rc = store_getattr(fs->store, ref, &a);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 		return;
 	}
 	f = file_new(fs, ref, fi, a.kind == RING_KIND);
@@ -884,7 +887,7 @@ static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	else if (n == 0)
 		n = store_read(fs->store, ref, (uint64_t)off, buf, size);
 	if (n < 0)
-		fuse_reply_err(req, (int)-n);
+		reply_err(req, n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 }
@@ -909,7 +912,7 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		n = store_write(fs->store, ref, pos, buf, size,
 				f->trunc_pending);
 	if (n < 0) {
-		fuse_reply_err(req, (int)-n);
+		reply_err(req, n);
 		return;
 	}
 	f->trunc_pending = false;
@@ -935,7 +938,7 @@ static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
 							       0);
 	}
 	file_free(fs, f);
-	reply_status(req, rc);
+	reply_err(req, rc);
 }
 
 static void mmfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -948,7 +951,7 @@ static void mmfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	rc = node_ref(fs, ino, &ref);
 	if (rc == 0)
 		rc = store_sync_file(fs->store, ref, datasync != 0);
-	reply_status(req, rc);
+	reply_err(req, rc);
 }
 
 static void mmfs_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -963,7 +966,7 @@ static void mmfs_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (rc == 0)
 		rc = store_dir_open(fs->store, ref, &d);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 		return;
 	}
 	fi->fh = (uintptr_t)d;
@@ -986,7 +989,7 @@ static void mmfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	if (rc == 0 && !buf)
 		rc = -ENOMEM;
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 		return;
 	}
 	if (off < DOT_ENTRIES && !add_dots(req, ref, buf, size, off, &len)) {
@@ -1020,7 +1023,7 @@ static void mmfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	if (rc == 0)
 		rc = store_sync(fs_of(req)->store);
-	reply_status(req, rc);
+	reply_err(req, rc);
 }
 
 static void mmfs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -1066,7 +1069,7 @@ static void mmfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		rc = capacity_set(fs, ref, value, size);
 	else if (rc == 0)
 		rc = store_setxattr(fs->store, ref, name, value, size, sflags);
-	reply_status(req, rc);
+	reply_err(req, rc);
 }
 
 static void mmfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -1152,7 +1155,7 @@ static void mmfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		rc = -EPERM;
 	else if (rc == 0)
 		rc = store_removexattr(fs->store, ref, name);
-	reply_status(req, rc);
+	reply_err(req, rc);
 }
 
 static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1181,7 +1184,7 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = node_learn(fs, ref);
 	if (rc) {
 		file_free(fs, f);
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 		return;
 	}
 	f->ref = ref;
