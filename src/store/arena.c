@@ -559,14 +559,13 @@ out:
 static void free_orphans(struct store *s)
 {
 	for (size_t i = 0; i < s->holds.cap; i++) {
-		uint64_t ref = s->holds.keys[i];
+		uint64_t ref = refmap_key_at(&s->holds, i);
 
-		if (ref && ref != 1 && s->holds.counts[i] &&
-		    mm_inode(s, ref)->nlink == 0) {
-			s->holds.counts[i] = 0;
+		if (ref && store_valid_ref(s, ref) &&
+		    mm_inode(s, ref)->nlink == 0 && ref != s->hdr->root)
 			inode_free(s, ref);
-		}
 	}
+	refmap_free(&s->holds);
 }
 
 int store_sync(struct store *s)
@@ -586,6 +585,7 @@ void store_close(struct store *s)
 		store_dir_close(s->cursors);
 	if (!s->readonly && !s->private_map) {
 		arena_lock(s);
+		file_drop_snapshots(s);
 		free_orphans(s);
 		arena_unlock(s);
 		store_sync(s);
@@ -596,8 +596,8 @@ void store_close(struct store *s)
 	munmap(s->base, s->map_len);
 	if (s->fd >= 0)
 		close(s->fd);
-	free(s->holds.keys);
-	free(s->holds.counts);
+	refmap_free(&s->holds);
+	refmap_free(&s->snaps);
 	free(s);
 }
 

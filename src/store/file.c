@@ -40,13 +40,36 @@ static unsigned char *chunk_bytes(const struct store *s, uint64_t chunk)
 	return mm_payload(s, chunk);
 }
 
+/* A data block no file references any more: freed, or, while snapshots
+ * read it, retired (format.h: MM_BLOCK_RETIRED) until the last of them is
+ * dropped. */
+static void data_release(struct store *s, uint64_t block)
+{
+	if (!block)
+		return;
+	if (refmap_count(&s->snaps, block))
+		mm_block(s, block)->flags |= MM_BLOCK_RETIRED;
+	else
+		kind_free(s, block);
+}
+
+/* Do snapshots read the file's current data block?  Then it must not
+ * change in place below its size: writers copy it (rebuild). */
+static bool data_held(const struct store *s, const struct mm_inode *ino)
+{
+	return ino->data && refmap_count(&s->snaps, ino->data);
+}
+
 void file_free_data(struct store *s, struct mm_inode *ino)
 {
 	uint32_t type = mm_type(ino);
 
 	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
 		return;
-	kind_free(s, ino->data);
+	if (type == MM_IFREG && !(ino->flags & MM_INODE_KINDS))
+		data_release(s, ino->data);
+	else
+		kind_free(s, ino->data);
 	ino->data = 0;
 }
 
@@ -191,8 +214,7 @@ static int rebuild(struct store *s, struct mm_inode *ino, uint64_t keep,
 	if (rc)
 		return rc;
 	mm_commit64(&ino->data, fresh);
-	if (old)
-		kind_free(s, old);
+	data_release(s, old);
 	return 0;
 }
 
@@ -419,10 +441,10 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 	else if (truncate_first)
 		rc = rebuild(s, ino, 0, &w, size ? off + size : 0,
 			     off + size);
-	else if (repr_kind(s, ino) == MM_MAP)
+	else if (repr_kind(s, ino) == MM_MAP && !data_held(s, ino))
 		rc = write_map(s, ino, &w);
-	else if (off + size <= MM_SMALL_MAX)
-		rc = write_small(s, ino, &w);
+	else if (repr_kind(s, ino) != MM_MAP && off + size <= MM_SMALL_MAX)
+		rc = write_small(s, ino, &w);   /* in place only past the end */
 	else
 		rc = rebuild(s, ino, kind_size(s, ino), &w,
 			     off + size > kind_size(s, ino) ? off + size :
@@ -471,6 +493,68 @@ ssize_t store_read(struct store *s, store_ref ref, uint64_t off, void *buf,
 	read_repr(s, ino->data, off, buf, size);
 	read_end(s, ino);
 	return (ssize_t)size;
+}
+
+int store_snap_take(struct store *s, store_ref ref, struct store_snap *snap)
+{
+	struct mm_inode *ino;
+	int rc = enter_file(s, ref);
+
+	if (rc)
+		return rc;
+	ino = mm_inode(s, ref);
+	rc = ino->data ? refmap_add(&s->snaps, ino->data) : 0;
+	if (rc == 0) {
+		snap->data = ino->data;
+		snap->size = kind_size(s, ino);
+		snap->taken = true;
+	}
+	arena_unlock(s);
+	return rc;
+}
+
+ssize_t store_snap_read(struct store *s, const struct store_snap *snap,
+			uint64_t off, void *buf, size_t size)
+{
+	if (!snap->taken)
+		return -EINVAL;
+	if (off >= snap->size)
+		return 0;
+	if (size > snap->size - off)
+		size = snap->size - off;
+	arena_lock(s);
+	read_repr(s, snap->data, off, buf, size);
+	arena_unlock(s);
+	return (ssize_t)size;
+}
+
+void store_snap_drop(struct store *s, struct store_snap *snap)
+{
+	if (!snap->taken)
+		return;
+	snap->taken = false;
+	if (!snap->data)
+		return;
+	arena_lock(s);
+	if (refmap_drop(&s->snaps, snap->data) == 0 &&
+	    (mm_block(s, snap->data)->flags & MM_BLOCK_RETIRED)) {
+		mm_block(s, snap->data)->flags &= (uint8_t)~MM_BLOCK_RETIRED;
+		kind_free(s, snap->data);
+	}
+	arena_unlock(s);
+}
+
+void file_drop_snapshots(struct store *s)
+{
+	for (size_t i = 0; i < s->snaps.cap; i++) {
+		uint64_t block = refmap_key_at(&s->snaps, i);
+
+		if (block && (mm_block(s, block)->flags & MM_BLOCK_RETIRED)) {
+			mm_block(s, block)->flags &= (uint8_t)~MM_BLOCK_RETIRED;
+			kind_free(s, block);
+		}
+	}
+	refmap_free(&s->snaps);
 }
 
 static int shrink_map(struct store *s, struct mm_map *m, uint64_t size)
@@ -522,7 +606,9 @@ int file_truncate(struct store *s, uint64_t ref, uint64_t size)
 
 	if (size == old_size)
 		return 0;
-	if (repr_kind(s, ino) == MM_MAP && size)
+	if (data_held(s, ino))
+		rc = rebuild(s, ino, old_size, &none, size, size);
+	else if (repr_kind(s, ino) == MM_MAP && size)
 		rc = size < old_size ? shrink_map(s, mm_payload(s, ino->data),
 						  size) :
 				       grow_map(s, ino, size);

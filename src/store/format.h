@@ -73,7 +73,10 @@
  *        4    1 kind: enum mm_kind (never 0: zeroed memory is no block)
  *        5    1 flags: MM_BLOCK_MARK (recovery's mark bit; 0 on disk),
  *               MM_BLOCK_PUNCHED (a free block whose pages were given
- *               back with a hole punch; allocated again before reuse);
+ *               back with a hole punch; allocated again before reuse),
+ *               MM_BLOCK_RETIRED (a data block no file references any
+ *               more, kept while readers of the version it holds are
+ *               reading it: see "Versions"; 0 in a clean arena);
  *               bits 0xf0 are scratch of recovery and the checker (0 on
  *               disk)
  *        6    2 check: MM_BLOCK_CHECK(size, kind), detects garbage
@@ -139,6 +142,22 @@
  * kill[2]}: new dentries are written PENDING, the record filled, then
  * commit = 1 is stored; after that the adds become LIVE, the kills DEAD and
  * commit returns to 0.  Recovery redoes a record whose commit is 1.
+ *
+ * Versions (one version per open)
+ *
+ * A reader may hold a snapshot of a regular file: its data block and size
+ * at one instant (store_snap_take).  Snapshots are counted in the reading
+ * process (not in the arena), and while a block is counted:
+ *   - nothing changes it in place below its size: writers that would
+ *     (overwrites, truncation, any write to a large file) copy instead,
+ *     through the usual commit of inode->data; appends past its end stay
+ *     in place, unseen by the snapshot's size;
+ *   - when a commit stops referencing it, it is not freed but flagged
+ *     MM_BLOCK_RETIRED, with everything it owns, and freed when its last
+ *     snapshot is dropped, or at close.
+ * A retired block is referenced by nothing in the arena: after a crash
+ * recovery frees it like any unreferenced block, and the checker counts it
+ * (not as a leak) while the arena is in use.
  *
  * Kinds
  *
@@ -229,6 +248,7 @@ enum mm_kind {
 
 #define MM_BLOCK_MARK 1u
 #define MM_BLOCK_PUNCHED 2u
+#define MM_BLOCK_RETIRED 4u
 #define MM_BLOCK_CHECK(size, kind) \
 	((uint16_t)(((size) >> 4) * 0x9e37u ^ (kind) * 0x79b9u ^ 0x4d4du))
 

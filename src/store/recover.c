@@ -237,7 +237,8 @@ static void reset_derived(struct store *s)
 	for_each_block(s, off) {
 		struct mm_block *b = mm_block(s, off);
 
-		b->flags &= (uint8_t)~(MM_BLOCK_MARK | MM_SCRATCH_FLAGS);
+		b->flags &= (uint8_t)~(MM_BLOCK_MARK | MM_BLOCK_RETIRED |
+				       MM_SCRATCH_FLAGS);
 		if ((b->kind == MM_DENTRY || b->kind == MM_INODE ||
 		     b->kind == MM_DIR) && !is_block(s, off, b->kind)) {
 			mm_set_header(s, off, b->size, MM_FREE);

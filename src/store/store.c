@@ -84,81 +84,22 @@ void inode_touch(struct store *s, uint64_t off, bool mtime, bool ctime)
 		ino->ctime = now;
 }
 
-static uint64_t *hold_slot(const struct hold_table *t, uint64_t ref)
-{
-	size_t mask = t->cap - 1;
-	size_t i = (size_t)((ref >> 4) * 0x9e3779b97f4a7c15ULL) & mask;
-
-	while (t->keys[i] && t->keys[i] != ref)
-		i = (i + 1) & mask;
-	return &t->keys[i];
-}
-
-static int holds_grow(struct hold_table *t)
-{
-	struct hold_table n = { .cap = t->cap ? t->cap * 2 : 1024 };
-
-	n.keys = calloc(n.cap, sizeof(uint64_t));
-	n.counts = calloc(n.cap, sizeof(uint64_t));
-	if (!n.keys || !n.counts) {
-		free(n.keys);
-		free(n.counts);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < t->cap; i++) {
-		if (t->keys[i] && t->counts[i]) {
-			uint64_t *k = hold_slot(&n, t->keys[i]);
-
-			*k = t->keys[i];
-			n.counts[k - n.keys] = t->counts[i];
-			n.used++;
-		}
-	}
-	free(t->keys);
-	free(t->counts);
-	*t = n;
-	return 0;
-}
-
 bool inode_held(const struct store *s, uint64_t ref)
 {
-	const uint64_t *k;
-
-	if (!s->holds.cap)
-		return false;
-	k = hold_slot(&s->holds, ref);
-	return *k && s->holds.counts[k - s->holds.keys];
+	return refmap_count(&s->holds, ref) != 0;
 }
 
 int store_hold(struct store *s, store_ref ref)
 {
-	uint64_t *k;
-
 	if (!store_valid_ref(s, ref))
 		return -ESTALE;
-	if ((s->holds.used + 1) * 2 > s->holds.cap && holds_grow(&s->holds))
-		return -ENOMEM;
-	k = hold_slot(&s->holds, ref);
-	if (!*k) {
-		*k = ref;
-		s->holds.used++;
-	}
-	s->holds.counts[k - s->holds.keys]++;
-	return 0;
+	return refmap_add(&s->holds, ref);
 }
 
 void store_release(struct store *s, store_ref ref)
 {
-	uint64_t *k, *count;
-
-	if (!s->holds.cap)
-		return;
-	k = hold_slot(&s->holds, ref);
-	count = &s->holds.counts[k - s->holds.keys];
-	if (!*k || !*count)
-		return;         /* not held: nothing to release */
-	if (--*count || store_readonly(s))
-		return;
+	if (refmap_drop(&s->holds, ref) != 0 || store_readonly(s))
+		return;         /* still held, or not held at all */
 	arena_lock(s);
 	if (store_valid_ref(s, ref) && mm_inode(s, ref)->nlink == 0)
 		inode_free(s, ref);

@@ -23,13 +23,8 @@
 #include <string.h>
 
 #include "format.h"
+#include "refmap.h"
 #include "store.h"
-
-struct hold_table {            /* open-addressing map: inode ref -> holds */
-	uint64_t *keys;
-	uint64_t *counts;
-	size_t cap, used;
-};
 
 struct store {
 	int fd;
@@ -39,7 +34,8 @@ struct store {
 	bool readonly;             /* no stores to the arena at all */
 	bool private_map;          /* read-only serve: MAP_PRIVATE copy */
 	bool locked;               /* we hold header.lock */
-	struct hold_table holds;   /* store_hold */
+	struct refmap holds;       /* inode -> store_hold count */
+	struct refmap snaps;       /* data block -> snapshots reading it */
 	struct store_dir *cursors; /* open directory cursors */
 	char recovery[512];        /* what recovery did, "" if it did not run */
 	uint8_t *starts;           /* recovery and the checker, while they run:
@@ -189,6 +185,8 @@ void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
 
 /* file.c */
 void file_free_data(struct store *s, struct mm_inode *ino);
+/* store_close: free what snapshots still open kept (retired blocks). */
+void file_drop_snapshots(struct store *s);
 int file_truncate(struct store *s, uint64_t inode, uint64_t size);
 
 /* recover.c: recovery, and the validators the checker shares with it.

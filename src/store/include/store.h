@@ -231,6 +231,30 @@ ssize_t store_read(struct store *s, store_ref ref, uint64_t off,
 ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 		    const void *buf, size_t size, bool truncate_first);
 
+/* Snapshots: one committed version of a regular file's bytes, readable
+ * while the file goes on changing (one version per open: a reader that
+ * reads a value in several calls sees one value, never the start of one
+ * and the rest of another).  A snapshot keeps the version's blocks alive:
+ * writers copy instead of changing them in place, and a block a commit
+ * drops is retired, not freed, until the last snapshot of it is dropped
+ * (format.h, "Versions").  The cost is one copy of the file per version
+ * still read; it is bounded by the snapshots held, not by the writes.
+ * Snapshots live in process memory, like holds.  snap is the caller's;
+ * its fields are the store's.
+ * take: -ESTALE, -EISDIR, -EINVAL (not a regular file of bytes), -ENOMEM.
+ * read: bytes [off, off + size) of the version, cut at its size (0 at or
+ * past it); -EINVAL for a snapshot not taken.
+ * drop: a snapshot not taken (or dropped) is left alone. */
+struct store_snap {
+	uint64_t data;          /* the version's data block, 0 when empty */
+	uint64_t size;          /* its size */
+	bool taken;
+};
+int store_snap_take(struct store *s, store_ref ref, struct store_snap *snap);
+ssize_t store_snap_read(struct store *s, const struct store_snap *snap,
+			uint64_t off, void *buf, size_t size);
+void store_snap_drop(struct store *s, struct store_snap *snap);
+
 /* Extended attributes.  get/list return the length (or -ERANGE when size
  * is non-zero but too small); size 0 asks for the length.  All: -ESTALE.
  * get: -ENODATA (no such name).  set: -EEXIST (CREATE, exists), -ENODATA
@@ -322,6 +346,8 @@ struct store_census {
 	uint64_t kind_blocks[16];   /* per block kind (format.h) */
 	uint64_t kind_bytes[16];
 	uint64_t orphans;           /* inodes with no link (open, unlinked) */
+	uint64_t retired_blocks;    /* data blocks of old versions kept for */
+	uint64_t retired_bytes;     /* readers (store_snap_*), own bytes */
 };
 /* A walk of the heap as it is (no recovery needed).  0, or -EUCLEAN when
  * a damaged block header stopped the walk: c holds what came before. */
