@@ -64,6 +64,7 @@ static void remove_at(struct nodes *t, size_t i)
 	}
 	t->slots[i].ref = 0;
 	t->slots[i].count = 0;
+	t->slots[i].replaced = false;
 	t->used--;
 }
 
@@ -113,6 +114,22 @@ void nodes_forget(struct nodes *t, store_ref ref, uint64_t n)
 		return;
 	remove_at(t, i);
 	store_release(t->store, ref);
+}
+
+void nodes_mark_replaced(struct nodes *t, store_ref ref)
+{
+	struct node_slot *slot;
+
+	if (!t->cap)
+		return;
+	slot = &t->slots[find(t, ref)];
+	if (slot->ref)
+		slot->replaced = true;
+}
+
+bool nodes_replaced(const struct nodes *t, store_ref ref)
+{
+	return t->cap && t->slots[find(t, ref)].replaced;
 }
 
 uint64_t nodes_count(const struct nodes *t, store_ref ref)

@@ -24,6 +24,7 @@
 #ifndef MMFS_NODES_H
 #define MMFS_NODES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,7 @@
 struct node_slot {
 	store_ref ref;          /* 0: empty */
 	uint64_t count;         /* lookup count, above 0 when ref is set */
+	bool replaced;          /* opened with O_TRUNC while known */
 };
 
 struct nodes {
@@ -54,6 +56,12 @@ int nodes_learn(struct nodes *t, store_ref ref);
  * hold is released, which frees an inode without links.  A ref the table
  * does not know (a forget after nodes_finish) is ignored. */
 void nodes_forget(struct nodes *t, store_ref ref, uint64_t n);
+
+/* ref was opened with O_TRUNC: from now until the kernel forgets it, ops.c
+ * lets the kernel cache none of its attributes (see ops.c, "Deferred
+ * O_TRUNC").  A ref the table does not know is ignored. */
+void nodes_mark_replaced(struct nodes *t, store_ref ref);
+bool nodes_replaced(const struct nodes *t, store_ref ref);
 
 /* The lookup count of ref: 0 if the kernel does not know it. */
 uint64_t nodes_count(const struct nodes *t, store_ref ref);

@@ -26,11 +26,33 @@
  * (trunc_pending) and its first write empties the file in the same store
  * commit (store_write truncate_first): readers see the old value until the
  * new one is complete.  A handle released without writing truncates
- * then.  While pending, reads on that handle see an empty file.  A close
+ * then, unless a write failed and none succeeded after it (the arena was
+ * full, say): then the old value stays whole, as if the replace had not
+ * begun.  The kernel sets its own size of the file to 0 at such an open,
+ * once after the open reply and again in the truncation that follows it
+ * (fuse_setattr with ATTR_OPEN), without asking, and it invalidates its
+ * cached attributes only after the first of the two: a stat in between,
+ * or after a reply that refreshed them, says 0 until the first write.  So
+ * a file once opened with O_TRUNC is a replaced value, whose attributes
+ * the kernel never caches (timeout 0) for as long as it knows the file:
+ * every stat of it asks the daemon, which has the old value's size until
+ * the new one is complete.  Files that are never replaced keep the long
+ * timeouts.  After the open reply the daemon also invalidates what the
+ * kernel cached before.  While pending, reads on that handle see an empty file.  A close
  * of a dup (FLUSH) must not truncate: the shell's
  * `echo v > var` opens with O_TRUNC, dup2()s and closes the original
  * before writing.  So there is no flush operation at all; the kernel stops
  * sending FLUSH after the first ENOSYS, saving a round trip per close.
+ *
+ * One version per open.  A regular file opened O_RDONLY reads through a
+ * store snapshot (store_snap_*): every read of one pass sees the same
+ * committed version, whatever the read sizes and whatever writers commit
+ * meanwhile.  A pass starts at the handle's first read and at every read
+ * at offset 0 (lseek(0) and read again: the newest version), and ends
+ * when a read reaches the version's end: that read returns 0 (EOF) and the
+ * next read starts a new pass at the newest version, so `tail -f` still
+ * sees appends.  The version's blocks stay alive until the pass ends or
+ * the handle is released (format.h, "Versions").
  *
  * Ring logs (".ring" files, src/ring/ring.h) always use direct I/O; their
  * handle carries a ring_reader, reads and writes go to the ring module,
@@ -73,9 +95,12 @@
  * still queued in the kernel, and mmfs_fs_finish does their work. */
 struct mmfs_file {
 	bool trunc_pending;     /* O_TRUNC not applied yet (see above) */
+	bool write_failed;      /* a write failed while trunc_pending */
 	bool append;            /* O_APPEND: writes go to the current end */
 	bool ring;              /* a ring log: reader is its position */
+	bool versioned;         /* reads come from snap (see above) */
 	struct ring_reader reader;
+	struct store_snap snap; /* the version this handle reads */
 	store_ref ref;          /* the file (0 until create has made it) */
 	struct mmfs_file *prev, *next;
 };
@@ -163,10 +188,15 @@ static void reply_err(fuse_req_t req, ssize_t rc)
 	fuse_reply_err(req, (int)-rc);
 }
 
-/* Ring logs change size with every append: the kernel must ask. */
-static double attr_timeout(const struct store_attr *a)
+/* Ring logs change size with every append, and the kernel may overwrite
+ * the size of a file that is replaced with 0 (see the top of this file):
+ * the kernel must ask. */
+static double attr_timeout(struct mmfs_fs *fs, store_ref ref,
+			   const struct store_attr *a)
 {
-	return a->kind == RING_KIND ? 0.0 : ATTR_TIMEOUT;
+	if (a->kind == RING_KIND || nodes_replaced(&fs->nodes, ref))
+		return 0.0;
+	return ATTR_TIMEOUT;
 }
 
 static void reply_attr(fuse_req_t req, int rc, store_ref ref,
@@ -179,7 +209,7 @@ static void reply_attr(fuse_req_t req, int rc, store_ref ref,
 		return;
 	}
 	stat_of(a, &st);
-	fuse_reply_attr(req, &st, attr_timeout(a));
+	fuse_reply_attr(req, &st, attr_timeout(fs_of(req), ref, a));
 }
 
 static void entry_of(struct mmfs_fs *fs, store_ref ref,
@@ -190,7 +220,7 @@ static void entry_of(struct mmfs_fs *fs, store_ref ref,
 	e->generation = 0;
 	stat_of(a, &e->attr);
 	e->entry_timeout = ENTRY_TIMEOUT;
-	e->attr_timeout = attr_timeout(a);
+	e->attr_timeout = attr_timeout(fs, ref, a);
 }
 
 /* Reply with a new lookup count on ref: count it first, uncount it if the
@@ -273,6 +303,7 @@ static void file_policy(struct mmfs_file *f, struct fuse_file_info *fi,
 			bool ring)
 {
 	f->ring = ring;
+	f->versioned = !ring && (fi->flags & O_ACCMODE) == O_RDONLY;
 	fi->direct_io = ring || (fi->flags & O_ACCMODE) != O_RDWR;
 	fi->keep_cache = 0;
 }
@@ -289,6 +320,8 @@ static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
 	f->append = (fi->flags & O_APPEND) != 0;
 	f->trunc_pending = (fi->flags & O_TRUNC) && acc != O_RDONLY;
 	f->ref = ref;
+	if (f->trunc_pending)
+		nodes_mark_replaced(&fs->nodes, ref);
 	f->next = fs->files;
 	if (fs->files)
 		fs->files->prev = f;
@@ -298,8 +331,17 @@ static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
 	return f;
 }
 
+/* The handle's deferred O_TRUNC is applied, or given up. */
+static void trunc_settle(struct mmfs_fs *fs, struct mmfs_file *f)
+{
+	(void)fs;
+	f->trunc_pending = false;
+}
+
 static void file_free(struct mmfs_fs *fs, struct mmfs_file *f)
 {
+	trunc_settle(fs, f);
+	store_snap_drop(fs->store, &f->snap);
 	if (f->prev)
 		f->prev->next = f->next;
 	else
@@ -317,11 +359,21 @@ static int finish_trunc(struct mmfs_fs *fs, store_ref ref,
 
 	if (!f->trunc_pending)
 		return 0;
-	f->trunc_pending = false;
+	trunc_settle(fs, f);
 	memset(&in, 0, sizeof(in));
 	clock_gettime(CLOCK_REALTIME, &in.mtime);
 	return store_setattr(fs->store, ref, STORE_SET_SIZE | STORE_SET_MTIME,
 			     &in, NULL);
+}
+
+/* At release: apply a deferred O_TRUNC that no write applied, unless a
+ * write failed and none succeeded after it (keep the old value). */
+static int release_trunc(struct mmfs_fs *fs, store_ref ref,
+			 struct mmfs_file *f)
+{
+	if (f->write_failed)
+		trunc_settle(fs, f);
+	return finish_trunc(fs, ref, f);
 }
 
 /* Is the caller of req in group gid (its own or a supplementary one)? */
@@ -425,7 +477,7 @@ static ssize_t ring_write(struct mmfs_fs *fs, store_ref ref,
 
 	if (rc)
 		return rc;
-	f->trunc_pending = false;
+	trunc_settle(fs, f);
 	return ring_append(fs->store, ref, buf, size);
 }
 
@@ -861,6 +913,28 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 	}
 	if (fuse_reply_open(req, fi))
 		file_free(fs, f);
+	else if (f->trunc_pending && fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+/* A read of an O_RDONLY handle: from the version of its pass (see the
+ * top of this file). */
+static ssize_t read_version(struct mmfs_fs *fs, store_ref ref,
+			    struct mmfs_file *f, uint64_t off, char *buf,
+			    size_t size)
+{
+	ssize_t n;
+
+	if (off == 0 || !f->snap.taken) {
+		store_snap_drop(fs->store, &f->snap);
+		n = store_snap_take(fs->store, ref, &f->snap);
+		if (n)
+			return n;
+	}
+	n = store_snap_read(fs->store, &f->snap, off, buf, size);
+	if (n == 0)
+		store_snap_drop(fs->store, &f->snap);   /* the pass ends */
+	return n;
 }
 
 static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -884,6 +958,9 @@ static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (n == 0 && file_of(fi)->ring)
 		n = ring_read(fs->store, ref, &file_of(fi)->reader,
 			      (uint64_t)off, buf, size);
+	else if (n == 0 && file_of(fi)->versioned)
+		n = read_version(fs, ref, file_of(fi), (uint64_t)off, buf,
+				 size);
 	else if (n == 0)
 		n = store_read(fs->store, ref, (uint64_t)off, buf, size);
 	if (n < 0)
@@ -912,10 +989,12 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		n = store_write(fs->store, ref, pos, buf, size,
 				f->trunc_pending);
 	if (n < 0) {
+		f->write_failed = f->trunc_pending;
 		reply_err(req, n);
 		return;
 	}
-	f->trunc_pending = false;
+	trunc_settle(fs, f);
+	f->write_failed = false;
 	fuse_reply_write(req, (size_t)n);
 }
 
@@ -928,7 +1007,7 @@ static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	rc = node_ref(fs, ino, &ref);
-	if (rc == 0 && f->trunc_pending) {
+	if (rc == 0 && f->trunc_pending && !f->write_failed) {
 		rc = finish_trunc(fs, ref, f);
 		/* The kernel may have cached the untruncated size since the
 		 * open: drop its attributes.  Offset -1 touches no page, so
@@ -1243,7 +1322,7 @@ void mmfs_fs_finish(struct mmfs_fs *fs)
 	/* Handles whose release the unmount dropped: do what it would. */
 	while (fs->files) {
 		if (fs->files->trunc_pending && fs->files->ref)
-			(void)finish_trunc(fs, fs->files->ref, fs->files);
+			(void)release_trunc(fs, fs->files->ref, fs->files);
 		file_free(fs, fs->files);
 	}
 	/* The kernel has forgotten everything: unlinked files go now. */

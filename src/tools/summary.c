@@ -184,6 +184,7 @@ static void stat_counts(const struct view *v, const struct tally *t)
 	line_count("inodes:", v->st.inodes);
 	line_count("max files:", v->st.max_files);
 	line_count("orphans:", v->census.orphans);
+	line_count("retired blocks:", v->census.retired_blocks);
 	key("problems:");
 	if (v->verify_failed[0])
 		printf("at least 1 (the checker crashed: %s)\n",
