@@ -331,16 +331,8 @@ static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
 	return f;
 }
 
-/* The handle's deferred O_TRUNC is applied, or given up. */
-static void trunc_settle(struct mmfs_fs *fs, struct mmfs_file *f)
-{
-	(void)fs;
-	f->trunc_pending = false;
-}
-
 static void file_free(struct mmfs_fs *fs, struct mmfs_file *f)
 {
-	trunc_settle(fs, f);
 	store_snap_drop(fs->store, &f->snap);
 	if (f->prev)
 		f->prev->next = f->next;
@@ -359,7 +351,7 @@ static int finish_trunc(struct mmfs_fs *fs, store_ref ref,
 
 	if (!f->trunc_pending)
 		return 0;
-	trunc_settle(fs, f);
+	f->trunc_pending = false;
 	memset(&in, 0, sizeof(in));
 	clock_gettime(CLOCK_REALTIME, &in.mtime);
 	return store_setattr(fs->store, ref, STORE_SET_SIZE | STORE_SET_MTIME,
@@ -372,7 +364,7 @@ static int release_trunc(struct mmfs_fs *fs, store_ref ref,
 			 struct mmfs_file *f)
 {
 	if (f->write_failed)
-		trunc_settle(fs, f);
+		f->trunc_pending = false;
 	return finish_trunc(fs, ref, f);
 }
 
@@ -477,7 +469,7 @@ static ssize_t ring_write(struct mmfs_fs *fs, store_ref ref,
 
 	if (rc)
 		return rc;
-	trunc_settle(fs, f);
+	f->trunc_pending = false;
 	return ring_append(fs->store, ref, buf, size);
 }
 
@@ -993,7 +985,7 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		reply_err(req, n);
 		return;
 	}
-	trunc_settle(fs, f);
+	f->trunc_pending = false;
 	f->write_failed = false;
 	fuse_reply_write(req, (size_t)n);
 }
