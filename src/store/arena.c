@@ -92,6 +92,8 @@ int arena_grow(struct store *s, uint64_t need_end)
 	return 0;
 }
 
+/* The arena mutex and the file locks: robust and process-shared, set up
+ * anew by every owner (format.h, "Locks"). */
 static void init_mutex(struct mm_header *h)
 {
 	pthread_mutexattr_t attr;
@@ -100,6 +102,8 @@ static void init_mutex(struct mm_header *h)
 	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&h->lock.mutex, &attr);
+	for (unsigned i = 0; i < MM_FILE_LOCKS; i++)
+		pthread_mutex_init(&h->file_locks[i].mutex, &attr);
 	pthread_mutexattr_destroy(&attr);
 }
 
@@ -115,15 +119,36 @@ void arena_lock(struct store *s)
 	rc = pthread_mutex_lock(&s->hdr->lock.mutex);
 	if (rc == EOWNERDEAD)
 		pthread_mutex_consistent(&s->hdr->lock.mutex);
-	s->locked = true;
 }
 
 void arena_unlock(struct store *s)
 {
 	if (s->private_map)
 		return;
-	s->locked = false;
 	pthread_mutex_unlock(&s->hdr->lock.mutex);
+}
+
+static pthread_mutex_t *file_lock_of(struct store *s, store_ref ref)
+{
+	uint64_t i = ((ref >> 4) * 0x9e3779b97f4a7c15ULL) >> 32;
+
+	return &s->hdr->file_locks[i % MM_FILE_LOCKS].mutex;
+}
+
+/* A file's writer lock (format.h, "Locks"): before the arena mutex.  A
+ * store that changes nothing shares no locks. */
+void file_lock(struct store *s, store_ref ref)
+{
+	if (store_readonly(s))
+		return;
+	if (pthread_mutex_lock(file_lock_of(s, ref)) == EOWNERDEAD)
+		pthread_mutex_consistent(file_lock_of(s, ref));
+}
+
+void file_unlock(struct store *s, store_ref ref)
+{
+	if (!store_readonly(s))
+		pthread_mutex_unlock(file_lock_of(s, ref));
 }
 
 static int check_header(const struct mm_header *h, uint64_t st_size,

@@ -14,7 +14,9 @@
  *     is the commit, otherwise a copy of the map is published.
  *
  * Invariant: bytes of storage past the size may hold anything; any change
- * that makes them visible zeroes them first.  Callers hold the arena lock.
+ * that makes them visible zeroes them first.  A change holds the file's
+ * writer lock, then the arena lock; a wholesale rebuild drops the arena
+ * lock while it copies (format.h, "Locks").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -127,45 +129,29 @@ static void read_repr(const struct store *s, uint64_t data, uint64_t off,
 	}
 }
 
-/* Build a fresh representation of new_size bytes: the first `keep` bytes
- * of the old one, zeros, then the span w (may be empty). */
-static int build_small(struct store *s, uint64_t old, uint64_t keep,
-		       const struct span *w, uint64_t new_size, uint64_t cap,
-		       uint64_t *out)
-{
-	struct mm_data *d;
-	int rc = mm_alloc(s, MM_DATA, sizeof(*d) + cap, out);
-
-	if (rc)
-		return rc;
-	d = mm_payload(s, *out);
-	read_repr(s, old, 0, d->bytes, keep);
-	memset(d->bytes + keep, 0, mm_payload_size(s, *out) - sizeof(*d) -
-	       keep);
-	if (w->len)
-		memcpy(d->bytes + w->off, w->buf, w->len);
-	d->size = new_size;
-	return 0;
-}
-
-static int build_map(struct store *s, uint64_t old, uint64_t keep,
-		     const struct span *w, uint64_t new_size, uint64_t *out)
+/* Blocks for a fresh representation of new_size bytes that keeps the
+ * first `keep` bytes of the old one and holds the span w: allocated, not
+ * filled (fill_repr).  A map gets a chunk for every chunk with kept or
+ * written bytes; the others are holes. */
+static int alloc_repr(struct store *s, uint64_t keep, const struct span *w,
+		      uint64_t new_size, uint64_t cap, uint64_t *out)
 {
 	uint64_t nslots = MM_CHUNKS(new_size), map;
 	struct mm_map *m;
-	int rc = mm_zalloc(s, MM_MAP, sizeof(*m) + nslots * 8, &map);
+	int rc;
 
+	if (new_size <= MM_SMALL_MAX)
+		return mm_alloc(s, MM_DATA, sizeof(struct mm_data) + cap, out);
+	rc = mm_zalloc(s, MM_MAP, sizeof(*m) + nslots * 8, &map);
 	if (rc)
 		return rc;
-	m = mm_payload(s, map);
+	m = mm_map(s, map);
 	m->nslots = nslots;
 	for (uint64_t i = 0; i < nslots; i++) {
-		uint64_t cs = i * MM_CHUNK, ce = cs + MM_CHUNK;
-		bool kept = cs < keep;
-		bool written = w->len && cs < w->off + w->len && w->off < ce;
-		unsigned char *bytes;
+		uint64_t cs = i * MM_CHUNK;
 
-		if (!kept && !written)
+		if (cs >= keep && !(w->len && cs < w->off + w->len &&
+				    w->off < cs + MM_CHUNK))
 			continue;
 		rc = mm_alloc(s, MM_CHUNK_KIND, MM_CHUNK, &m->chunk[i]);
 		if (rc) {
@@ -173,13 +159,14 @@ static int build_map(struct store *s, uint64_t old, uint64_t keep,
 			kind_free(s, map);
 			return rc;
 		}
-		bytes = chunk_bytes(s, m->chunk[i]);
-		read_repr(s, old, cs, bytes, kept ? (keep < ce ? keep - cs :
-						     MM_CHUNK) : 0);
-		if (!(kept && keep >= ce))
-			memset(bytes + (kept ? keep - cs : 0), 0,
-			       kept ? ce - keep : MM_CHUNK);
 	}
+	*out = map;
+	return 0;
+}
+
+/* Copy the span w into a map's chunks (they exist: alloc_repr). */
+static void fill_span(struct store *s, struct mm_map *m, const struct span *w)
+{
 	for (uint64_t pos = w->off; pos < w->off + w->len;) {
 		uint64_t i = pos / MM_CHUNK, in = pos % MM_CHUNK;
 		uint64_t take = MM_CHUNK - in;
@@ -190,32 +177,96 @@ static int build_map(struct store *s, uint64_t old, uint64_t keep,
 		       w->buf + (pos - w->off), take);
 		pos += take;
 	}
-	m->size = new_size;
-	*out = map;
-	return 0;
 }
 
-/* Replace the representation wholesale (one commit on inode->data). */
-static int rebuild(struct store *s, struct mm_inode *ino, uint64_t keep,
+/* Fill fresh blocks from alloc_repr: the first keep bytes of old, zeros,
+ * then w.  Touches only fresh (referenced by nobody) and reads old: the
+ * arena lock is not needed if old cannot change meanwhile. */
+static void fill_repr(struct store *s, uint64_t fresh, uint64_t old,
+		      uint64_t keep, const struct span *w, uint64_t new_size)
+{
+	if (mm_block(s, fresh)->kind == MM_DATA) {
+		struct mm_data *d = mm_data(s, fresh);
+
+		read_repr(s, old, 0, d->bytes, keep);
+		memset(d->bytes + keep, 0, mm_payload_size(s, fresh) -
+		       sizeof(*d) - keep);
+		if (w->len)
+			memcpy(d->bytes + w->off, w->buf, w->len);
+		d->size = new_size;
+		return;
+	}
+	struct mm_map *m = mm_map(s, fresh);
+
+	for (uint64_t i = 0; i < m->nslots; i++) {
+		uint64_t cs = i * MM_CHUNK, kept;
+		unsigned char *bytes;
+
+		if (!m->chunk[i])
+			continue;
+		kept = keep > cs ? (keep - cs < MM_CHUNK ? keep - cs : MM_CHUNK)
+				 : 0;
+		bytes = chunk_bytes(s, m->chunk[i]);
+		read_repr(s, old, cs, bytes, kept);
+		memset(bytes + kept, 0, MM_CHUNK - kept);
+	}
+	fill_span(s, m, w);
+	m->size = new_size;
+}
+
+/* A data block no longer pinned by a copy in progress: freed if a commit
+ * retired it meanwhile and no snapshot reads it. */
+static void unpin(struct store *s, uint64_t block)
+{
+	if (refmap_drop(&s->snaps, block) == 0 &&
+	    (mm_block(s, block)->flags & MM_BLOCK_RETIRED)) {
+		mm_block(s, block)->flags &= (uint8_t)~MM_BLOCK_RETIRED;
+		kind_free(s, block);
+	}
+}
+
+/* Replace the representation wholesale (one commit on inode->data), with
+ * the file lock and the arena lock held.  The bytes are copied with the
+ * arena lock dropped (format.h, "Locks"): the old block is pinned, so
+ * nothing frees or changes it, and the fresh ones are referenced by
+ * nobody.  On return the arena lock is held again, and pointers into the
+ * arena taken before the call may be stale.  -ESTALE: the file was freed
+ * meanwhile (nothing committed). */
+static int rebuild(struct store *s, store_ref ref, uint64_t keep,
 		   const struct span *w, uint64_t new_size, uint64_t cap)
 {
-	uint64_t old = ino->data, fresh = 0;
+	struct mm_inode *ino = mm_inode(s, ref);
+	uint64_t old = ino->data, ino_no = ino->ino, fresh = 0;
 	int rc = 0;
 
 	if (keep > new_size)
 		keep = new_size;
-	if (new_size == 0 && w->len == 0)
-		fresh = 0;
-	else if (new_size <= MM_SMALL_MAX)
-		rc = build_small(s, old, keep, w, new_size,
-				 cap > new_size ? cap : new_size, &fresh);
-	else
-		rc = build_map(s, old, keep, w, new_size, &fresh);
-	if (rc)
-		return rc;
-	mm_commit64(&ino->data, fresh);
-	data_release(s, old);
-	return 0;
+	if (new_size || w->len) {
+		rc = alloc_repr(s, keep, w, new_size,
+				cap > new_size ? cap : new_size, &fresh);
+		if (rc == 0 && old)
+			rc = refmap_add(&s->snaps, old);
+		if (rc) {
+			if (fresh)
+				kind_free(s, fresh);
+			return rc;
+		}
+		arena_unlock(s);
+		fill_repr(s, fresh, old, keep, w, new_size);
+		arena_lock(s);
+	}
+	ino = store_valid_ref(s, ref) ? mm_inode(s, ref) : NULL;
+	if (ino && ino->ino == ino_no && ino->data == old) {
+		mm_commit64(&ino->data, fresh);
+		data_release(s, old);
+	} else {
+		if (fresh)
+			kind_free(s, fresh);
+		rc = -ESTALE;
+	}
+	if (fresh && old)
+		unpin(s, old);
+	return rc;
 }
 
 /* Zero the existing storage of [from, to) in a map: only ever called on
@@ -383,9 +434,9 @@ static int write_map(struct store *s, struct mm_inode *ino,
 	return 0;
 }
 
-static int write_small(struct store *s, struct mm_inode *ino,
-		       const struct span *w)
+static int write_small(struct store *s, store_ref ref, const struct span *w)
 {
+	struct mm_inode *ino = mm_inode(s, ref);
 	struct mm_data *d = ino->data ? mm_payload(s, ino->data) : NULL;
 	uint64_t old_size = d ? d->size : 0, end = w->off + w->len;
 	uint64_t new_size = end > old_size ? end : old_size, cap = new_size;
@@ -401,7 +452,7 @@ static int write_small(struct store *s, struct mm_inode *ino,
 		cap = old_size * 2 > new_size ? old_size * 2 : new_size;
 	if (cap > MM_SMALL_MAX)
 		cap = new_size > MM_SMALL_MAX ? new_size : MM_SMALL_MAX;
-	return rebuild(s, ino, old_size, w, new_size, cap);
+	return rebuild(s, ref, old_size, w, new_size, cap);
 }
 
 /* store_enter for the bytes of a regular file: -EISDIR for a directory,
@@ -432,21 +483,22 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 		return -EROFS;
 	if (off > STORE_FILE_MAX || size > STORE_FILE_MAX - off)
 		return -EFBIG;
+	file_lock(s, ref);
 	rc = enter_file(s, ref);
 	if (rc)
-		return rc;
+		goto out;
 	ino = mm_inode(s, ref);
 	if (size == 0 && !truncate_first)
 		rc = 0;
 	else if (truncate_first)
-		rc = rebuild(s, ino, 0, &w, size ? off + size : 0,
+		rc = rebuild(s, ref, 0, &w, size ? off + size : 0,
 			     off + size);
 	else if (repr_kind(s, ino) == MM_MAP && !data_held(s, ino))
 		rc = write_map(s, ino, &w);
 	else if (repr_kind(s, ino) != MM_MAP && off + size <= MM_SMALL_MAX)
-		rc = write_small(s, ino, &w);   /* in place only past the end */
+		rc = write_small(s, ref, &w);   /* in place only past the end */
 	else
-		rc = rebuild(s, ino, kind_size(s, ino), &w,
+		rc = rebuild(s, ref, kind_size(s, ino), &w,
 			     off + size > kind_size(s, ino) ? off + size :
 			     kind_size(s, ino), 0);
 	if (rc == 0 && (size || truncate_first)) {
@@ -454,6 +506,8 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 		rc = (ssize_t)size;
 	}
 	arena_unlock(s);
+out:
+	file_unlock(s, ref);
 	return rc;
 }
 
@@ -522,9 +576,9 @@ ssize_t store_snap_read(struct store *s, const struct store_snap *snap,
 		return 0;
 	if (size > snap->size - off)
 		size = snap->size - off;
-	arena_lock(s);
+	/* No lock: a pinned block does not change below its size and is
+	 * not freed (format.h, "Versions"). */
 	read_repr(s, snap->data, off, buf, size);
-	arena_unlock(s);
 	return (ssize_t)size;
 }
 
@@ -536,11 +590,7 @@ void store_snap_drop(struct store *s, struct store_snap *snap)
 	if (!snap->data)
 		return;
 	arena_lock(s);
-	if (refmap_drop(&s->snaps, snap->data) == 0 &&
-	    (mm_block(s, snap->data)->flags & MM_BLOCK_RETIRED)) {
-		mm_block(s, snap->data)->flags &= (uint8_t)~MM_BLOCK_RETIRED;
-		kind_free(s, snap->data);
-	}
+	unpin(s, snap->data);
 	arena_unlock(s);
 }
 
@@ -607,7 +657,7 @@ int file_truncate(struct store *s, uint64_t ref, uint64_t size)
 	if (size == old_size)
 		return 0;
 	if (data_held(s, ino))
-		rc = rebuild(s, ino, old_size, &none, size, size);
+		rc = rebuild(s, ref, old_size, &none, size, size);
 	else if (repr_kind(s, ino) == MM_MAP && size)
 		rc = size < old_size ? shrink_map(s, mm_payload(s, ino->data),
 						  size) :
@@ -619,7 +669,7 @@ int file_truncate(struct store *s, uint64_t ref, uint64_t size)
 		memset(d->bytes + size, 0, old_size - size);
 		rc = 0;
 	} else
-		rc = rebuild(s, ino, old_size, &none, size, size);
+		rc = rebuild(s, ref, old_size, &none, size, size);
 	return rc;
 }
 

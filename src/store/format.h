@@ -47,6 +47,8 @@
  *      264  8*N free: heads of the free lists, N = MM_NFREE (derived)
  *      992   32 reserved, zero
  *     1024  512 stats: statistics area (statistics; see below)
+ *     1536 2048 file_locks: MM_FILE_LOCKS file writer locks (pthread,
+ *               robust, process-shared; see "Locks")
  *      ...      zero
  *
  * Three sorts of fields:
@@ -182,18 +184,29 @@
  * by the next owner's store_open: the next locker just marks the mutex
  * consistent and goes on (arena.c).
  *
- * There is no per-file lock in version 1.  The word inode->spare (offset
- * 60) held one until the store was layered: a pid, taken only under the
- * arena mutex, so it guarded nothing, and a pid is no robust owner (pids
- * are reused and differ between pid namespaces; a waiter can only spin).
- * It is 0 on disk; recovery zeroes it and the checker uses it as scratch
- * in its private copy.  Writers from several threads and processes will
- * follow LMDB's model: one writer at a time under a robust mutex, readers
- * that take no lock and read committed blocks that stay alive while they
- * are read.  Per-file writer locks belong to that design, as robust
- * process-shared mutexes taken before the arena mutex, which then covers
- * only allocation and the commit; they will come with it and a new format
- * version, measured against this single mutex.
+ * File writer locks.  file_locks[] are MM_FILE_LOCKS robust,
+ * process-shared mutexes; a file's lock is file_locks[hash of its inode
+ * offset % MM_FILE_LOCKS] (striped: two files may share one).  A change of
+ * a file's bytes (write, truncate) holds its file lock from start to end
+ * and the arena mutex only to decide, to allocate and to commit: a replace
+ * allocates the new blocks, pins the old data block as a snapshot does
+ * ("Versions"), drops the arena mutex while it copies the bytes, then
+ * takes it again, checks that the inode is still the one it started with
+ * and that its data block is still the old one, commits and releases the
+ * old block.  So writers of different files copy at the same time, and
+ * readers and namespace changes wait only for the short sections.
+ * Lock order: a file lock before the arena mutex, never two file locks at
+ * once, and no file lock taken while the arena mutex is held.  A holder
+ * that dies leaves its file lock EOWNERDEAD; the next taker marks it
+ * consistent: what the dead writer had allocated and not committed is
+ * unreferenced and recovery frees it.  Every owner initialises the file
+ * locks at open (as the arena mutex); arenas written before they existed
+ * held zeros there.
+ *
+ * The word inode->spare (offset 60) held a per-file lock word (a pid)
+ * before the store was layered; it guarded nothing and a pid is no robust
+ * owner.  It is 0 on disk; recovery zeroes it and the checker uses it as
+ * scratch in its private copy.
  *
  * Two kernel locks on the arena file (not in it) say who owns it: the
  * owner's flock (exclusive; shared for read-only servers) from open to
@@ -219,6 +232,7 @@
 #define MM_NSMALL 64                           /* exact lists 16..1024 B */
 #define MM_NFREE (MM_NSMALL + 27)              /* + power-of-two bins */
 #define MM_STATS_SIZE 512                      /* statistics area */
+#define MM_FILE_LOCKS 32                       /* file writer locks */
 #define MM_CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK) /* map slots */
 
 /* File types in mm_inode.mode: the values of Linux's S_IF*, fixed by the
@@ -294,6 +308,10 @@ struct mm_header {
 	uint64_t free[MM_NFREE];
 	uint64_t reserved[4];
 	uint8_t stats[MM_STATS_SIZE];     /* statistics: not format */
+	union {
+		pthread_mutex_t mutex;
+		uint8_t pad[64];
+	} file_locks[MM_FILE_LOCKS];
 };
 
 /* inode flags */
@@ -379,6 +397,7 @@ _Static_assert(__builtin_offsetof(struct mm_header, used) == 224, "");
 _Static_assert(__builtin_offsetof(struct mm_header, free) == 264, "");
 _Static_assert(__builtin_offsetof(struct mm_header, stats) == 1024, "");
 _Static_assert(sizeof(((struct mm_header *)0)->stats) == 512, "");
+_Static_assert(__builtin_offsetof(struct mm_header, file_locks) == 1536, "");
 _Static_assert(sizeof(struct mm_header) <= MM_PAGE, "header fits a page");
 _Static_assert(sizeof(struct mm_inode) == 72, "inode is 72 bytes");
 _Static_assert(sizeof(struct mm_dentry) == 48, "dentry is 48 bytes");

@@ -224,9 +224,11 @@ int store_setattr(struct store *s, store_ref ref, unsigned mask,
 
 	if (store_readonly(s))
 		return -EROFS;
+	if (mask & STORE_SET_SIZE)
+		file_lock(s, ref);      /* before the arena lock */
 	rc = store_enter(s, ref);
 	if (rc)
-		return rc;
+		goto unlock_file;
 	ino = mm_inode(s, ref);
 	if (mask & STORE_SET_SIZE) {
 		rc = set_size(s, ref, in->size);
@@ -249,6 +251,9 @@ out:
 	if (rc == 0 && out)
 		inode_fill_attr(s, ref, out);
 	arena_unlock(s);
+unlock_file:
+	if (mask & STORE_SET_SIZE)
+		file_unlock(s, ref);
 	return rc;
 }
 

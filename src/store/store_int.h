@@ -33,7 +33,6 @@ struct store {
 	struct mm_header *hdr;
 	bool readonly;             /* no stores to the arena at all */
 	bool private_map;          /* read-only serve: MAP_PRIVATE copy */
-	bool locked;               /* we hold header.lock */
 	struct refmap holds;       /* inode -> store_hold count */
 	struct refmap snaps;       /* data block -> snapshots reading it */
 	struct store_dir *cursors; /* open directory cursors */
@@ -152,6 +151,8 @@ int store_enter(struct store *s, store_ref ref);
 int arena_grow(struct store *s, uint64_t need_end);
 void arena_lock(struct store *s);
 void arena_unlock(struct store *s);
+void file_lock(struct store *s, store_ref ref);
+void file_unlock(struct store *s, store_ref ref);
 
 /* alloc.c: blocks.  mm_alloc leaves the payload undefined, mm_zalloc
  * zeroes it.  Both return -ENOSPC when the cap is reached. */

@@ -243,7 +243,8 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
  * its fields are the store's.
  * take: -ESTALE, -EISDIR, -EINVAL (not a regular file of bytes), -ENOMEM.
  * read: bytes [off, off + size) of the version, cut at its size (0 at or
- * past it); -EINVAL for a snapshot not taken.
+ * past it), without taking the arena lock: readers never wait for
+ * writers; -EINVAL for a snapshot not taken.
  * drop: a snapshot not taken (or dropped) is left alone. */
 struct store_snap {
 	uint64_t data;          /* the version's data block, 0 when empty */
