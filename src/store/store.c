@@ -91,17 +91,21 @@ bool inode_held(const struct store *s, uint64_t ref)
 
 int store_hold(struct store *s, store_ref ref)
 {
-	if (!store_valid_ref(s, ref))
-		return -ESTALE;
-	return refmap_add(&s->holds, ref);
+	int rc = store_enter(s, ref);
+
+	if (rc)
+		return rc;
+	rc = refmap_add(&s->holds, ref);
+	arena_unlock(s);
+	return rc;
 }
 
 void store_release(struct store *s, store_ref ref)
 {
-	if (refmap_drop(&s->holds, ref) != 0 || store_readonly(s))
-		return;         /* still held, or not held at all */
 	arena_lock(s);
-	if (store_valid_ref(s, ref) && mm_inode(s, ref)->nlink == 0)
+	/* the last hold of an inode without links frees it */
+	if (refmap_drop(&s->holds, ref) == 0 && !store_readonly(s) &&
+	    store_valid_ref(s, ref) && mm_inode(s, ref)->nlink == 0)
 		inode_free(s, ref);
 	arena_unlock(s);
 }
