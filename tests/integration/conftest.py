@@ -84,10 +84,11 @@ def valgrind_reports(logdir, mnt):
 
 
 def sanitizer_logs(pids):
-    """Sanitizer reports written to files (ASAN_OPTIONS/UBSAN_OPTIONS
-    log_path=P writes P.PID) by the given daemon pids: [(path, text)]."""
+    """Sanitizer reports written to files (ASAN_OPTIONS/UBSAN_OPTIONS/
+    TSAN_OPTIONS log_path=P writes P.PID) by the given daemon pids:
+    [(path, text)]."""
     found = []
-    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
         for opt in os.environ.get(var, "").split(":"):
             if opt.startswith("log_path="):
                 base = opt[len("log_path="):]
