@@ -6,6 +6,7 @@
  */
 #include <linux/fuse.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "reqstats.h"
@@ -98,7 +99,10 @@ void reqstats_count(struct reqstats *r, const void *req, size_t len)
 		return;
 	memcpy(&opcode, (const char *)req +
 	       offsetof(struct fuse_in_header, opcode), sizeof(opcode));
-	r->count[opcode < REQSTATS_SLOTS ? opcode : 0]++;
+	/* several serving threads count at once */
+	atomic_fetch_add_explicit((_Atomic uint64_t *)
+				  &r->count[opcode < REQSTATS_SLOTS ? opcode : 0],
+				  1, memory_order_relaxed);
 }
 
 uint64_t reqstats_total(const struct reqstats *r)
