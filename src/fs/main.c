@@ -25,6 +25,7 @@
 #include "ops.h"
 #include "opts.h"
 #include "ring.h"
+#include "serve.h"
 #include "reqstats.h"
 #include "store.h"
 
@@ -165,31 +166,6 @@ static int session_args(struct fuse_args *args, const struct mmfs_opts *o,
 	return rc;
 }
 
-/* fuse_session_loop, counting each request by opcode in the arena's
- * statistics area (reqstats.h; mmfsctl stat shows them: how many round
- * trips each idiom costs).  A request read into a pipe (FUSE_BUF_IS_FD) is
- * not in memory and not counted; splice is not enabled, so none is. */
-static int serve_loop(struct fuse_session *se, struct reqstats *stats)
-{
-	struct fuse_buf buf = { .mem = NULL };
-	int rc = 0;
-
-	reqstats_reset(stats);
-	while (!fuse_session_exited(se)) {
-		rc = fuse_session_receive_buf(se, &buf);
-		if (rc == -EINTR)
-			continue;
-		if (rc <= 0)
-			break;
-		if (!(buf.flags & FUSE_BUF_IS_FD))
-			reqstats_count(stats, buf.mem, buf.size);
-		fuse_session_process_buf(se, &buf);
-	}
-	free(buf.mem);
-	fuse_session_reset(se);
-	return rc < 0 ? -rc : 0;
-}
-
 /* The request counters of the store's statistics area (NULL: none). */
 static struct reqstats *store_reqstats(struct store *s)
 {
@@ -203,6 +179,7 @@ static struct reqstats *store_reqstats(struct store *s)
 static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		 const char *mnt, struct mmfs_fs *fs)
 {
+	struct serve_pool *pool = NULL;
 	struct fuse_session *se;
 	int ret = 1;
 
@@ -216,9 +193,13 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		goto out_signals;
 	if (!o->foreground && fuse_daemonize(0))
 		goto out_unmount;
-	ret = serve_loop(se, store_reqstats(fs->store)) ? 1 : 0;
+	/* requests counted in the arena's statistics area (reqstats.h;
+	 * mmfsctl stat shows them: the round trips each idiom costs) */
+	ret = serve_run(se, store_reqstats(fs->store), o->threads, &pool) ?
+	      1 : 0;
 out_unmount:
 	fuse_session_unmount(se);
+	serve_join(se, pool);
 	store_retire(fs->store);        /* a remount may now wait for us */
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -25,24 +25,30 @@
  * to open instead of truncating first.  The handle remembers it
  * (trunc_pending) and its first write empties the file in the same store
  * commit (store_write truncate_first): readers see the old value until the
- * new one is complete.  A handle released without writing truncates
- * then, unless a write failed and none succeeded after it (the arena was
- * full, say): then the old value stays whole, as if the replace had not
- * begun.  The kernel sets its own size of the file to 0 at such an open,
- * once after the open reply and again in the truncation that follows it
- * (fuse_setattr with ATTR_OPEN), without asking, and it invalidates its
- * cached attributes only after the first of the two: a stat in between,
- * or after a reply that refreshed them, says 0 until the first write.  So
- * a file once opened with O_TRUNC is a replaced value, whose attributes
- * the kernel never caches (timeout 0) for as long as it knows the file:
- * every stat of it asks the daemon, which has the old value's size until
- * the new one is complete.  Files that are never replaced keep the long
- * timeouts.  After the open reply the daemon also invalidates what the
- * kernel cached before.  While pending, reads on that handle see an empty file.  A close
- * of a dup (FLUSH) must not truncate: the shell's
- * `echo v > var` opens with O_TRUNC, dup2()s and closes the original
- * before writing.  So there is no flush operation at all; the kernel stops
- * sending FLUSH after the first ENOSYS, saving a round trip per close.
+ * new one is complete.  A handle released without writing truncates then,
+ * unless a write failed and none succeeded after it (the arena was full,
+ * say): then the old value stays whole, as if the replace had not begun.
+ * A file created with O_TRUNC defers it the same way: its first write
+ * replaces whatever another writer put there since the create, so
+ * open(O_CREAT|O_TRUNC) and one write give one whole value even when
+ * writers race; released without a write it is left alone (the create
+ * made it empty).  While pending, reads on that handle see an empty file.
+ * A close of a dup (FLUSH) must not truncate: the shell's `echo v > var`
+ * opens with O_TRUNC, dup2()s and closes the original before writing.  So
+ * there is no flush operation at all; the kernel stops sending FLUSH after
+ * the first ENOSYS, saving a round trip per close.
+ *
+ * Replaced files are not cached.  The kernel sets its own size of a file
+ * to 0 at an O_TRUNC open, once after the open reply and again in the
+ * truncation that follows it (fuse_setattr with ATTR_OPEN), without
+ * asking, and invalidates its cached attributes only after the first of
+ * the two: a stat in between, or after a reply that refreshed them, says
+ * 0 until the first write.  So a file once opened with O_TRUNC is a
+ * replaced value, whose attributes the kernel never caches (timeout 0)
+ * for as long as it knows the file: every stat of it asks the daemon,
+ * which has the old value's size until the new one is complete.  Files
+ * that are never replaced keep the long timeouts.  After the open reply
+ * the daemon also invalidates what the kernel cached before.
  *
  * One version per open.  A regular file opened O_RDONLY reads through a
  * store snapshot (store_snap_*): every read of one pass sees the same
@@ -63,6 +69,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,11 +103,14 @@
 struct mmfs_file {
 	bool trunc_pending;     /* O_TRUNC not applied yet (see above) */
 	bool write_failed;      /* a write failed while trunc_pending */
+	bool created;           /* by this open: nothing to truncate at
+	                           release, whatever others wrote since */
 	bool append;            /* O_APPEND: writes go to the current end */
 	bool ring;              /* a ring log: reader is its position */
 	bool versioned;         /* reads come from snap (see above) */
 	struct ring_reader reader;
 	struct store_snap snap; /* the version this handle reads */
+	pthread_mutex_t lock;   /* the fields above, between threads */
 	store_ref ref;          /* the file (0 until create has made it) */
 	struct mmfs_file *prev, *next;
 };
@@ -122,11 +132,12 @@ static struct store_dir *dir_of(const struct fuse_file_info *fi)
 	return (struct store_dir *)(uintptr_t)fi->fh;
 }
 
-/* Node id -> store ref: 0, or -ESTALE for anything that is not an inode. */
+/* Node id -> store ref.  Always 0: the store checks every ref it is
+ * given under its lock (-ESTALE), where no other thread can free it. */
 static int node_ref(struct mmfs_fs *fs, fuse_ino_t ino, store_ref *ref)
 {
 	*ref = ino == FUSE_ROOT_ID ? store_root(fs->store) : (store_ref)ino;
-	return store_valid_ref(fs->store, *ref) ? 0 : -ESTALE;
+	return 0;
 }
 
 static fuse_ino_t ref_node(struct mmfs_fs *fs, store_ref ref)
@@ -138,30 +149,66 @@ static fuse_ino_t ref_node(struct mmfs_fs *fs, store_ref ref)
  * as the kernel never forgets it.  0, -ENOMEM, -ESTALE. */
 static int node_learn(struct mmfs_fs *fs, store_ref ref)
 {
+	int rc;
+
 	if (ref == store_root(fs->store))
 		return 0;
-	return nodes_learn(&fs->nodes, ref);
+	pthread_mutex_lock(&fs->lock);
+	rc = nodes_learn(&fs->nodes, ref);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
 }
 
-/* A reply that would have handed ref to the kernel failed. */
+/* The kernel forgot n lookups of ref (or a reply that would have handed
+ * it over failed: n = 1). */
+static void node_forget(struct mmfs_fs *fs, store_ref ref, uint64_t n)
+{
+	if (ref == store_root(fs->store))
+		return;
+	pthread_mutex_lock(&fs->lock);
+	nodes_forget(&fs->nodes, ref, n);
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static void node_unlearn(struct mmfs_fs *fs, store_ref ref)
 {
-	if (ref != store_root(fs->store))
-		nodes_forget(&fs->nodes, ref, 1);
+	node_forget(fs, ref, 1);
 }
 
-/* A reply buffer of at least size bytes, reused across requests (the loop
- * is single-threaded and every reply copies it out).  NULL: no memory. */
+static bool node_replaced(struct mmfs_fs *fs, store_ref ref)
+{
+	bool yes;
+
+	pthread_mutex_lock(&fs->lock);
+	yes = nodes_replaced(&fs->nodes, ref);
+	pthread_mutex_unlock(&fs->lock);
+	return yes;
+}
+
+/* Each serving thread's reply buffer for read, readdir and xattrs, reused
+ * across its requests (every reply copies it out). */
+static _Thread_local char *thread_buf;
+static _Thread_local size_t thread_bufsize;
+
+/* A reply buffer of at least size bytes.  NULL: no memory. */
 static char *fs_buf(struct mmfs_fs *fs, size_t size)
 {
-	if (size > fs->bufsize) {
-		free(fs->buf);
-		fs->bufsize = size < 65536 ? 65536 : size;
-		fs->buf = malloc(fs->bufsize);
-		if (!fs->buf)
-			fs->bufsize = 0;
+	(void)fs;
+	if (size > thread_bufsize) {
+		free(thread_buf);
+		thread_bufsize = size < 65536 ? 65536 : size;
+		thread_buf = malloc(thread_bufsize);
+		if (!thread_buf)
+			thread_bufsize = 0;
 	}
-	return fs->buf;
+	return thread_buf;
+}
+
+void mmfs_thread_done(void)
+{
+	free(thread_buf);
+	thread_buf = NULL;
+	thread_bufsize = 0;
 }
 
 static void stat_of(const struct store_attr *a, struct stat *st)
@@ -194,7 +241,7 @@ static void reply_err(fuse_req_t req, ssize_t rc)
 static double attr_timeout(struct mmfs_fs *fs, store_ref ref,
 			   const struct store_attr *a)
 {
-	if (a->kind == RING_KIND || nodes_replaced(&fs->nodes, ref))
+	if (a->kind == RING_KIND || node_replaced(fs, ref))
 		return 0.0;
 	return ATTR_TIMEOUT;
 }
@@ -320,12 +367,15 @@ static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
 	f->append = (fi->flags & O_APPEND) != 0;
 	f->trunc_pending = (fi->flags & O_TRUNC) && acc != O_RDONLY;
 	f->ref = ref;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_mutex_lock(&fs->lock);
 	if (f->trunc_pending)
 		nodes_mark_replaced(&fs->nodes, ref);
 	f->next = fs->files;
 	if (fs->files)
 		fs->files->prev = f;
 	fs->files = f;
+	pthread_mutex_unlock(&fs->lock);
 	file_policy(f, fi, ring);
 	fi->fh = (uintptr_t)f;
 	return f;
@@ -334,12 +384,15 @@ static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
 static void file_free(struct mmfs_fs *fs, struct mmfs_file *f)
 {
 	store_snap_drop(fs->store, &f->snap);
+	pthread_mutex_lock(&fs->lock);
 	if (f->prev)
 		f->prev->next = f->next;
 	else
 		fs->files = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
+	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
 
@@ -363,7 +416,7 @@ static int finish_trunc(struct mmfs_fs *fs, store_ref ref,
 static int release_trunc(struct mmfs_fs *fs, store_ref ref,
 			 struct mmfs_file *f)
 {
-	if (f->write_failed)
+	if (f->write_failed || f->created)
 		f->trunc_pending = false;
 	return finish_trunc(fs, ref, f);
 }
@@ -682,8 +735,13 @@ static void mmfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* No ASYNC_DIO: the kernel then sends the requests of one large
+	 * direct-I/O read one after the other, so the serving threads see
+	 * them in order and a pass starts at offset 0 (one version per
+	 * open); with it, they may run out of order on several threads. */
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS |
-			FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_AUTO_INVAL_DATA);
+			FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_AUTO_INVAL_DATA |
+			FUSE_CAP_ASYNC_DIO);
 	if (conn->max_write > MAX_WRITE)
 		conn->max_write = MAX_WRITE;
 }
@@ -710,7 +768,7 @@ static void mmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void forget_one(struct mmfs_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
 	if (ino != FUSE_ROOT_ID)
-		nodes_forget(&fs->nodes, (store_ref)ino, nlookup);
+		node_forget(fs, (store_ref)ino, nlookup);
 }
 
 static void mmfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -752,8 +810,11 @@ static void mmfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	rc = node_ref(fs, ino, &ref);
 	/* ftruncate on a handle with a deferred O_TRUNC: empty it first. */
-	if (rc == 0 && fi && (mask & STORE_SET_SIZE))
+	if (rc == 0 && fi && (mask & STORE_SET_SIZE)) {
+		pthread_mutex_lock(&file_of(fi)->lock);
 		rc = finish_trunc(fs, ref, file_of(fi));
+		pthread_mutex_unlock(&file_of(fi)->lock);
+	}
 	/* A truncation clears set-ID bits (see kill_suid); the kernel may
 	 * have asked for part of that already. */
 	if (rc == 0 && (mask & STORE_SET_SIZE))
@@ -884,6 +945,7 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 	struct mmfs_fs *fs = fs_of(req);
 	struct mmfs_file *f;
 	struct store_attr a;
+	bool replacing;
 	store_ref ref;
 	int rc;
 
@@ -903,9 +965,10 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	replacing = f->trunc_pending;   /* f is the kernel's once replied */
 	if (fuse_reply_open(req, fi))
 		file_free(fs, f);
-	else if (f->trunc_pending && fs->se)
+	else if (replacing && fs->se)
 		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
@@ -929,6 +992,28 @@ static ssize_t read_version(struct mmfs_fs *fs, store_ref ref,
 	return n;
 }
 
+/* A read through handle f, under its lock: a pending truncation reads as
+ * empty, a ring from the handle's position, an O_RDONLY handle from its
+ * pass's version, anything else from the file as it is. */
+static ssize_t read_handle(struct mmfs_fs *fs, store_ref ref,
+			   struct mmfs_file *f, uint64_t off, char *buf,
+			   size_t size)
+{
+	ssize_t n;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->trunc_pending)
+		n = 0;
+	else if (f->ring)
+		n = ring_read(fs->store, ref, &f->reader, off, buf, size);
+	else if (f->versioned)
+		n = read_version(fs, ref, f, off, buf, size);
+	else
+		n = store_read(fs->store, ref, off, buf, size);
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
 static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
@@ -940,21 +1025,11 @@ static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	n = node_ref(fs, ino, &ref);
 	if (n == 0 && off < 0)
 		n = -EINVAL;
-	if (n == 0 && file_of(fi)->trunc_pending) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
 	buf = n ? NULL : fs_buf(fs, size);
 	if (n == 0 && !buf)
 		n = -ENOMEM;
-	if (n == 0 && file_of(fi)->ring)
-		n = ring_read(fs->store, ref, &file_of(fi)->reader,
-			      (uint64_t)off, buf, size);
-	else if (n == 0 && file_of(fi)->versioned)
-		n = read_version(fs, ref, file_of(fi), (uint64_t)off, buf,
-				 size);
-	else if (n == 0)
-		n = store_read(fs->store, ref, (uint64_t)off, buf, size);
+	if (n == 0)
+		n = read_handle(fs, ref, file_of(fi), (uint64_t)off, buf, size);
 	if (n < 0)
 		reply_err(req, n);
 	else
@@ -973,6 +1048,7 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	n = node_ref(fs, ino, &ref);
 	if (n == 0 && !fi->writepage)
 		n = kill_suid(req, ref);
+	pthread_mutex_lock(&f->lock);
 	if (n == 0)
 		n = write_pos(fs, ref, fi, off, &pos);
 	if (n == 0 && f->ring)
@@ -982,12 +1058,15 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 				f->trunc_pending);
 	if (n < 0) {
 		f->write_failed = f->trunc_pending;
-		reply_err(req, n);
-		return;
+	} else {
+		f->trunc_pending = false;
+		f->write_failed = false;
 	}
-	f->trunc_pending = false;
-	f->write_failed = false;
-	fuse_reply_write(req, (size_t)n);
+	pthread_mutex_unlock(&f->lock);
+	if (n < 0)
+		reply_err(req, n);
+	else
+		fuse_reply_write(req, (size_t)n);
 }
 
 static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
@@ -999,7 +1078,7 @@ static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	rc = node_ref(fs, ino, &ref);
-	if (rc == 0 && f->trunc_pending && !f->write_failed) {
+	if (rc == 0 && f->trunc_pending && !f->write_failed && !f->created) {
 		rc = finish_trunc(fs, ref, f);
 		/* The kernel may have cached the untruncated size since the
 		 * open: drop its attributes.  Offset -1 touches no page, so
@@ -1245,7 +1324,7 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	f->trunc_pending = false;       /* new: nothing to truncate */
+	f->created = true;      /* see "Deferred O_TRUNC" */
 	rc = node_ref(fs, parent, &dir);
 	if (rc == 0)
 		rc = new_owner(req, dir, &smode, &uid, &gid);
@@ -1306,6 +1385,7 @@ const struct fuse_lowlevel_ops mmfs_ops = {
 void mmfs_fs_init(struct mmfs_fs *fs, struct store *s)
 {
 	*fs = (struct mmfs_fs){ .store = s };
+	pthread_mutex_init(&fs->lock, NULL);
 	nodes_init(&fs->nodes, s);
 }
 
@@ -1318,8 +1398,8 @@ void mmfs_fs_finish(struct mmfs_fs *fs)
 		file_free(fs, fs->files);
 	}
 	/* The kernel has forgotten everything: unlinked files go now. */
+	pthread_mutex_lock(&fs->lock);
 	nodes_finish(&fs->nodes);
-	free(fs->buf);
-	fs->buf = NULL;
-	fs->bufsize = 0;
+	pthread_mutex_unlock(&fs->lock);
+	mmfs_thread_done();
 }

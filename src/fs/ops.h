@@ -1,8 +1,14 @@
 /* ops.h -- the FUSE operations of mount.mmfs.
  *
  * mmfs_ops serves one store through the libfuse low-level API; the session
- * userdata is a struct mmfs_fs.  The session loop is single-threaded, so
- * the operations are never concurrent and need no locks of their own.
+ * userdata is a struct mmfs_fs.  Several threads serve requests at once
+ * (serve.h).  The store locks for itself (format.h, "Locks"); the daemon's
+ * own state is locked here: fs->lock guards the node table and the list
+ * of handles, each handle's lock its pass, pending truncation and ring
+ * position, and every thread has its own reply buffer.  Lock order: a
+ * handle's lock, then fs->lock, then the store's locks; fs->lock is never
+ * held across a store call except nodes_learn/forget (which hold and
+ * release inodes).
  *
  * Invariants (kept in ops.c):
  *   - Node ids: FUSE_ROOT_ID is store_root(); every other node id is the
@@ -26,6 +32,7 @@
 #define FUSE_USE_VERSION 34
 
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,8 +42,7 @@
 struct mmfs_fs {
 	struct store *store;
 	struct fuse_session *se;  /* for notifications to the kernel */
-	char *buf;              /* reply buffer for read/readdir/xattrs */
-	size_t bufsize;
+	pthread_mutex_t lock;   /* nodes and files, between threads */
 	struct nodes nodes;     /* the kernel's lookup counts */
 	struct mmfs_file *files;  /* open file handles (ops.c) */
 };
@@ -52,5 +58,9 @@ void mmfs_fs_init(struct mmfs_fs *fs, struct store *s);
  * (destroy) and again, harmlessly, before the store is closed; the store
  * stays open. */
 void mmfs_fs_finish(struct mmfs_fs *fs);
+
+/* Free what the calling serving thread kept between requests (its reply
+ * buffer): serve.c calls it as each thread ends. */
+void mmfs_thread_done(void);
 
 #endif

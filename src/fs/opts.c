@@ -26,6 +26,7 @@ enum opt_key {
 	KEY_NAME,
 	KEY_MAX_FILES,
 	KEY_RING_SIZE,
+	KEY_THREADS,
 	KEY_RO,
 	KEY_RW,
 	KEY_ALLOW_OTHER,
@@ -48,6 +49,7 @@ static const struct fuse_opt opt_table[] = {
 	FUSE_OPT_KEY("name=", KEY_NAME),
 	FUSE_OPT_KEY("max_files=", KEY_MAX_FILES),
 	FUSE_OPT_KEY("ring_size=", KEY_RING_SIZE),
+	FUSE_OPT_KEY("threads=", KEY_THREADS),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -120,6 +122,8 @@ void mmfs_opts_usage(FILE *f)
 "     name=NAME                default arena /dev/shm/mmfs.NAME\n"
 "     max_files=N              limit on the number of files (default %llu)\n"
 "     ring_size=SIZE           capacity of new ring logs (default %lluK)\n"
+"     threads=N                threads serving requests, 1 to %u\n"
+"                              (default %u)\n"
 "     ro                       mount read-only; rw: read-write (default)\n"
 "     allow_other              let other users in (implies\n"
 "                              default_permissions)\n"
@@ -134,7 +138,8 @@ void mmfs_opts_usage(FILE *f)
 "                              for mount(8) and fstab: ignored\n",
 		(unsigned long long)(STORE_DEFAULT_SIZE >> 20),
 		(unsigned long long)STORE_DEFAULT_MAX_FILES,
-		(unsigned long long)(STORE_DEFAULT_RING_SIZE >> 10));
+		(unsigned long long)(STORE_DEFAULT_RING_SIZE >> 10),
+		MMFS_THREADS_MAX, MMFS_THREADS_DEFAULT);
 }
 
 /* Parse a positive decimal number, with an optional K/M/G/T suffix (powers
@@ -176,6 +181,17 @@ static int set_number(const char *arg, bool suffix, uint64_t *out)
 {
 	return parse_number(strchr(arg, '=') + 1, suffix, out) ? bad_value(arg)
 							       : 0;
+}
+
+static int set_threads(struct mmfs_opts *o, const char *arg)
+{
+	uint64_t n;
+
+	if (parse_number(strchr(arg, '=') + 1, false, &n) ||
+	    n > MMFS_THREADS_MAX)
+		return bad_value(arg);
+	o->threads = (unsigned)n;
+	return 0;
 }
 
 static int set_name(struct mmfs_opts *o, const char *arg)
@@ -250,6 +266,8 @@ static int opt_proc(void *data, const char *arg, int key,
 		return set_number(arg, false, &o->store.max_files);
 	case KEY_RING_SIZE:
 		return set_number(arg, true, &o->store.ring_size);
+	case KEY_THREADS:
+		return set_threads(o, arg);
 	case KEY_RO:
 	case KEY_RW:
 		o->ro = key == KEY_RO;
@@ -293,6 +311,7 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 	int rc;
 
 	memset(o, 0, sizeof(*o));
+	o->threads = MMFS_THREADS_DEFAULT;
 	rc = fuse_opt_parse(&args, o, opt_table, opt_proc);
 	fuse_opt_free_args(&args);
 	if (rc)

@@ -32,7 +32,11 @@ struct mmfs_opts {
 	bool allow_other;
 	bool default_permissions;
 	bool no_default_permissions;
+	unsigned threads;       /* threads=: serving threads */
 };
+
+#define MMFS_THREADS_DEFAULT 4  /* docs/BENCHMARKS.md: why */
+#define MMFS_THREADS_MAX 64
 
 /* Parse argv into o (zeroed first).  Returns 0, or -1 after printing a
  * one-line error to stderr.  mmfs_opts_free releases what it allocated. */

@@ -607,21 +607,27 @@ out:
 
 int store_dir_open(struct store *s, store_ref dir, struct store_dir **out)
 {
-	struct store_dir *d;
+	struct store_dir *d = calloc(1, sizeof(*d));
+	int rc;
 
-	if (!store_valid_ref(s, dir))
-		return -ESTALE;
-	if (!mm_is_dir(mm_inode(s, dir)))
-		return -ENOTDIR;
-	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
+	rc = store_enter(s, dir);
+	if (rc == 0 && !mm_is_dir(mm_inode(s, dir))) {
+		arena_unlock(s);
+		rc = -ENOTDIR;
+	}
+	if (rc) {
+		free(d);
+		return rc;
+	}
 	d->s = s;
 	d->dir = dir;
 	d->next = s->cursors;
 	if (s->cursors)
 		s->cursors->prev = d;
 	s->cursors = d;
+	arena_unlock(s);
 	*out = d;
 	return 0;
 }
@@ -648,7 +654,9 @@ int store_dir_peek(struct store_dir *d, struct store_dirent *ent)
 		ent->ino = mm_inode(s, de->inode)->ino;
 		ent->mode = mm_inode(s, de->inode)->mode;
 		ent->namelen = de->namelen;
-		ent->name = de->name;
+		/* a copy: another thread may remove the entry at once */
+		memcpy(d->name, de->name, de->namelen);
+		ent->name = d->name;
 		rc = 1;
 	}
 	arena_unlock(s);
@@ -670,10 +678,16 @@ void store_dir_advance(struct store_dir *d)
 
 void store_dir_seek(struct store_dir *d, uint64_t n)
 {
+	uint64_t off;
+
+	arena_lock(d->s);
 	d->last = 0;
 	d->pos = 0;
-	while (d->pos < n && cursor_next(d))
-		store_dir_advance(d);
+	while (d->pos < n && (off = cursor_next(d))) {
+		d->last = off;
+		d->pos++;
+	}
+	arena_unlock(d->s);
 }
 
 uint64_t store_dir_pos(const struct store_dir *d)
@@ -685,11 +699,13 @@ void store_dir_close(struct store_dir *d)
 {
 	if (!d)
 		return;
+	arena_lock(d->s);
 	if (d->prev)
 		d->prev->next = d->next;
 	else
 		d->s->cursors = d->next;
 	if (d->next)
 		d->next->prev = d->prev;
+	arena_unlock(d->s);
 	free(d);
 }

@@ -48,6 +48,7 @@ struct store_dir {
 	uint64_t dir;              /* directory inode block */
 	uint64_t last;             /* last dentry returned, 0 = before head */
 	uint64_t pos;              /* entries consumed */
+	char name[STORE_NAME_MAX]; /* the entry store_dir_peek returned */
 	struct store_dir *next, *prev;
 };
 

@@ -301,7 +301,8 @@ struct store_dirent {
 	uint64_t ino;
 	uint32_t mode;          /* type bits only are meaningful */
 	uint16_t namelen;
-	const char *name;       /* not NUL-terminated; valid until next call */
+	const char *name;       /* not NUL-terminated; the cursor's copy,
+	                           valid until its next call */
 };
 int store_dir_open(struct store *s, store_ref dir, struct store_dir **out);
 /* Peek at the next entry without consuming it: 1 = entry, 0 = end. */
