@@ -197,9 +197,9 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 	 * mmfsctl stat shows them: the round trips each idiom costs) */
 	ret = serve_run(se, store_reqstats(fs->store), o->threads, &pool) ?
 	      1 : 0;
+	serve_join(se, pool);   /* before unmount closes the session fd */
 out_unmount:
 	fuse_session_unmount(se);
-	serve_join(se, pool);
 	store_retire(fs->store);        /* a remount may now wait for us */
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -11,8 +11,8 @@
  * its read, never while it processes a request).
  *
  * Use:  serve_run(se, stats, n, &pool);   loop until unmount or signal
- *       fuse_session_unmount(se);          wake the other threads
- *       serve_join(pool);                  wait for them
+ *       serve_join(se, pool);              stop and wait for the others
+ *       fuse_session_unmount(se);          (closes the session's fd)
  */
 #ifndef MMFS_SERVE_H
 #define MMFS_SERVE_H
@@ -34,8 +34,9 @@ struct serve_pool;
 int serve_run(struct fuse_session *se, struct reqstats *stats,
 	      unsigned threads, struct serve_pool **pool);
 
-/* Wait for the other threads (the session must be ending: unmounted or
- * aborted), then reset the session.  pool may be NULL. */
+/* Stop the other threads (those waiting for a request are cancelled)
+ * and wait for them, then reset the session; before the session's fd is
+ * closed.  pool may be NULL. */
 void serve_join(struct fuse_session *se, struct serve_pool *pool);
 
 #endif
