@@ -38,23 +38,24 @@
  * and the virtual xattr user.mmfs.capacity reads and sets the capacity.
  *
  * Poll, by sysfs's convention (mmfs(7), POLL).  On a variable, poll(2)
- * always reports POLLIN|POLLOUT, plus POLLPRI|POLLERR when the file's
- * mtime differs from the one the handle saw last: at open, then at each
- * read from offset 0 (file_saw).  So a reader reads, sleeps until
- * POLLPRI, seeks to 0 and reads again.  A ring handle reports POLLOUT,
- * POLLIN while records lie past where its last read ended, and
- * POLLPRI|POLLERR when that is past st_size (cleared since).  POLLHUP:
- * the file has no link left.  A poll that may sleep leaves its handle in
- * fs->polls (pollq.h); wake_pollers wakes a node's waiters wherever the
- * node changes: write, setattr of size or times, the truncation at
- * release, and unlink or rename of a polled name.  Woken, the kernel
- * polls again and gets the new answer.  The daemon sees an O_RDWR
- * handle's reads only when they miss the page cache.  A change written
- * with direct I/O drops the cache, so the next read comes here; but one
- * that leaves its pages in the cache (stores through a mapping, whole
- * pages written through an O_RDWR handle) leaves a poller on an O_RDWR
- * handle reporting POLLPRI until a read of its own misses the cache.
- * Pollers should open O_RDONLY, as sysfs readers do.
+ * always reports POLLIN|POLLOUT, plus POLLPRI|POLLERR when the file's mtime
+ * differs from the one the handle saw last: at open, then at each read from
+ * offset 0 (file_saw).  So a reader reads, sleeps until POLLPRI, seeks to 0
+ * and reads again.  A ring handle reports POLLOUT, POLLIN while records lie
+ * past where its last read ended, and POLLPRI|POLLERR when that is past
+ * st_size (cleared since).  POLLHUP: the file has no link left.  A poll that
+ * may sleep leaves its handle in fs->polls (pollq.h); wake_pollers wakes a
+ * node's waiters wherever the node changes: write, setattr of size or
+ * times, the truncation at release, and unlink or rename of a polled
+ * name.  Woken, the kernel polls again and gets the new answer.  The wake
+ * follows the reply, so that the changer's kernel is already finishing its
+ * part (the new name of a rename, the pages a direct write drops) when the
+ * waiters run.  The daemon sees an O_RDWR handle's reads only when they miss
+ * the page cache.  A change written with direct I/O drops the cache, so the
+ * next read comes here; but one that leaves its pages in the cache (stores
+ * through a mapping, whole pages written through an O_RDWR handle) leaves a
+ * poller on an O_RDWR handle reporting POLLPRI until a read of its own
+ * misses the cache.  Pollers should open O_RDONLY, as sysfs readers do.
  */
 #define FUSE_USE_VERSION 34
 
@@ -817,9 +818,9 @@ static void mmfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		rc = truncate_mode(req, ref, &mask, &in);
 	if (rc == 0)
 		rc = store_setattr(fs->store, ref, mask, &in, &out);
+	reply_attr(req, rc, ref, &out);
 	if (rc == 0 && (mask & (STORE_SET_SIZE | STORE_SET_MTIME)))
 		wake_pollers(fs, ref);
-	reply_attr(req, rc, ref, &out);
 }
 
 static void mmfs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -864,9 +865,9 @@ static void mmfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		gone = polled_entry(fs, dir, name);
 	if (rc == 0)
 		rc = store_unlink(fs->store, dir, name);
+	reply_err(req, rc);
 	if (rc == 0)
 		wake_pollers(fs, gone);
-	reply_err(req, rc);
 }
 
 static void mmfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -924,9 +925,9 @@ static void mmfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = store_rename(fs->store, dir, name, newdir, newname,
 				  sflags);
+	reply_err(req, rc);
 	if (rc == 0)
 		wake_pollers(fs, gone);
-	reply_err(req, rc);
 }
 
 static void mmfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -1030,8 +1031,8 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	f->trunc_pending = false;
-	wake_pollers(fs, ref);
 	fuse_reply_write(req, (size_t)n);
+	wake_pollers(fs, ref);
 }
 
 static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
