@@ -249,14 +249,18 @@ def test_losing_the_last_name_wakes_with_pollhup(mnt, waiter, how):
 
 
 @pytest.mark.parametrize("kind", ["py-poll", "py-epoll", "c-poll"])
-def test_ring_waiter_woken_by_append(mnt, waiter, kind):
+def test_ring_waiter_woken_by_append_and_clear(mnt, waiter, kind):
     log = os.path.join(mnt, "log.ring")
     sh(f"echo one >> {log}; echo two >> {log}")
-    w = waiter(kind, log, [SLEEP, LONG, SLEEP], events="in")
+    w = waiter(kind, log, [SLEEP, LONG, SLEEP, LONG], events="in")
     assert w.next() == NOTHING, "it read every record before waiting"
     sh(f"echo rec >> {log}")
     assert w.next() == (["IN"], b"rec\n")
     assert w.next() == NOTHING
+    # Cleared under it: its place is past the end (POLLPRI, which it did
+    # not ask for, and POLLERR, which poll always reports).
+    sh(f": > {log}")
+    assert w.next() == (["ERR"], b"")
     w.finish()
 
 
