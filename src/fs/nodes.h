@@ -19,7 +19,7 @@
  *
  * The table is an open-addressing hash map (linear probing, deletion by
  * backward shift, at most half full) that grows and never shrinks before
- * nodes_finish.  It is not thread-safe: the daemon's loop has one thread.
+ * nodes_finish.  It is not thread-safe: ops.c calls it under fs->lock.
  */
 #ifndef MMFS_NODES_H
 #define MMFS_NODES_H

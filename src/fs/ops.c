@@ -64,11 +64,32 @@
  * handle carries a ring_reader, reads and writes go to the ring module,
  * their attributes are never cached (st_size moves with every append),
  * and the virtual xattr user.mmfs.capacity reads and sets the capacity.
+ *
+ * Poll, by sysfs's convention (mmfs(7), POLL).  On a variable, poll(2)
+ * always reports POLLIN|POLLOUT, plus POLLPRI|POLLERR when the file's mtime
+ * differs from the one the handle saw last: at open, then at each read from
+ * offset 0 (file_saw).  So a reader reads, sleeps until POLLPRI, seeks to 0
+ * and reads again.  A ring handle reports POLLOUT, POLLIN while records lie
+ * past where its last read ended, and POLLPRI|POLLERR when that is past
+ * st_size (cleared since).  POLLHUP: the file has no link left.  A poll that
+ * may sleep leaves its handle in fs->polls (pollq.h); wake_pollers wakes a
+ * node's waiters wherever the node changes: write, setattr of size or
+ * times, the truncation at release, and unlink or rename of a polled
+ * name.  Woken, the kernel polls again and gets the new answer.  The wake
+ * follows the reply, so that the changer's kernel is already finishing its
+ * part (the new name of a rename, the pages a direct write drops) when the
+ * waiters run.  The daemon sees an O_RDWR handle's reads only when they miss
+ * the page cache.  A change written with direct I/O drops the cache, so the
+ * next read comes here; but one that leaves its pages in the cache (stores
+ * through a mapping, whole pages written through an O_RDWR handle) leaves a
+ * poller on an O_RDWR handle reporting POLLPRI until a read of its own
+ * misses the cache.  Pollers should open O_RDONLY, as sysfs readers do.
  */
 #define FUSE_USE_VERSION 34
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -110,6 +131,7 @@ struct mmfs_file {
 	bool versioned;         /* reads come from snap (see above) */
 	struct ring_reader reader;
 	struct store_snap snap; /* the version this handle reads */
+	struct timespec seen;   /* mtime at open or the last read at 0 */
 	pthread_mutex_t lock;   /* the fields above, between threads */
 	store_ref ref;          /* the file (0 until create has made it) */
 	struct mmfs_file *prev, *next;
@@ -385,6 +407,7 @@ static void file_free(struct mmfs_fs *fs, struct mmfs_file *f)
 {
 	store_snap_drop(fs->store, &f->snap);
 	pthread_mutex_lock(&fs->lock);
+	pollq_cancel(&fs->polls, f->ref, f);
 	if (f->prev)
 		f->prev->next = f->next;
 	else
@@ -729,6 +752,93 @@ static size_t add_entries(fuse_req_t req, struct store_dir *d, char *buf,
 	return len;
 }
 
+/* ---- poll (see the top of this file) ----------------------------------- */
+
+/* ref changed: wake whoever polls it. */
+static void wake_pollers(struct mmfs_fs *fs, store_ref ref)
+{
+	pthread_mutex_lock(&fs->lock);
+	pollq_wake(&fs->polls, ref);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* How fs->polls wakes a handle's sleepers (pollq_init). */
+static void notify_poll(struct fuse_pollhandle *ph)
+{
+	(void)fuse_lowlevel_notify_poll(ph);
+	fuse_pollhandle_destroy(ph);
+}
+
+/* Handle f has just read ref's value from the start. */
+static void file_saw(struct mmfs_fs *fs, store_ref ref, struct mmfs_file *f)
+{
+	struct store_attr a;
+
+	if (!f->ring && store_getattr(fs->store, ref, &a) == 0) {
+		pthread_mutex_lock(&f->lock);
+		f->seen = a.mtime;
+		pthread_mutex_unlock(&f->lock);
+	}
+}
+
+static unsigned value_events(const struct mmfs_file *f,
+			     const struct store_attr *a)
+{
+	unsigned events = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+
+	if (a->mtime.tv_sec != f->seen.tv_sec ||
+	    a->mtime.tv_nsec != f->seen.tv_nsec)
+		events |= POLLPRI | POLLERR;
+	return events;
+}
+
+/* A ring reader's position is where its last read ended. */
+static int ring_events(struct mmfs_fs *fs, store_ref ref,
+		       const struct mmfs_file *f, unsigned *events)
+{
+	uint64_t pos = f->reader.next + f->reader.skew;
+	struct ring_stat st;
+	int rc = ring_stat(fs->store, ref, &st);
+
+	*events = POLLOUT | POLLWRNORM;
+	if (rc == 0 && (pos > st.head ? pos : st.head) < st.tail)
+		*events |= POLLIN | POLLRDNORM;
+	else if (rc == 0 && pos > st.tail)
+		*events |= POLLPRI | POLLERR;
+	return rc;
+}
+
+static int file_events(struct mmfs_fs *fs, store_ref ref,
+		       const struct mmfs_file *f, unsigned *events)
+{
+	struct store_attr a;
+	int rc = store_getattr(fs->store, ref, &a);
+
+	if (rc == 0 && f->ring)
+		rc = ring_events(fs, ref, f, events);
+	else if (rc == 0)
+		*events = value_events(f, &a);
+	if (rc == 0 && a.nlink == 0)
+		*events |= POLLHUP;
+	return rc;
+}
+
+/* The file that name in dir names, if anybody polls anything: an unlink
+ * or rename that takes its last link must wake its pollers.  0: none. */
+static store_ref polled_entry(struct mmfs_fs *fs, store_ref dir,
+			      const char *name)
+{
+	store_ref ref = 0;
+	bool none;
+
+	pthread_mutex_lock(&fs->lock);
+	none = pollq_empty(&fs->polls);
+	pthread_mutex_unlock(&fs->lock);
+	if (none || store_lookup(fs->store, dir, name, &ref, NULL))
+		return 0;
+	return ref;
+}
+
 /* ---- operations -------------------------------------------------------- */
 
 static void mmfs_init(void *userdata, struct fuse_conn_info *conn)
@@ -822,6 +932,8 @@ static void mmfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (rc == 0)
 		rc = store_setattr(fs->store, ref, mask, &in, &out);
 	reply_attr(req, rc, ref, &out);
+	if (rc == 0 && (mask & (STORE_SET_SIZE | STORE_SET_MTIME)))
+		wake_pollers(fs, ref);
 }
 
 static void mmfs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -858,13 +970,17 @@ static void mmfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void mmfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct mmfs_fs *fs = fs_of(req);
-	store_ref dir;
+	store_ref dir, gone = 0;
 	int rc;
 
 	rc = node_ref(fs, parent, &dir);
 	if (rc == 0)
+		gone = polled_entry(fs, dir, name);
+	if (rc == 0)
 		rc = store_unlink(fs->store, dir, name);
 	reply_err(req, rc);
+	if (rc == 0)
+		wake_pollers(fs, gone);
 }
 
 static void mmfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -902,7 +1018,7 @@ static void mmfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			unsigned int flags)
 {
 	struct mmfs_fs *fs = fs_of(req);
-	store_ref dir, newdir;
+	store_ref dir, newdir, gone = 0;
 	unsigned sflags = 0;
 	int rc;
 
@@ -917,10 +1033,14 @@ static void mmfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	rc = node_ref(fs, parent, &dir);
 	if (rc == 0)
 		rc = node_ref(fs, newparent, &newdir);
+	if (rc == 0 && !(sflags & STORE_RENAME_EXCHANGE))
+		gone = polled_entry(fs, newdir, newname);
 	if (rc == 0)
 		rc = store_rename(fs->store, dir, name, newdir, newname,
 				  sflags);
 	reply_err(req, rc);
+	if (rc == 0)
+		wake_pollers(fs, gone);
 }
 
 static void mmfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -966,6 +1086,7 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	replacing = f->trunc_pending;   /* f is the kernel's once replied */
+	f->seen = a.mtime;
 	if (fuse_reply_open(req, fi))
 		file_free(fs, f);
 	else if (replacing && fs->se)
@@ -1030,6 +1151,8 @@ static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		n = -ENOMEM;
 	if (n == 0)
 		n = read_handle(fs, ref, file_of(fi), (uint64_t)off, buf, size);
+	if (n >= 0 && off == 0)
+		file_saw(fs, ref, file_of(fi));
 	if (n < 0)
 		reply_err(req, n);
 	else
@@ -1066,7 +1189,10 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	if (n < 0)
 		reply_err(req, n);
 	else
+	{
 		fuse_reply_write(req, (size_t)n);
+		wake_pollers(fs, ref);
+	}
 }
 
 static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
@@ -1086,6 +1212,8 @@ static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
 		if (rc == 0 && fs->se)
 			(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1,
 							       0);
+		if (rc == 0)
+			wake_pollers(fs, ref);
 	}
 	file_free(fs, f);
 	reply_err(req, rc);
@@ -1338,12 +1466,42 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	f->ref = ref;
+	f->seen = a.mtime;
 	file_policy(f, fi, a.kind == RING_KIND);
 	entry_of(fs, ref, &a, &e);
 	if (fuse_reply_create(req, &e, fi)) {
 		node_unlearn(fs, ref);
 		file_free(fs, f);
 	}
+}
+
+/* The wait is registered before the answer is computed: a change that
+ * comes in between (another thread's write) wakes it, at worst once too
+ * often, and none slips between them. */
+static void mmfs_poll(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct mmfs_file *f = file_of(fi);
+	unsigned events = 0;
+	store_ref ref;
+	int rc;
+
+	rc = node_ref(fs, ino, &ref);
+	if (ph) {
+		pthread_mutex_lock(&fs->lock);
+		rc = pollq_add(&fs->polls, ref, f, ph);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&f->lock);
+		rc = file_events(fs, ref, f, &events);
+		pthread_mutex_unlock(&f->lock);
+	}
+	if (rc)
+		reply_err(req, rc);
+	else
+		fuse_reply_poll(req, events);
 }
 
 const struct fuse_lowlevel_ops mmfs_ops = {
@@ -1377,6 +1535,7 @@ const struct fuse_lowlevel_ops mmfs_ops = {
 	.listxattr = mmfs_listxattr,
 	.removexattr = mmfs_removexattr,
 	.create = mmfs_create,
+	.poll = mmfs_poll,
 	/* No getlk/setlk/flock: the kernel then does fcntl and flock locking
 	 * locally, which is right because every process goes through this
 	 * one mount.  No access: default_permissions or root only. */
@@ -1387,6 +1546,7 @@ void mmfs_fs_init(struct mmfs_fs *fs, struct store *s)
 	*fs = (struct mmfs_fs){ .store = s };
 	pthread_mutex_init(&fs->lock, NULL);
 	nodes_init(&fs->nodes, s);
+	pollq_init(&fs->polls, notify_poll, fuse_pollhandle_destroy);
 }
 
 void mmfs_fs_finish(struct mmfs_fs *fs)
@@ -1397,6 +1557,7 @@ void mmfs_fs_finish(struct mmfs_fs *fs)
 			(void)release_trunc(fs, fs->files->ref, fs->files);
 		file_free(fs, fs->files);
 	}
+	pollq_finish(&fs->polls);
 	/* The kernel has forgotten everything: unlinked files go now. */
 	pthread_mutex_lock(&fs->lock);
 	nodes_finish(&fs->nodes);

@@ -21,6 +21,8 @@
  *     it if the reply fails; one that cannot count it (no memory) answers
  *     ENOMEM instead.
  *   - Every request is answered by exactly one fuse_reply_*.
+ *   - A poll handle waits in fs->polls until its node changes or its
+ *     open file is released; either way it is destroyed once.
  *   - The kernel's cached entries and attributes are never stale: every
  *     change reaches the store through this mount's kernel, which updates
  *     or drops what it caches, except a truncation applied at release,
@@ -37,6 +39,7 @@
 #include <stdint.h>
 
 #include "nodes.h"
+#include "pollq.h"
 #include "store.h"
 
 struct mmfs_fs {
@@ -45,6 +48,7 @@ struct mmfs_fs {
 	pthread_mutex_t lock;   /* nodes and files, between threads */
 	struct nodes nodes;     /* the kernel's lookup counts */
 	struct mmfs_file *files;  /* open file handles (ops.c) */
+	struct pollq polls;     /* poll handles waiting for a change */
 };
 
 extern const struct fuse_lowlevel_ops mmfs_ops;

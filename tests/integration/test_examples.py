@@ -5,6 +5,8 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
+import threading
 import time
 
 import pytest
@@ -170,6 +172,40 @@ def test_wait_for_change_sh_mounts_its_own(mmfs_bin):
     m = re.search(r"mmfs mount: (\S+)", r.stdout)
     assert m and "5 rounds, every answer right" in r.stdout, r.stdout
     assert not os.path.exists(m.group(1))
+
+
+def test_poll_wait_py_wakes_on_each_change(mnt):
+    """poll-wait.py sleeps in its asyncio loop until a variable or a ring
+    changes; each change is one line.  Every change is made by another
+    process once the line of the previous one is out."""
+    var, log = os.path.join(mnt, "var"), os.path.join(mnt, "log.ring")
+    with open(var, "w") as f:
+        f.write("1\n")
+    run(["sh", "-c", f"echo old >> {log}"])
+    proc = subprocess.Popen([PYTHON, EXAMPLES / "poll-wait.py", "--changes",
+                             "5", var, log], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout.readline() == f"{var} = 1\n"
+        assert proc.stdout.readline() == "watching 2 file(s)\n"
+        steps = [
+            (f"echo 2 > {var}", f"{var} = 2"),
+            (f"echo new >> {log}", f"{log} + new"),
+            (f"echo 3 > {var}.tmp && mv {var}.tmp {var}", f"{var} = 3"),
+            (f"touch {var}", f"{var} = 3"),
+            (f"rm {var}", f"{var} removed"),
+        ]
+        for cmd, line in steps:
+            run(["sh", "-c", cmd])
+            assert proc.stdout.readline() == line + "\n", cmd
+        out, err = proc.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out == ""
 
 
 @pytest.mark.parametrize("args", [
