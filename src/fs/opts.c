@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "opts.h"
+#include "ring.h"
 
 enum opt_key {
 	KEY_HELP,
@@ -178,6 +179,20 @@ static int set_number(const char *arg, bool suffix, uint64_t *out)
 							       : 0;
 }
 
+/* ring_size=: a ring capacity (ring.h), or no ring could be created. */
+static int set_ring_size(const char *arg, uint64_t *out)
+{
+	if (set_number(arg, true, out))
+		return -1;
+	if (*out >= RING_CAPACITY_MIN && *out <= RING_CAPACITY_MAX)
+		return 0;
+	fprintf(stderr, "mount.mmfs: bad value in option '%s': a ring's "
+		"capacity is %llu to %llu bytes\n", arg,
+		(unsigned long long)RING_CAPACITY_MIN,
+		(unsigned long long)RING_CAPACITY_MAX);
+	return -1;
+}
+
 static int set_name(struct mmfs_opts *o, const char *arg)
 {
 	const char *v = strchr(arg, '=') + 1;
@@ -249,7 +264,7 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_MAX_FILES:
 		return set_number(arg, false, &o->store.max_files);
 	case KEY_RING_SIZE:
-		return set_number(arg, true, &o->store.ring_size);
+		return set_ring_size(arg, &o->store.ring_size);
 	case KEY_RO:
 	case KEY_RW:
 		o->ro = key == KEY_RO;

@@ -9,7 +9,8 @@
  *     verbatim in fuse_opts for fuse_session_new;
  *   - mount(8)-only options (defaults, noauto, x-*, ...), dropped.
  * Anything else is an error.  Invariants after a successful parse:
- * mountpoint is set; a value given for size/max_files/ring_size is > 0.
+ * mountpoint is set; a value given for size/max_files is > 0, one given
+ * for ring_size a ring capacity (RING_CAPACITY_MIN to _MAX, ring.h).
  */
 #ifndef MMFS_OPTS_H
 #define MMFS_OPTS_H

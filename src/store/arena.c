@@ -318,12 +318,48 @@ void store_retire(struct store *s)
 		(void)serving_lock(s, F_UNLCK);
 }
 
+static bool ring_size_ok(uint64_t v)
+{
+	return v >= MM_RING_MIN && v <= MM_RING_MAX;
+}
+
+/* The options' values, checked before anything is created or mapped. */
+static int check_options(const struct store_options *o, char *err,
+			 size_t errlen)
+{
+	if (o->ring_size && !ring_size_ok(o->ring_size))
+		return fail(err, errlen, -EINVAL, "ring_size must be %u to %u "
+			    "bytes", MM_RING_MIN, MM_RING_MAX);
+	return 0;
+}
+
+/* What an existing arena records that its server cannot work with,
+ * unless an option replaces it.  Checked on the header read with pread:
+ * a refused arena is left as it was.  Only a writable store makes rings,
+ * so only it needs a valid ring_size. */
+static int check_recorded(const struct mm_header *h,
+			  const struct store_options *o, char *err,
+			  size_t errlen)
+{
+	bool writable = !(o->flags & (STORE_OPEN_RDONLY | STORE_OPEN_PEEK));
+
+	if (writable && !o->ring_size && !ring_size_ok(h->ring_size))
+		return fail(err, errlen, -EINVAL, "the arena's ring_size "
+			    "%" PRIu64 " is not a ring capacity (%u to %u "
+			    "bytes): mount with -o ring_size=SIZE to replace "
+			    "it", h->ring_size, MM_RING_MIN, MM_RING_MAX);
+	return 0;
+}
+
 static int create_arena(struct store *s, const struct store_options *o,
 			char *err, size_t errlen)
 {
 	uint64_t cap = o->size_cap ? o->size_cap : STORE_DEFAULT_SIZE;
 	int rc;
 
+	rc = check_options(o, err, errlen);
+	if (rc)
+		return rc;
 	cap = cap / MM_PAGE * MM_PAGE;
 	if (cap < MM_MIN_ARENA)
 		return fail(err, errlen, -EINVAL,
@@ -400,6 +436,10 @@ static int open_existing(struct store *s, const struct store_options *o,
 	uint64_t size, len;
 	int rc = read_header(s, &h, &size, err, errlen);
 
+	if (rc == 0)
+		rc = check_options(o, err, errlen);
+	if (rc == 0)
+		rc = check_recorded(&h, o, err, errlen);
 	if (rc)
 		return rc;
 	len = h.size_cap;

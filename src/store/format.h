@@ -32,7 +32,8 @@
  *       64    8 hash_buckets: number of buckets (power of two)
  *       72    8 hash_count: entries in the index
  *       80    8 max_files: inode limit
- *       88    8 ring_size: default capacity of new rings
+ *       88    8 ring_size: default capacity of new rings, in
+ *               [MM_RING_MIN, MM_RING_MAX]
  *       96    8 hash_seed: random seed of the name hash
  *      104    4 clean: 1 when the last owner closed the arena properly
  *      108    4 lock_version: layout version of the process-shared lock
@@ -366,7 +367,10 @@ struct mm_ring {
 	unsigned char bytes[];
 };
 
+/* A ring's capacity, and the header's ring_size, lie in [MIN, MAX]: the
+ * bitmap of the largest fits a block's u32 size with the data. */
 #define MM_RING_MIN 64u
+#define MM_RING_MAX (UINT32_MAX / 2)            /* 2 GiB - 1 */
 #define MM_RING_BITMAP(cap) (((cap) + 7) / 8)
 
 _Static_assert(sizeof(struct mm_block) == 8, "block header is 8 bytes");

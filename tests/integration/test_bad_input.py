@@ -7,7 +7,10 @@ import struct
 
 import pytest
 
+import conftest
 import helpers
+
+RING_SIZE_OFFSET = 88      # header field ring_size (u64 LE), format.h
 
 
 def assert_refused(res, what=""):
@@ -176,3 +179,43 @@ def test_no_arguments(run_mmfs):
     res = run_mmfs()
     assert res.returncode != 0
     assert res.stderr.strip(), "no message for a missing mount point"
+
+
+@pytest.mark.parametrize("value", ["1", "63", "2G", "2147483648", "3T"])
+def test_ring_size_that_is_no_ring_capacity_is_refused(run_mmfs, tmp_path,
+                                                      mountpoint, value):
+    """Ring capacities are 64 bytes to 2 GiB - 1: a mount with another
+    ring_size= could create no ring (every create failed with EINVAL)."""
+    arena = tmp_path / "a.arena"
+    res = run_mmfs("-f", "-o", f"size=64M,ring_size={value}", arena,
+                   mountpoint)
+    line = assert_refused(res, f"ring_size={value}")
+    assert f"ring_size={value}" in line, line
+    assert not arena.exists(), "a refused mount created the arena"
+
+
+@pytest.mark.parametrize("recorded", [1, 63, 2**31, 2**64 - 1])
+def test_recorded_ring_size_that_is_no_ring_capacity(run_mmfs, mmfs,
+                                                     real_arena, tmp_path,
+                                                     mountpoint, recorded):
+    """A hostile header's ring_size: mmfsctl check reports it, mount
+    refuses it (naming the way out) and leaves the arena as it was, and
+    -o ring_size= replaces it."""
+    arena = tmp_path / "hostile.arena"
+    shutil.copyfile(real_arena, arena)
+    with open(arena, "r+b") as f:
+        f.seek(RING_SIZE_OFFSET)
+        assert struct.unpack("<Q", f.read(8))[0] == 1 << 20
+        f.seek(RING_SIZE_OFFSET)
+        f.write(struct.pack("<Q", recorded))
+    check = helpers.run([conftest.mmfsctl_path(), "check", str(arena)],
+                        check=False)
+    assert check.returncode == 1 and "ring_size" in check.stdout, check
+    line = refuse_arena(run_mmfs, arena, mountpoint)
+    assert "ring_size" in line, line
+    m = mmfs(arena=arena, opts=["ring_size=64K"])
+    with open(m.path("log.ring"), "w") as f:
+        f.write("a record\n")
+    assert os.getxattr(m.path("log.ring"), "user.mmfs.capacity") == b"65536"
+    m.umount()
+    helpers.run([conftest.mmfsctl_path(), "check", str(arena)])

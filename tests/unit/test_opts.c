@@ -1,7 +1,8 @@
 /* test_opts.c -- numbers in mount.mmfs options (src/fs/opts.c).
  *
  * size=, max_files= and ring_size= take a positive decimal number; size=
- * and ring_size= also a K, M, G or T suffix (powers of 1024, either case).
+ * and ring_size= also a K, M, G or T suffix (powers of 1024, either case);
+ * ring_size= only ring capacities.
  * Checked through mmfs_opts_parse, as the daemon calls it: the values that
  * are accepted and what they become, and the ones refused (empty, zero,
  * signs, spaces, trailing garbage, other bases and suffixes, values and
@@ -81,10 +82,10 @@ static void refused(const char *opt)
 
 static void test_sizes(void)
 {
-	static const char *const keys[] = { "size", "ring_size" };
+	static const char *const keys[] = { "size" };   /* ring_size: below */
 	char opt[128];
 
-	for (size_t k = 0; k < 2; k++) {
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 #define OK(v, want) (snprintf(opt, sizeof(opt), "%s=%s", keys[k], v), \
 		     accepted(opt, want))
 #define NO(v) (snprintf(opt, sizeof(opt), "%s=%s", keys[k], v), refused(opt))
@@ -142,6 +143,29 @@ static void test_sizes(void)
 	}
 }
 
+/* ring_size= takes the same numbers, and only ring capacities: 64 bytes
+ * to 2 GiB - 1 (ring.h), so that rings can be created on the mount. */
+static void test_ring_size(void)
+{
+	accepted("ring_size=64", 64);
+	accepted("ring_size=0064", 64);
+	accepted("ring_size=4096", 4096);
+	accepted("ring_size=1k", 1024);
+	accepted("ring_size=64M", 64ULL << 20);
+	accepted("ring_size=2147483647", 2147483647);
+	accepted("ring_size=2097151K", 2097151ULL << 10);
+	refused("ring_size=1");
+	refused("ring_size=63");
+	refused("ring_size=2G");
+	refused("ring_size=2147483648");
+	refused("ring_size=2097152K");
+	refused("ring_size=1T");
+	refused("ring_size=18446744073709551615");
+	refused("ring_size=0");
+	refused("ring_size=");
+	refused("ring_size=64x");
+}
+
 /* max_files= is a count: no suffix. */
 static void test_counts(void)
 {
@@ -184,6 +208,7 @@ static void test_combined(void)
 int main(void)
 {
 	test_sizes();
+	test_ring_size();
 	test_counts();
 	test_combined();
 	return unit_exit("test_opts");
