@@ -32,6 +32,7 @@
 #include "store_int.h"
 
 _Static_assert(STORE_FORMAT_VERSION == MM_FORMAT_VERSION, "store.h");
+_Static_assert(STORE_SIZE_MAX == MM_MAX_ARENA, "store.h");
 
 #define GROW_STEP (1u << 20)
 #define RETIRE_WAIT_MS 60000    /* for an unmounted owner to close */
@@ -327,22 +328,35 @@ static bool ring_size_ok(uint64_t v)
 static int check_options(const struct store_options *o, char *err,
 			 size_t errlen)
 {
+	if (o->size_cap > MM_MAX_ARENA)
+		return fail(err, errlen, -EINVAL, "size must be at most "
+			    "%llu bytes (16 TiB)", MM_MAX_ARENA);
 	if (o->ring_size && !ring_size_ok(o->ring_size))
 		return fail(err, errlen, -EINVAL, "ring_size must be %u to %u "
 			    "bytes", MM_RING_MIN, MM_RING_MAX);
 	return 0;
 }
 
-/* What an existing arena records that its server cannot work with,
- * unless an option replaces it.  Checked on the header read with pread:
- * a refused arena is left as it was.  Only a writable store makes rings,
- * so only it needs a valid ring_size. */
-static int check_recorded(const struct mm_header *h,
+/* What an existing arena (its file: size bytes) records that its server
+ * cannot work with, unless an option replaces it.  Checked on the header
+ * read with pread: a refused arena is left as it was.  The whole cap is
+ * mapped, so it must fit the address space; only a writable store makes
+ * rings, so only it needs a valid ring_size. */
+static int check_recorded(const struct mm_header *h, uint64_t size,
 			  const struct store_options *o, char *err,
 			  size_t errlen)
 {
 	bool writable = !(o->flags & (STORE_OPEN_RDONLY | STORE_OPEN_PEEK));
 
+	if (size > MM_MAX_ARENA)
+		return fail(err, errlen, -EINVAL, "the arena file has %" PRIu64
+			    " bytes, over the %llu (16 TiB) mmfs can map",
+			    size, MM_MAX_ARENA);
+	if (h->size_cap > MM_MAX_ARENA && !(writable && o->size_cap))
+		return fail(err, errlen, -EINVAL, "the arena's size cap %" PRIu64
+			    " is over the %llu bytes (16 TiB) mmfs can map: "
+			    "mount it read-write with -o size=SIZE to lower it",
+			    h->size_cap, MM_MAX_ARENA);
 	if (writable && !o->ring_size && !ring_size_ok(h->ring_size))
 		return fail(err, errlen, -EINVAL, "the arena's ring_size "
 			    "%" PRIu64 " is not a ring capacity (%u to %u "
@@ -368,7 +382,8 @@ static int create_arena(struct store *s, const struct store_options *o,
 		return fail(err, errlen, -errno, "%s", strerror(errno));
 	rc = map_arena(s, cap);
 	if (rc)
-		return fail(err, errlen, rc, "mmap: %s", strerror(-rc));
+		return fail(err, errlen, rc, "cannot map %" PRIu64 " bytes "
+			    "for the arena: %s", cap, strerror(-rc));
 	init_header(s, o);
 	rc = create_root(s);
 	if (rc)
@@ -439,17 +454,19 @@ static int open_existing(struct store *s, const struct store_options *o,
 	if (rc == 0)
 		rc = check_options(o, err, errlen);
 	if (rc == 0)
-		rc = check_recorded(&h, o, err, errlen);
+		rc = check_recorded(&h, size, o, err, errlen);
 	if (rc)
 		return rc;
-	len = h.size_cap;
+	/* A cap over the limit is replaced by size= (check_recorded). */
+	len = h.size_cap <= MM_MAX_ARENA ? h.size_cap : 0;
 	if (o->size_cap > len && !(o->flags & STORE_OPEN_RDONLY))
 		len = o->size_cap / MM_PAGE * MM_PAGE;
 	if (size > len)
 		len = round_up(size, MM_PAGE);
 	rc = map_arena(s, len);
 	if (rc)
-		return fail(err, errlen, rc, "mmap: %s", strerror(-rc));
+		return fail(err, errlen, rc, "cannot map %" PRIu64 " bytes "
+			    "for the arena: %s", len, strerror(-rc));
 	if (s->readonly)
 		return 0;
 	if (!s->private_map && size > h.file_size && size <= h.size_cap)

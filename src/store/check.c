@@ -5,7 +5,7 @@
  *   heap      headers tile [4096, brk) (the walk recovery also does) and
  *             every payload holds what its own fields say;
  *   header    intent idle, counters equal what the heap holds, used bytes;
- *             ring_size a ring capacity;
+ *             size cap and ring_size within their limits;
  *   free      every list entry is a FREE block of the list's size class,
  *             no list loops, every FREE block is on a list;
  *   names     every live dentry has a valid name, directory and inode, is
@@ -462,6 +462,10 @@ static void check_limits(struct verify *v)
 {
 	const struct mm_header *h = v->s->hdr;
 
+	if (h->size_cap > MM_MAX_ARENA)
+		problem(v, "header: size cap %" PRIu64 " is over the %llu "
+			"bytes (16 TiB) mmfs can map; mount with -o size=SIZE "
+			"to lower it", h->size_cap, MM_MAX_ARENA);
 	if (h->ring_size < MM_RING_MIN || h->ring_size > MM_RING_MAX)
 		problem(v, "header: ring_size %" PRIu64 " is not a ring "
 			"capacity (%u to %u bytes); mount with -o "

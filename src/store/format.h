@@ -15,7 +15,9 @@
  *
  * The file is ftruncate()d upwards on demand (sparse) and never beyond
  * size_cap.  The daemon maps size_cap bytes up front (MAP_NORESERVE) and
- * touches only what lies below file_size.
+ * touches only what lies below file_size, so size_cap is at most
+ * MM_MAX_ARENA: such a mapping fits any 64-bit process's address space
+ * (128 TiB with 4-level page tables) with room to spare.
  *
  * Header (struct mm_header, one 4096-byte page at offset 0)
  *
@@ -23,7 +25,8 @@
  *        0    8 magic: MM_MAGIC ("MMFSarn1" as a little-endian u64)
  *        8    4 format version (MM_FORMAT_VERSION); newer ones are refused
  *       12    4 page size: always 4096 (header size; heap start)
- *       16    8 size_cap: largest file size the arena may grow to
+ *       16    8 size_cap: largest file size the arena may grow to, in
+ *               [MM_MIN_ARENA, MM_MAX_ARENA]
  *       24    8 file_size: current length of the arena file
  *       32    8 brk: end of the heap; blocks lie in [4096, brk)
  *       40    8 root: offset of the root directory's inode block
@@ -215,6 +218,7 @@
 #define MM_PAGE 4096u
 #define MM_ALIGN 16u
 #define MM_MIN_ARENA (64u * 1024)              /* smallest size_cap */
+#define MM_MAX_ARENA (1ULL << 44)              /* largest (16 TiB) */
 #define MM_SMALL_MAX (32u * 1024)              /* largest DATA-block file */
 #define MM_CHUNK (64u * 1024)                  /* chunk of a large file */
 #define MM_NSMALL 64                           /* exact lists 16..1024 B */

@@ -10,6 +10,7 @@ import pytest
 import conftest
 import helpers
 
+SIZE_CAP_OFFSET = 16       # header field size_cap (u64 LE), format.h
 RING_SIZE_OFFSET = 88      # header field ring_size (u64 LE), format.h
 
 
@@ -219,3 +220,34 @@ def test_recorded_ring_size_that_is_no_ring_capacity(run_mmfs, mmfs,
     assert os.getxattr(m.path("log.ring"), "user.mmfs.capacity") == b"65536"
     m.umount()
     helpers.run([conftest.mmfsctl_path(), "check", str(arena)])
+
+
+def test_size_cap_too_large_to_map(run_mmfs, mmfs, real_arena, tmp_path,
+                                   mountpoint):
+    """A hostile header's size cap of 2^62 bytes: the daemon maps the whole
+    cap, so no mount could serve it.  mmfsctl check reports it; mount
+    refuses it with the reason (the arena as it was), even read-only;
+    a read-write mount with size= lowers it, and then it is served."""
+    arena = tmp_path / "huge-cap.arena"
+    shutil.copyfile(real_arena, arena)
+    with open(arena, "r+b") as f:
+        f.seek(SIZE_CAP_OFFSET)
+        assert struct.unpack("<Q", f.read(8))[0] == 64 << 20
+        f.seek(SIZE_CAP_OFFSET)
+        f.write(struct.pack("<Q", 1 << 62))
+    ctl = conftest.mmfsctl_path()
+    check = helpers.run([ctl, "check", str(arena)], check=False)
+    assert check.returncode == 1, check
+    assert "size cap 4611686018427387904" in check.stdout, check.stdout
+    before = helpers.sha256_file(arena)
+    for opts in ([], ["-o", "ro"], ["-o", "ro,size=8M"]):
+        line = assert_refused(run_mmfs("-f", *opts, arena, mountpoint),
+                              f"size cap 2^62, {opts}")
+        assert "size cap" in line and "-o size=" in line, line
+        assert helpers.sha256_file(arena) == before
+    m = mmfs(arena=arena, size="8M")
+    st = os.statvfs(m.mnt)
+    assert st.f_blocks * st.f_frsize == 8 << 20
+    assert open(m.path("v7")).read() == "value 7\n"
+    m.umount()
+    assert "consistent" in helpers.run([ctl, "check", str(arena)]).stdout

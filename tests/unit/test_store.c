@@ -423,6 +423,43 @@ static void test_ring_size_limits(void)
 	verify_arena();
 }
 
+/* The size cap: the whole cap is mapped, so options over STORE_SIZE_MAX
+ * are refused, and so is a header's (hostile) cap over it -- it would not
+ * map, whatever size= said -- unless a writable open lowers it with
+ * size=; the checker reports it. */
+static void test_size_cap_limits(void)
+{
+	struct store_options big = { .size_cap = STORE_SIZE_MAX + 4096,
+				     .flags = STORE_OPEN_CREATE };
+	struct store_options rw = {0}, fix = { .size_cap = 8 << 20 };
+	struct store_options ro = { .flags = STORE_OPEN_RDONLY,
+				    .size_cap = 8 << 20 };
+	struct store_options snap = { .flags = STORE_OPEN_SNAPSHOT };
+	struct store_statfs st;
+	struct store *s = NULL;
+	char err[256];
+	int seen = 0;
+
+	CHECK_RC(store_open(arena_path, &big, &s, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "at most") && access(arena_path, F_OK) != 0);
+	s = open_arena(0);
+	make(s, store_root(s), "kept", 0100644);
+	store_close(s);
+	big.flags = 0;
+	refused_untouched(&big, "at most");
+	poke_header(offsetof(struct mm_header, size_cap), 1ULL << 62);
+	refused_untouched(&rw, "-o size=SIZE");
+	refused_untouched(&ro, "-o size=SIZE");
+	CHECK_RC(store_open(arena_path, &snap, &s, err, sizeof(err)), 0);
+	CHECK(store_verify(s, count_cb, &seen) == 1 && seen == 1);
+	store_close(s);
+	CHECK_RC(store_open(arena_path, &fix, &s, err, sizeof(err)), 0);
+	store_statfs(s, &st);
+	CHECK(st.size_cap == 8 << 20);
+	store_close(s);
+	verify_arena();
+}
+
 /* "test_store --open-arena RC PATH", run by test_owner_locks in a fresh
  * process (a forked one would hold the parent's mapping and with it the
  * parent's locks): open the arena, expect RC; with 0, "late" must exist. */
@@ -703,7 +740,8 @@ int main(int argc, char **argv)
 				  test_bad_arenas, test_owner_locks,
 				  test_needs_ring_kind, test_holds,
 				  test_stats, test_snapshots,
-				  test_ring_size_limits };
+				  test_ring_size_limits,
+				  test_size_cap_limits };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);
