@@ -126,7 +126,8 @@ void mmfs_opts_usage(FILE *f)
 "     allow_other              let other users in (implies\n"
 "                              default_permissions)\n"
 "     default_permissions      let the kernel check permissions\n"
-"     no_default_permissions   not implied by allow_other\n"
+"     no_default_permissions   not implied by allow_other (refused with\n"
+"                              allow_other: mmfs checks no permissions)\n"
 "     nosuid, suid, nodev, dev, noexec, exec, dirsync, auto_unmount,\n"
 "     max_read=N, context=, fscontext=, defcontext=, rootcontext=\n"
 "                              passed to the kernel\n"
@@ -287,12 +288,31 @@ static int opt_proc(void *data, const char *arg, int key,
 	return unknown_option(arg);
 }
 
+/* Does the kernel check permissions (default_permissions, given or
+ * implied by allow_other)? */
+static bool kernel_checks(const struct mmfs_opts *o)
+{
+	return o->default_permissions ||
+	       (o->allow_other && !o->no_default_permissions);
+}
+
+/* Without default_permissions a FUSE server must check permissions
+ * itself, and mmfs checks none: with allow_other every user could read
+ * and change every file.  Refused (mount.mmfs(8) says why). */
+static int check_permissions(const struct mmfs_opts *o)
+{
+	if (!o->allow_other || kernel_checks(o))
+		return 0;
+	fprintf(stderr, "mount.mmfs: allow_other needs default_permissions: "
+		"mmfs checks no permissions itself\n");
+	return -1;
+}
+
 /* Add the options decided by flags (rather than passed through) to the
  * list for fuse_session_new. */
 static int add_flag_opts(struct mmfs_opts *o)
 {
-	bool perms = o->default_permissions ||
-		     (o->allow_other && !o->no_default_permissions);
+	bool perms = kernel_checks(o);
 
 	if (o->ro && fuse_opt_add_opt(&o->fuse_opts, "ro"))
 		return -1;
@@ -320,6 +340,8 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 			"(mount.mmfs -h for help)\n");
 		return -1;
 	}
+	if (check_permissions(o))
+		return -1;
 	if (o->ro)
 		o->store.flags |= STORE_OPEN_RDONLY;
 	else

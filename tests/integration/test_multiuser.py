@@ -493,6 +493,48 @@ def test_without_allow_other_the_mount_point_itself_is_closed(mmfs):
     assert os.listdir(m.mnt) == ["f"]
 
 
+def test_allow_other_without_default_permissions_is_refused(mmfs_bin,
+                                                           tmp_path):
+    """Without default_permissions the kernel leaves every permission check
+    to the daemon, and mmfs makes none: with allow_other another user read
+    root's 0600 file, overwrote it, created files in root's 0755 directory
+    and chowned root's file to themself.  mount.mmfs refuses the
+    combination with one line, before creating anything.  (Run against a
+    daemon that mounts it anyway, this test lists what the other user got
+    away with.)"""
+    arena = tmp_path / "arena"
+    mnt = tempfile.mkdtemp(prefix="mmfs-mnt-", dir="/tmp")
+    os.chmod(mnt, 0o755)
+    got = {}
+    try:
+        res = run([mmfs_bin, "-o", "size=16M,allow_other,"
+                   "no_default_permissions", str(arena), mnt], check=False)
+        if helpers.mounted(mnt):
+            os.chmod(mnt, 0o755)
+            os.mkdir(os.path.join(mnt, "root"), 0o755)
+            secret = os.path.join(mnt, "root", "secret")
+            make_file(secret, b"root only\n", 0o600)
+            got = as_user(USER, [
+                ("read", f"result = open({secret!r}).read()"),
+                ("overwrite", f"open({secret!r}, 'w').write('mine')"),
+                ("create", f"open({mnt!r} + '/root/planted', 'w')"),
+                ("chown", f"os.chown({secret!r}, {USER}, {USER})"),
+            ])
+    finally:
+        if helpers.mounted(mnt):
+            run(["fusermount3", "-u", mnt], check=False)
+            helpers.wait_for(lambda: not helpers.pids_of(mmfs_bin, mnt), 10)
+        if not helpers.mounted(mnt):
+            os.rmdir(mnt)
+    assert not [k for k, v in got.items() if v == "ok"], \
+        f"as uid {USER} on an allow_other,no_default_permissions mount: {got}"
+    assert res.returncode == 1, res
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mount.mmfs: ") and \
+        "default_permissions" in lines[0], res.stderr
+    assert not arena.exists(), "the refused mount created the arena"
+
+
 # --- the arena file -----------------------------------------------------
 
 

@@ -205,11 +205,47 @@ static void test_combined(void)
 	mmfs_opts_free(&o);
 }
 
+/* allow_other without default_permissions would let every user read and
+ * change every file (mmfs checks no permissions itself): refused, with
+ * one line.  Each alone is fine, and default_permissions given wins. */
+static void test_permissions(void)
+{
+	static const char *const ok[] = {
+		"allow_other", "no_default_permissions",
+		"default_permissions,allow_other",
+		"allow_other,no_default_permissions,default_permissions",
+	};
+	static const char *const no[] = {
+		"allow_other,no_default_permissions",
+		"no_default_permissions,allow_other",
+		"size=1M,no_default_permissions,ro,allow_other",
+	};
+	struct mmfs_opts o;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		rc = parse(ok[i], &o);
+		CHECK(rc == 0 && said[0] == '\0' &&
+		      (!strstr(ok[i], "allow_other") ||
+		       strstr(o.fuse_opts, "default_permissions")),
+		      "-o %s: rc %d, said \"%s\"", ok[i], rc, said);
+		mmfs_opts_free(&o);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		rc = parse(no[i], &o);
+		CHECK(rc == -1 && strstr(said, "default_permissions") &&
+		      strchr(said, '\n') == said + strlen(said) - 1,
+		      "-o %s: rc %d, said \"%s\"", no[i], rc, said);
+		mmfs_opts_free(&o);
+	}
+}
+
 int main(void)
 {
 	test_sizes();
 	test_ring_size();
 	test_counts();
 	test_combined();
+	test_permissions();
 	return unit_exit("test_opts");
 }
