@@ -5,7 +5,8 @@
  * -f/-d; the parent exits only once the mount is in place), then serve in
  * one thread -- deliberately: measured faster for single callers, and the
  * store expects its owner's calls serialised.  Teardown runs the same
- * steps backwards.  Every error before the daemon detaches is one line on
+ * steps backwards; a mount that failed removes the arena it created
+ * (store_discard).  Every error before the daemon detaches is one line on
  * stderr and exit status 1; a clean unmount exits 0.
  */
 #define FUSE_USE_VERSION 34
@@ -199,9 +200,10 @@ static struct reqstats *store_reqstats(struct store *s)
 	return reqstats_in(area, size);
 }
 
-/* Mount, detach and serve until unmounted.  Returns the exit status. */
+/* Mount, detach and serve until unmounted.  Returns the exit status;
+ * *mounted says whether the mount was made. */
 static int serve(struct fuse_args *args, const struct mmfs_opts *o,
-		 const char *mnt, struct mmfs_fs *fs)
+		 const char *mnt, struct mmfs_fs *fs, bool *mounted)
 {
 	struct fuse_session *se;
 	int ret = 1;
@@ -214,6 +216,7 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		goto out_session;
 	if (fuse_session_mount(se, mnt))
 		goto out_signals;
+	*mounted = true;
 	if (!o->foreground && fuse_daemonize(0))
 		goto out_unmount;
 	ret = serve_loop(se, store_reqstats(fs->store)) ? 1 : 0;
@@ -234,6 +237,7 @@ int main(int argc, char *argv[])
 	char *mnt = NULL, *arena = NULL;
 	struct store *store;
 	struct mmfs_opts o;
+	bool mounted = false;
 	int ret = 1;
 
 	if (ring_register() != 0) {
@@ -263,10 +267,13 @@ int main(int argc, char *argv[])
 		goto out_paths;
 	mmfs_fs_init(&fs, store);
 	if (session_args(&args, &o, arena) == 0)
-		ret = serve(&args, &o, mnt, &fs);
+		ret = serve(&args, &o, mnt, &fs, &mounted);
 	fuse_opt_free_args(&args);
 	mmfs_fs_finish(&fs);
-	store_close(store);
+	if (mounted)
+		store_close(store);
+	else
+		store_discard(store);   /* a new arena goes with the failure */
 out_paths:
 	free(arena);
 	free(mnt);

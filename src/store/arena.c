@@ -585,6 +585,10 @@ int store_open(const char *path, const struct store_options *opt,
 		       open_existing(s, opt, err, errlen);
 	if (rc)
 		goto out;
+	if (created && !(s->created = strdup(path))) {
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
 	if (!s->readonly) {
 		init_mutex(s->hdr);
 		rc = recover_run(s);
@@ -607,8 +611,22 @@ out:
 		munmap(s->base, s->map_len);
 	if (s->fd >= 0)
 		close(s->fd);
+	free(s->created);
 	free(s);
 	return rc;
+}
+
+void store_discard(struct store *s)
+{
+	struct stat ours, named;
+
+	/* Still the file we created?  (Its directory may not be ours.)  The
+	 * locks are held until store_close: nobody else serves it. */
+	if (s && s->created && fstat(s->fd, &ours) == 0 &&
+	    lstat(s->created, &named) == 0 && ours.st_dev == named.st_dev &&
+	    ours.st_ino == named.st_ino)
+		unlink(s->created);
+	store_close(s);
 }
 
 /* Inodes still held at close, without links: nobody can reach them
@@ -655,6 +673,7 @@ void store_close(struct store *s)
 		close(s->fd);
 	refmap_free(&s->holds);
 	refmap_free(&s->snaps);
+	free(s->created);
 	free(s);
 }
 

@@ -460,6 +460,32 @@ static void test_size_cap_limits(void)
 	verify_arena();
 }
 
+/* store_discard removes the arena only if this open created it, and
+ * only while the path still names it. */
+static void test_discard(void)
+{
+	struct store *s;
+	char other[300];
+	struct stat st;
+	int fd;
+
+	store_discard(open_arena(0));
+	CHECK(access(arena_path, F_OK) != 0);
+	store_close(open_arena(0));
+	store_discard(open_arena(0));          /* existing: kept, whole */
+	CHECK(access(arena_path, F_OK) == 0);
+	verify_arena();
+	unlink(arena_path);
+	snprintf(other, sizeof(other), "%s.other", arena_path);
+	fd = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	close(fd);
+	s = open_arena(0);
+	CHECK(rename(other, arena_path) == 0);  /* now someone else's file */
+	store_discard(s);
+	CHECK(stat(arena_path, &st) == 0 && st.st_size == 0);
+	store_discard(NULL);
+}
+
 /* "test_store --open-arena RC PATH", run by test_owner_locks in a fresh
  * process (a forked one would hold the parent's mapping and with it the
  * parent's locks): open the arena, expect RC; with 0, "late" must exist. */
@@ -741,7 +767,7 @@ int main(int argc, char **argv)
 				  test_needs_ring_kind, test_holds,
 				  test_stats, test_snapshots,
 				  test_ring_size_limits,
-				  test_size_cap_limits };
+				  test_size_cap_limits, test_discard };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);

@@ -114,6 +114,13 @@ int store_open(const char *path, const struct store_options *opt,
  * held) inodes first.  store_close(NULL) is a no-op. */
 void store_close(struct store *s);
 
+/* Close a store whose use failed before it served anything (a mount
+ * that did not happen): an arena this store_open created is removed, if
+ * the file at its path is still that arena, so that the failure leaves
+ * nothing behind; any other is closed as by store_close.
+ * store_discard(NULL) is a no-op. */
+void store_discard(struct store *s);
+
 /* The owner stops serving (its file system was unmounted): from now on
  * store_open by another process waits for store_close instead of failing
  * with EBUSY.  The store stays fully usable for the work that remains. */
