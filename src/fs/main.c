@@ -219,6 +219,8 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 	*mounted = true;
 	if (!o->foreground && fuse_daemonize(0))
 		goto out_unmount;
+	if (!o->foreground)
+		(void)store_adopt(fs->store);   /* mmfsctl names this pid */
 	ret = serve_loop(se, store_reqstats(fs->store)) ? 1 : 0;
 out_unmount:
 	fuse_session_unmount(se);

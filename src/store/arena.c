@@ -7,6 +7,7 @@
  * the owner dies.
  *   flock            LOCK_EX (LOCK_SH for a read-only server) from open
  *                    to store_close: two daemons never serve one arena.
+ *                    /proc/locks names its holder (store_adopt).
  *   serving lock     an OFD write (read) lock on byte 0 from open to
  *                    store_retire, when the owner stops taking new work.
  * An unmount returns before the daemon has closed the arena, so an opener
@@ -310,7 +311,22 @@ static int take_owner_locks(struct store *s, unsigned flags, char *err,
 			    "arena is in use by another mmfs process");
 	if (rc)
 		return fail(err, errlen, rc, "flock: %s", strerror(-rc));
+	s->owner_lock = how;
 	return 0;
+}
+
+/* The flock names the process that took it (in /proc/locks, where
+ * mmfsctl looks for the server), and one that forked to go to the
+ * background would be named after its exited parent: take it again here.
+ * While it is down the serving lock, untouched, keeps other owners out;
+ * only a reader's brief LOCK_SH (a snapshot) can come in between. */
+int store_adopt(struct store *s)
+{
+	if (!s || !s->owner_lock)
+		return 0;
+	if (flock(s->fd, LOCK_UN) != 0)
+		return -errno;
+	return wait_flock(s, s->owner_lock);
 }
 
 void store_retire(struct store *s)

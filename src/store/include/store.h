@@ -114,6 +114,13 @@ int store_open(const char *path, const struct store_options *opt,
  * held) inodes first.  store_close(NULL) is a no-op. */
 void store_close(struct store *s);
 
+/* The calling process, a child of the one that opened s (a daemon gone
+ * to the background), becomes the owner of record: /proc/locks names it
+ * as the holder of the arena's flock, as mmfsctl reports it, instead of
+ * the parent.  0 (also for stores that hold no owner locks); -ETIMEDOUT
+ * if readers kept the flock for a minute; -errno from flock(2). */
+int store_adopt(struct store *s);
+
 /* Close a store whose use failed before it served anything (a mount
  * that did not happen): an arena this store_open created is removed, if
  * the file at its path is still that arena, so that the failure leaves
