@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "opts.h"
 #include "ring.h"
@@ -32,6 +33,7 @@ enum opt_key {
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMISSIONS,
 	KEY_NO_DEFAULT_PERMISSIONS,
+	KEY_MNT_FLAG,   /* [no]suid, [no]dev, [no]exec (set_mnt_flag) */
 	KEY_KERNEL,     /* handed to fuse_session_new as given */
 	KEY_DROP,       /* meant for mount(8) or fstab: ignored */
 };
@@ -55,12 +57,12 @@ static const struct fuse_opt opt_table[] = {
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
 
-	FUSE_OPT_KEY("nosuid", KEY_KERNEL),
-	FUSE_OPT_KEY("suid", KEY_KERNEL),
-	FUSE_OPT_KEY("nodev", KEY_KERNEL),
-	FUSE_OPT_KEY("dev", KEY_KERNEL),
-	FUSE_OPT_KEY("noexec", KEY_KERNEL),
-	FUSE_OPT_KEY("exec", KEY_KERNEL),
+	FUSE_OPT_KEY("nosuid", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("suid", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("nodev", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("dev", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("noexec", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("exec", KEY_MNT_FLAG),
 	FUSE_OPT_KEY("dirsync", KEY_KERNEL),
 	FUSE_OPT_KEY("auto_unmount", KEY_KERNEL),
 	FUSE_OPT_KEY("max_read=", KEY_KERNEL),
@@ -128,8 +130,11 @@ void mmfs_opts_usage(FILE *f)
 "     default_permissions      let the kernel check permissions\n"
 "     no_default_permissions   not implied by allow_other (refused with\n"
 "                              allow_other: mmfs checks no permissions)\n"
-"     nosuid, suid, nodev, dev, noexec, exec, dirsync, auto_unmount,\n"
-"     max_read=N, context=, fscontext=, defcontext=, rootcontext=\n"
+"     nosuid, suid, nodev, dev, noexec, exec\n"
+"                              for the kernel; default nosuid,nodev (as\n"
+"                              mount.fuse.mmfs run by root: suid,dev)\n"
+"     dirsync, auto_unmount, max_read=N, context=, fscontext=,\n"
+"     defcontext=, rootcontext=\n"
 "                              passed to the kernel\n"
 "     defaults, auto, noauto, user, nouser, users, owner, group, _netdev,\n"
 "     nofail, x-*, comment=*, [no]atime, [no]diratime, [no]relatime,\n"
@@ -222,6 +227,21 @@ static int add_positional(struct mmfs_opts *o, const char *arg)
 	return 0;
 }
 
+/* nosuid/suid, nodev/dev, noexec/exec: the last one given wins. */
+static int set_mnt_flag(struct mmfs_opts *o, const char *arg)
+{
+	bool no = strncmp(arg, "no", 2) == 0;
+	const char *flag = no ? arg + 2 : arg;
+
+	if (strcmp(flag, "suid") == 0)
+		o->nosuid = no;
+	else if (strcmp(flag, "dev") == 0)
+		o->nodev = no;
+	else
+		o->noexec = no;
+	return 0;
+}
+
 static bool is_dropped_prefix(const char *arg)
 {
 	return !strncmp(arg, "x-", 2) || !strncmp(arg, "comment=", 8);
@@ -280,6 +300,8 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_NO_DEFAULT_PERMISSIONS:
 		o->no_default_permissions = true;
 		return 0;
+	case KEY_MNT_FLAG:
+		return set_mnt_flag(o, arg);
 	case KEY_KERNEL:
 		return fuse_opt_add_opt_escaped(&o->fuse_opts, arg);
 	case KEY_DROP:
@@ -308,12 +330,43 @@ static int check_permissions(const struct mmfs_opts *o)
 	return -1;
 }
 
+/* Is argv0 mount.fuse.mmfs, the name mount(8) runs for type fuse.mmfs? */
+static bool is_helper(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	base = base ? base + 1 : argv0;
+	return strncmp(base, "mount.fuse.", 11) == 0;
+}
+
+/* nosuid and nodev when not given.  mount(8) passes nosuid and nodev to
+ * its helper, never suid or dev (the absence of the "no" means them), so
+ * the helper run by root mounts dev,suid unless told otherwise, as
+ * mount.fuse3 does and as mount(8) mounts every file system.  Run under
+ * its own name, or by another user (fusermount3 allows neither), it
+ * mounts nosuid,nodev, libfuse's default.  exec unless noexec. */
+static void default_mnt_flags(struct mmfs_opts *o, const char *argv0)
+{
+	int no = !(is_helper(argv0) && geteuid() == 0);
+
+	if (o->nosuid < 0)
+		o->nosuid = no;
+	if (o->nodev < 0)
+		o->nodev = no;
+	if (o->noexec < 0)
+		o->noexec = 0;
+}
+
 /* Add the options decided by flags (rather than passed through) to the
  * list for fuse_session_new. */
 static int add_flag_opts(struct mmfs_opts *o)
 {
 	bool perms = kernel_checks(o);
 
+	if (fuse_opt_add_opt(&o->fuse_opts, o->nosuid ? "nosuid" : "suid") ||
+	    fuse_opt_add_opt(&o->fuse_opts, o->nodev ? "nodev" : "dev") ||
+	    (o->noexec && fuse_opt_add_opt(&o->fuse_opts, "noexec")))
+		return -1;
 	if (o->ro && fuse_opt_add_opt(&o->fuse_opts, "ro"))
 		return -1;
 	if (o->allow_other && fuse_opt_add_opt(&o->fuse_opts, "allow_other"))
@@ -329,6 +382,7 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 	int rc;
 
 	memset(o, 0, sizeof(*o));
+	o->nosuid = o->nodev = o->noexec = -1;
 	rc = fuse_opt_parse(&args, o, opt_table, opt_proc);
 	fuse_opt_free_args(&args);
 	if (rc)
@@ -342,6 +396,7 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 	}
 	if (check_permissions(o))
 		return -1;
+	default_mnt_flags(o, argc > 0 ? argv[0] : "mount.mmfs");
 	if (o->ro)
 		o->store.flags |= STORE_OPEN_RDONLY;
 	else

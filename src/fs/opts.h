@@ -5,8 +5,10 @@
  * mmfs_opts_parse sorts every option into one of three kinds:
  *   - mmfs options (size=, name=, max_files=, ring_size=, ...), which end
  *     up in store_options or in the daemon's own fields;
- *   - kernel/FUSE mount options (allow_other, nosuid, ...), collected
- *     verbatim in fuse_opts for fuse_session_new;
+ *   - kernel/FUSE mount options (allow_other, dirsync, ...), collected
+ *     verbatim in fuse_opts for fuse_session_new, and the per-mount
+ *     flags [no]suid, [no]dev, [no]exec, resolved with their defaults
+ *     (which depend on the name the program runs under) and added there;
  *   - mount(8)-only options (defaults, noauto, x-*, ...), dropped.
  * Anything else is an error.  Invariants after a successful parse:
  * mountpoint is set; a value given for size/max_files is > 0, one given
@@ -30,6 +32,8 @@ struct mmfs_opts {
 	bool debug;             /* -d */
 	bool help, version;     /* -h, -V: print and exit 0 */
 	bool ro;
+	int nosuid, nodev, noexec;  /* 1 set, 0 cleared: the last of noX and
+	                               X given, else the default (opts.c) */
 	bool allow_other;
 	bool default_permissions;
 	bool no_default_permissions;

@@ -9,6 +9,7 @@
  * suffixed values past 2^64 - 1), each with one line on stderr that
  * names the option.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,11 @@
 
 static char said[512];         /* what the last parse printed on stderr */
 
-/* mount.mmfs -o OPT /mnt; 0 or -1, o filled on success.  Its stderr is
- * kept in said rather than shown. */
-static int parse(const char *opt, struct mmfs_opts *o)
+/* ARGV0 -o OPT /mnt; 0 or -1, o filled on success.  Its stderr is kept
+ * in said rather than shown. */
+static int parse_as(const char *argv0, const char *opt, struct mmfs_opts *o)
 {
-	char *argv[] = { "mount.mmfs", "-o", (char *)opt, "/mnt", NULL };
+	char *argv[] = { (char *)argv0, "-o", (char *)opt, "/mnt", NULL };
 	FILE *tmp = tmpfile();
 	int saved = dup(2), rc;
 	size_t n;
@@ -41,6 +42,11 @@ static int parse(const char *opt, struct mmfs_opts *o)
 	said[n] = '\0';
 	fclose(tmp);
 	return rc;
+}
+
+static int parse(const char *opt, struct mmfs_opts *o)
+{
+	return parse_as("mount.mmfs", opt, o);
 }
 
 /* Which field an option sets. */
@@ -240,6 +246,55 @@ static void test_permissions(void)
 	}
 }
 
+/* Has the comma list l the option w? */
+static bool has_opt(const char *l, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *p = l; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1
+							     : NULL)
+		if (strncmp(p, w, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static void flags_are(const char *argv0, const char *opt, int nosuid,
+		      int nodev, int noexec)
+{
+	struct mmfs_opts o;
+	int rc = parse_as(argv0, opt, &o);
+
+	CHECK(rc == 0 && o.nosuid == nosuid && o.nodev == nodev &&
+	      o.noexec == noexec &&
+	      has_opt(o.fuse_opts, nosuid ? "nosuid" : "suid") &&
+	      has_opt(o.fuse_opts, nodev ? "nodev" : "dev") &&
+	      has_opt(o.fuse_opts, "noexec") == (noexec == 1),
+	      "%s -o %s: rc %d, nosuid %d nodev %d noexec %d, fuse opts %s",
+	      argv0, opt, rc, o.nosuid, o.nodev, o.noexec, o.fuse_opts);
+	mmfs_opts_free(&o);
+}
+
+/* nosuid, nodev: mount(8) passes them to its helper, never suid or dev,
+ * so mount.fuse.mmfs run by root takes their absence for suid, dev (as
+ * mount.fuse3 does); under any other name or user, libfuse's nosuid,
+ * nodev.  The last of noX and X wins. */
+static void test_mnt_flags(void)
+{
+	int helper_no = geteuid() != 0;
+	const char *helper = "/sbin/mount.fuse.mmfs";
+
+	flags_are("mount.mmfs", "rw", 1, 1, 0);
+	flags_are("/usr/local/sbin/mount.mmfs", "rw", 1, 1, 0);
+	flags_are("mount.mmfs", "suid,dev", 0, 0, 0);
+	flags_are("mount.mmfs", "dev,noexec", 1, 0, 1);
+	flags_are("mount.mmfs", "suid,nosuid,nodev,dev,noexec,exec", 1, 0, 0);
+	flags_are(helper, "rw", helper_no, helper_no, 0);
+	flags_are(helper, "size=1M,nosuid", 1, helper_no, 0);
+	flags_are(helper, "nodev,noexec", helper_no, 1, 1);
+	flags_are(helper, "nosuid,nodev,noexec", 1, 1, 1);
+	flags_are("mount.fuse.mmfs", "suid,dev", 0, 0, 0);
+}
+
 int main(void)
 {
 	test_sizes();
@@ -247,5 +302,6 @@ int main(void)
 	test_counts();
 	test_combined();
 	test_permissions();
+	test_mnt_flags();
 	return unit_exit("test_opts");
 }
