@@ -329,6 +329,25 @@ int store_adopt(struct store *s)
 	return wait_flock(s, s->owner_lock);
 }
 
+int store_served(const char *path, bool *rdonly)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+		rc = -errno;
+	else if (fl.l_type == F_UNLCK)
+		rc = -ENOENT;
+	else
+		*rdonly = fl.l_type == F_RDLCK;
+	close(fd);
+	return rc;
+}
+
 void store_retire(struct store *s)
 {
 	if (s && s->fd >= 0)

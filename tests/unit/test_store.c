@@ -486,6 +486,29 @@ static void test_discard(void)
 	store_discard(NULL);
 }
 
+/* store_served tells a serving owner, writable or read-only, from none
+ * (never opened, or retired). */
+static void test_served(void)
+{
+	struct store_options ro = { .flags = STORE_OPEN_RDONLY };
+	struct store *s = open_arena(0);
+	bool rdonly = true;
+	char err[256];
+
+	CHECK_RC(store_served(arena_path, &rdonly), 0);
+	CHECK(!rdonly);
+	store_retire(s);
+	CHECK_RC(store_served(arena_path, &rdonly), -ENOENT);
+	store_close(s);
+	CHECK_RC(store_served(arena_path, &rdonly), -ENOENT);
+	CHECK_RC(store_open(arena_path, &ro, &s, err, sizeof(err)), 0);
+	CHECK_RC(store_served(arena_path, &rdonly), 0);
+	CHECK(rdonly);
+	store_close(s);
+	unlink(arena_path);
+	CHECK_RC(store_served(arena_path, &rdonly), -ENOENT);
+}
+
 /* "test_store --open-arena RC PATH", run by test_owner_locks in a fresh
  * process (a forked one would hold the parent's mapping and with it the
  * parent's locks): open the arena, expect RC; with 0, "late" must exist. */
@@ -767,7 +790,8 @@ int main(int argc, char **argv)
 				  test_needs_ring_kind, test_holds,
 				  test_stats, test_snapshots,
 				  test_ring_size_limits,
-				  test_size_cap_limits, test_discard };
+				  test_size_cap_limits, test_discard,
+				  test_served };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);

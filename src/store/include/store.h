@@ -114,6 +114,13 @@ int store_open(const char *path, const struct store_options *opt,
  * held) inodes first.  store_close(NULL) is a no-op. */
 void store_close(struct store *s);
 
+/* Does an owner serve the arena at path, and how?  0 with *rdonly true
+ * for a read-only owner (STORE_OPEN_RDONLY), false for a writable one;
+ * -ENOENT when none does (none opened it, or its owner retired);
+ * -errno from open(2) or fcntl(2).  Asks the serving lock (arena.c)
+ * without taking it: nothing changes. */
+int store_served(const char *path, bool *rdonly);
+
 /* The calling process, a child of the one that opened s (a daemon gone
  * to the background), becomes the owner of record: /proc/locks names it
  * as the holder of the arena's flock, as mmfsctl reports it, instead of
