@@ -1,7 +1,9 @@
 /* main.c -- mount.mmfs: serve an mmfs arena at a mount point.
  *
- * Startup: parse the command line, open (or create) the store, create the
- * FUSE session, install signal handlers, mount, become a daemon (unless
+ * With -o remount it changes a mount and exits (remount.h).  Startup: parse
+ * the command line, open (or create) the store, create the FUSE session
+ * (mmfs_ops guarded against changes while remounted read-only,
+ * rowatch.h), install signal handlers, mount, become a daemon (unless
  * -f/-d; the parent exits only once the mount is in place), then serve in
  * one thread -- deliberately: measured faster for single callers, and the
  * store expects its owner's calls serialised.  Teardown runs the same
@@ -26,7 +28,9 @@
 #include "ops.h"
 #include "opts.h"
 #include "ring.h"
+#include "remount.h"
 #include "reqstats.h"
+#include "rowatch.h"
 #include "store.h"
 
 #ifndef MMFS_VERSION
@@ -205,10 +209,12 @@ static struct reqstats *store_reqstats(struct store *s)
 static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		 const char *mnt, struct mmfs_fs *fs, bool *mounted)
 {
+	struct fuse_lowlevel_ops ops;
 	struct fuse_session *se;
 	int ret = 1;
 
-	se = fuse_session_new(args, &mmfs_ops, sizeof(mmfs_ops), fs);
+	ro_guard_ops(&ops);             /* EROFS after a remount,ro */
+	se = fuse_session_new(args, &ops, sizeof(ops), fs);
 	if (!se)
 		return 1;
 	fs->se = se;
@@ -217,6 +223,7 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 	if (fuse_session_mount(se, mnt))
 		goto out_signals;
 	*mounted = true;
+	fs->ro = ro_watch_create(mnt);
 	if (!o->foreground && fuse_daemonize(0))
 		goto out_unmount;
 	if (!o->foreground)
@@ -224,7 +231,9 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 	ret = serve_loop(se, store_reqstats(fs->store)) ? 1 : 0;
 out_unmount:
 	fuse_session_unmount(se);
-	store_retire(fs->store);        /* a remount may now wait for us */
+	store_retire(fs->store);        /* a new mount may now wait for us */
+	ro_watch_destroy(fs->ro);
+	fs->ro = NULL;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
@@ -259,6 +268,10 @@ int main(int argc, char *argv[])
 	mnt = resolve_mountpoint(o.mountpoint);
 	if (!mnt)
 		goto out_opts;
+	if (o.remount) {
+		ret = remount_run(&o, mnt);
+		goto out_paths;
+	}
 	arena = arena_path(&o, mnt);
 	if (!arena) {
 		fprintf(stderr, "mount.mmfs: out of memory\n");

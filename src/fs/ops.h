@@ -32,12 +32,15 @@
 #include "nodes.h"
 #include "store.h"
 
+struct ro_watch;
+
 struct mmfs_fs {
 	struct store *store;
 	struct fuse_session *se;  /* for notifications to the kernel */
 	char *buf;              /* reply buffer for read/readdir/xattrs */
 	size_t bufsize;
 	struct nodes nodes;     /* the kernel's lookup counts */
+	struct ro_watch *ro;    /* remounted read-only? (rowatch.h); NULL */
 	struct mmfs_file *files;  /* open file handles (ops.c) */
 };
 

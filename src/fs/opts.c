@@ -33,6 +33,8 @@ enum opt_key {
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMISSIONS,
 	KEY_NO_DEFAULT_PERMISSIONS,
+	KEY_REMOUNT,
+	KEY_REMOUNT_ONLY, /* the kernel's, copied by mount(8) into a remount */
 	KEY_MNT_FLAG,   /* [no]suid, [no]dev, [no]exec (set_mnt_flag) */
 	KEY_KERNEL,     /* handed to fuse_session_new as given */
 	KEY_DROP,       /* meant for mount(8) or fstab: ignored */
@@ -56,6 +58,10 @@ static const struct fuse_opt opt_table[] = {
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
+
+	FUSE_OPT_KEY("remount", KEY_REMOUNT),
+	FUSE_OPT_KEY("user_id=", KEY_REMOUNT_ONLY),
+	FUSE_OPT_KEY("group_id=", KEY_REMOUNT_ONLY),
 
 	FUSE_OPT_KEY("nosuid", KEY_MNT_FLAG),
 	FUSE_OPT_KEY("suid", KEY_MNT_FLAG),
@@ -125,6 +131,9 @@ void mmfs_opts_usage(FILE *f)
 "     ring_size=SIZE           capacity of new ring logs, 64 to 2G - 1\n"
 "                              (default %lluK)\n"
 "     ro                       mount read-only; rw: read-write (default)\n"
+"     remount                  change ro/rw, [no]suid, [no]dev, [no]exec of\n"
+"                              the mmfs mounted at MOUNTPOINT (and nothing\n"
+"                              else: other options are ignored)\n"
 "     allow_other              let other users in (implies\n"
 "                              default_permissions)\n"
 "     default_permissions      let the kernel check permissions\n"
@@ -139,7 +148,8 @@ void mmfs_opts_usage(FILE *f)
 "     defaults, auto, noauto, user, nouser, users, owner, group, _netdev,\n"
 "     nofail, x-*, comment=*, [no]atime, [no]diratime, [no]relatime,\n"
 "     [no]strictatime, [no]lazytime, async, sync\n"
-"                              for mount(8) and fstab: ignored\n",
+"                              for mount(8) and fstab: ignored\n"
+"     user_id=, group_id=      the kernel's: ignored in a remount\n",
 		(unsigned long long)(STORE_DEFAULT_SIZE >> 20),
 		(unsigned long long)STORE_DEFAULT_MAX_FILES,
 		(unsigned long long)(STORE_DEFAULT_RING_SIZE >> 10));
@@ -300,6 +310,13 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_NO_DEFAULT_PERMISSIONS:
 		o->no_default_permissions = true;
 		return 0;
+	case KEY_REMOUNT:
+		o->remount = true;
+		return 0;
+	case KEY_REMOUNT_ONLY:
+		if (!o->remount_only)
+			o->remount_only = strdup(arg);
+		return o->remount_only ? 0 : -1;
 	case KEY_MNT_FLAG:
 		return set_mnt_flag(o, arg);
 	case KEY_KERNEL:
@@ -376,6 +393,17 @@ static int add_flag_opts(struct mmfs_opts *o)
 	return 0;
 }
 
+/* user_id= and group_id= are what the kernel shows of a FUSE mount:
+ * mount(8) repeats them in a remount, and nobody sets them otherwise. */
+static int check_remount_only(const struct mmfs_opts *o)
+{
+	if (o->remount || !o->remount_only)
+		return 0;
+	fprintf(stderr, "mount.mmfs: option '%s' is set by the kernel "
+		"(accepted in a remount only)\n", o->remount_only);
+	return -1;
+}
+
 int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -394,9 +422,13 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 			"(mount.mmfs -h for help)\n");
 		return -1;
 	}
-	if (check_permissions(o))
+	if (check_remount_only(o))
 		return -1;
 	default_mnt_flags(o, argc > 0 ? argv[0] : "mount.mmfs");
+	if (o->remount)
+		return 0;       /* remount.c needs ro and the flags alone */
+	if (check_permissions(o))
+		return -1;
 	if (o->ro)
 		o->store.flags |= STORE_OPEN_RDONLY;
 	else
@@ -410,5 +442,6 @@ void mmfs_opts_free(struct mmfs_opts *o)
 	free(o->mountpoint);
 	free(o->name);
 	free(o->fuse_opts);
+	free(o->remount_only);
 	memset(o, 0, sizeof(*o));
 }

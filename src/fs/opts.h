@@ -10,7 +10,10 @@
  *     flags [no]suid, [no]dev, [no]exec, resolved with their defaults
  *     (which depend on the name the program runs under) and added there;
  *   - mount(8)-only options (defaults, noauto, x-*, ...), dropped.
- * Anything else is an error.  Invariants after a successful parse:
+ * Anything else is an error.  With remount, only ro and the per-mount
+ * flags count (the permission options are not checked, and user_id= and
+ * group_id=, which mount(8) copies from the mount table, are accepted).
+ * Invariants after a successful parse:
  * mountpoint is set; a value given for size/max_files is > 0, one given
  * for ring_size a ring capacity (RING_CAPACITY_MIN to _MAX, ring.h).
  */
@@ -32,6 +35,8 @@ struct mmfs_opts {
 	bool debug;             /* -d */
 	bool help, version;     /* -h, -V: print and exit 0 */
 	bool ro;
+	bool remount;           /* -o remount: change a mount (remount.h) */
+	char *remount_only;     /* the first user_id=/group_id= given */
 	int nosuid, nodev, noexec;  /* 1 set, 0 cleared: the last of noX and
 	                               X given, else the default (opts.c) */
 	bool allow_other;

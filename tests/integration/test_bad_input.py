@@ -251,3 +251,34 @@ def test_size_cap_too_large_to_map(run_mmfs, mmfs, real_arena, tmp_path,
     assert open(m.path("v7")).read() == "value 7\n"
     m.umount()
     assert "consistent" in helpers.run([ctl, "check", str(arena)]).stdout
+
+
+def test_remount_of_what_is_no_mmfs_mount(mmfs_bin, mmfs, tmp_path,
+                                          mountpoint):
+    """-o remount on a directory that is no mount point, on another file
+    system's mount point, or naming an arena the mount does not serve:
+    one line, nothing changed."""
+    def remount(*args):
+        return helpers.run([mmfs_bin, "-o", "remount,ro"] +
+                           [str(a) for a in args], check=False)
+
+    line = assert_refused(remount(mountpoint))
+    assert "not an mmfs mount point" in line, line
+    before = helpers.mount_entry("/dev/shm")
+    line = assert_refused(remount("/dev/shm"))
+    assert "not an mmfs mount point" in line, line
+    assert helpers.mount_entry("/dev/shm") == before
+    m = mmfs()
+    line = assert_refused(remount(tmp_path / "other", m.mnt))
+    assert f"serves {m.arena}" in line, line
+    assert "rw" in helpers.mount_entry(m.mnt)[3].split(",")
+
+
+def test_kernel_options_only_in_a_remount(run_mmfs, tmp_path, mountpoint):
+    """user_id= and group_id= are what the kernel shows of a mount:
+    accepted when mount(8) copies them into a remount, refused in a
+    mount."""
+    res = run_mmfs("-f", "-o", "size=16M,user_id=0", tmp_path / "a.arena",
+                   mountpoint)
+    assert "user_id=0" in assert_refused(res)
+    assert not (tmp_path / "a.arena").exists()

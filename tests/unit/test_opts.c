@@ -295,6 +295,28 @@ static void test_mnt_flags(void)
 	flags_are("mount.fuse.mmfs", "suid,dev", 0, 0, 0);
 }
 
+/* remount: what mount(8) passes for `mount -o remount,ro MNT` (the
+ * options of the mount merged in) parses, whatever the permission
+ * options; user_id= and group_id= only there. */
+static void test_remount(void)
+{
+	struct mmfs_opts o;
+	int rc;
+
+	rc = parse("ro,nosuid,nodev,relatime,remount,user_id=0,group_id=0,"
+		   "default_permissions,allow_other,size=16M,x-a=b", &o);
+	CHECK(rc == 0 && o.remount && o.ro && o.nosuid == 1 && o.nodev == 1 &&
+	      said[0] == '\0', "mount(8)'s remount,ro: rc %d, said \"%s\"",
+	      rc, said);
+	mmfs_opts_free(&o);
+	rc = parse("remount,allow_other,no_default_permissions", &o);
+	CHECK(rc == 0 && o.remount && !o.ro, "remount,...: rc %d, said \"%s\"",
+	      rc, said);
+	mmfs_opts_free(&o);
+	refused("user_id=0");
+	refused("group_id=5");
+}
+
 int main(void)
 {
 	test_sizes();
@@ -303,5 +325,6 @@ int main(void)
 	test_combined();
 	test_permissions();
 	test_mnt_flags();
+	test_remount();
 	return unit_exit("test_opts");
 }
