@@ -13,9 +13,11 @@
  * Anything else is an error.  With remount, only ro and the per-mount
  * flags count (the permission options are not checked, and user_id= and
  * group_id=, which mount(8) copies from the mount table, are accepted).
- * Invariants after a successful parse:
+ * allow_other without default_permissions is refused (mmfs checks no
+ * permissions itself).  Invariants after a successful parse:
  * mountpoint is set; a value given for size/max_files is > 0, one given
- * for ring_size a ring capacity (RING_CAPACITY_MIN to _MAX, ring.h).
+ * for ring_size a ring capacity (RING_CAPACITY_MIN to _MAX, ring.h);
+ * nosuid, nodev and noexec are 0 or 1.
  */
 #ifndef MMFS_OPTS_H
 #define MMFS_OPTS_H
