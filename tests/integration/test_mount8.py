@@ -12,7 +12,6 @@ mounts runs in that namespace (nsenter); the daemons run there too.
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
