@@ -2,9 +2,11 @@
  *
  * A mountinfo line looks like
  *   36 35 0:52 / /mnt/x rw,nosuid - fuse.mmfs /dev/shm/arena rw,...
- * with the mount point in field 5, then optional fields up to "-", the
- * file system type and the mount source.  The kernel escapes space, tab,
- * newline and backslash in them as \ooo.
+ * with the device in field 3, the mount point in field 5, then optional
+ * fields up to "-", the file system type, the mount source and the super
+ * options (the file system's, shared by all its mounts; "ro" or "rw"
+ * first).  The kernel escapes space, tab, newline and backslash in them
+ * as \ooo.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -42,7 +44,9 @@ static int parse_mount(char *line, struct mount_ent *m)
 	memset(m, 0, sizeof(*m));
 	for (tok = strtok_r(line, " \n", &save); tok;
 	     tok = strtok_r(NULL, " \n", &save), field++) {
-		if (field == 4) {
+		if (field == 2) {
+			m->dev = tok;
+		} else if (field == 4) {
 			m->point = tok;
 		} else if (field >= 6 && !dash && strcmp(tok, "-") == 0) {
 			dash = true;
@@ -50,6 +54,9 @@ static int parse_mount(char *line, struct mount_ent *m)
 			m->fstype = tok;
 		} else if (dash && !m->source) {
 			m->source = tok;
+		} else if (dash) {
+			m->sb_ro = strncmp(tok, "ro", 2) == 0 &&
+				   (tok[2] == ',' || tok[2] == '\0');
 			break;
 		}
 	}
@@ -90,6 +97,7 @@ void mount_ent_free(struct mount_ent *m)
 	free(m->point);
 	free(m->fstype);
 	free(m->source);
+	free(m->dev);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -101,16 +109,22 @@ static int ent_dup(struct mount_ent *dst, const struct mount_ent *src)
 	dst->point = strdup(src->point);
 	dst->fstype = strdup(src->fstype);
 	dst->source = strdup(src->source);
-	if (dst->point && dst->fstype && dst->source)
+	dst->dev = strdup(src->dev);
+	dst->sb_ro = src->sb_ro;
+	if (dst->point && dst->fstype && dst->source && dst->dev)
 		return 0;
 	mount_ent_free(dst);
 	return -ENOMEM;
 }
 
-/* With path: the mount containing it.  With arena: the first mmfs mount
- * serving it. */
-static int find_mount(const char *path, const char *arena,
-		      struct mount_ent *found)
+/* What find_mount looks for: one of the three. */
+struct wanted {
+	const char *path;       /* the mount containing it */
+	const char *arena;      /* the first mmfs mount serving it */
+	const char *dev;        /* the last mount of that device */
+};
+
+static int find_mount(const struct wanted *w, struct mount_ent *found)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL;
@@ -124,13 +138,18 @@ static int find_mount(const char *path, const char *arena,
 	while (getline(&line, &cap, f) > 0) {
 		if (parse_mount(line, &m))
 			continue;
-		if (arena) {
+		if (w->arena) {
 			if (strcmp(m.fstype, MMFS_FSTYPE) == 0 &&
-			    same_file(m.source, arena)) {
+			    same_file(m.source, w->arena)) {
 				rc = ent_dup(found, &m);
 				break;
 			}
-		} else if (is_under(path, m.point) &&
+		} else if (w->dev) {
+			if (m.dev && strcmp(m.dev, w->dev) == 0)
+				rc = ent_dup(found, &m);
+			if (rc == -ENOMEM)
+				break;
+		} else if (is_under(w->path, m.point) &&
 			   strlen(m.point) >= best) {
 			best = strlen(m.point);
 			rc = ent_dup(found, &m);
@@ -145,10 +164,21 @@ static int find_mount(const char *path, const char *arena,
 
 int mounts_find_path(const char *path, struct mount_ent *found)
 {
-	return find_mount(path, NULL, found);
+	const struct wanted w = { .path = path };
+
+	return find_mount(&w, found);
 }
 
 int mounts_find_arena(const char *arena, struct mount_ent *found)
 {
-	return find_mount(NULL, arena, found);
+	const struct wanted w = { .arena = arena };
+
+	return find_mount(&w, found);
+}
+
+int mounts_find_dev(const char *dev, struct mount_ent *found)
+{
+	const struct wanted w = { .dev = dev };
+
+	return find_mount(&w, found);
 }

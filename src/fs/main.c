@@ -1,11 +1,14 @@
 /* main.c -- mount.mmfs: serve an mmfs arena at a mount point.
  *
- * Startup: parse the command line, open (or create) the store, create the
- * FUSE session, install signal handlers, mount, become a daemon (unless
+ * With -o remount it changes a mount and exits (remount.h).  Startup: parse
+ * the command line, open (or create) the store, create the FUSE session
+ * (mmfs_ops guarded against changes while remounted read-only,
+ * rowatch.h), install signal handlers, mount, become a daemon (unless
  * -f/-d; the parent exits only once the mount is in place), then serve in
  * one thread -- deliberately: measured faster for single callers, and the
  * store expects its owner's calls serialised.  Teardown runs the same
- * steps backwards.  Every error before the daemon detaches is one line on
+ * steps backwards; a mount that failed removes the arena it created
+ * (store_discard).  Every error before the daemon detaches is one line on
  * stderr and exit status 1; a clean unmount exits 0.
  */
 #define FUSE_USE_VERSION 34
@@ -26,7 +29,9 @@
 #include "opts.h"
 #include "ring.h"
 #include "serve.h"
+#include "remount.h"
 #include "reqstats.h"
+#include "rowatch.h"
 #include "store.h"
 
 #ifndef MMFS_VERSION
@@ -175,15 +180,18 @@ static struct reqstats *store_reqstats(struct store *s)
 	return reqstats_in(area, size);
 }
 
-/* Mount, detach and serve until unmounted.  Returns the exit status. */
+/* Mount, detach and serve until unmounted.  Returns the exit status;
+ * *mounted says whether the mount was made. */
 static int serve(struct fuse_args *args, const struct mmfs_opts *o,
-		 const char *mnt, struct mmfs_fs *fs)
+		 const char *mnt, struct mmfs_fs *fs, bool *mounted)
 {
 	struct serve_pool *pool = NULL;
+	struct fuse_lowlevel_ops ops;
 	struct fuse_session *se;
 	int ret = 1;
 
-	se = fuse_session_new(args, &mmfs_ops, sizeof(mmfs_ops), fs);
+	ro_guard_ops(&ops);             /* EROFS after a remount,ro */
+	se = fuse_session_new(args, &ops, sizeof(ops), fs);
 	if (!se)
 		return 1;
 	fs->se = se;
@@ -191,8 +199,12 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		goto out_session;
 	if (fuse_session_mount(se, mnt))
 		goto out_signals;
+	*mounted = true;
+	fs->ro = ro_watch_create(mnt);
 	if (!o->foreground && fuse_daemonize(0))
 		goto out_unmount;
+	if (!o->foreground)
+		(void)store_adopt(fs->store);   /* mmfsctl names this pid */
 	/* requests counted in the arena's statistics area (reqstats.h;
 	 * mmfsctl stat shows them: the round trips each idiom costs) */
 	ret = serve_run(se, store_reqstats(fs->store), o->threads, &pool) ?
@@ -200,7 +212,9 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 	serve_join(se, pool);   /* before unmount closes the session fd */
 out_unmount:
 	fuse_session_unmount(se);
-	store_retire(fs->store);        /* a remount may now wait for us */
+	store_retire(fs->store);        /* a new mount may now wait for us */
+	ro_watch_destroy(fs->ro);
+	fs->ro = NULL;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
@@ -215,6 +229,7 @@ int main(int argc, char *argv[])
 	char *mnt = NULL, *arena = NULL;
 	struct store *store;
 	struct mmfs_opts o;
+	bool mounted = false;
 	int ret = 1;
 
 	if (ring_register() != 0) {
@@ -234,6 +249,10 @@ int main(int argc, char *argv[])
 	mnt = resolve_mountpoint(o.mountpoint);
 	if (!mnt)
 		goto out_opts;
+	if (o.remount) {
+		ret = remount_run(&o, mnt);
+		goto out_paths;
+	}
 	arena = arena_path(&o, mnt);
 	if (!arena) {
 		fprintf(stderr, "mount.mmfs: out of memory\n");
@@ -244,10 +263,13 @@ int main(int argc, char *argv[])
 		goto out_paths;
 	mmfs_fs_init(&fs, store);
 	if (session_args(&args, &o, arena) == 0)
-		ret = serve(&args, &o, mnt, &fs);
+		ret = serve(&args, &o, mnt, &fs, &mounted);
 	fuse_opt_free_args(&args);
 	mmfs_fs_finish(&fs);
-	store_close(store);
+	if (mounted)
+		store_close(store);
+	else
+		store_discard(store);   /* a new arena goes with the failure */
 out_paths:
 	free(arena);
 	free(mnt);

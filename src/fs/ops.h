@@ -42,11 +42,14 @@
 #include "pollq.h"
 #include "store.h"
 
+struct ro_watch;
+
 struct mmfs_fs {
 	struct store *store;
 	struct fuse_session *se;  /* for notifications to the kernel */
 	pthread_mutex_t lock;   /* nodes and files, between threads */
 	struct nodes nodes;     /* the kernel's lookup counts */
+	struct ro_watch *ro;    /* remounted read-only? (rowatch.h); NULL */
 	struct mmfs_file *files;  /* open file handles (ops.c) */
 	struct pollq polls;     /* poll handles waiting for a change */
 };

@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "opts.h"
+#include "ring.h"
 
 enum opt_key {
 	KEY_HELP,
@@ -32,6 +34,9 @@ enum opt_key {
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMISSIONS,
 	KEY_NO_DEFAULT_PERMISSIONS,
+	KEY_REMOUNT,
+	KEY_REMOUNT_ONLY, /* the kernel's, copied by mount(8) into a remount */
+	KEY_MNT_FLAG,   /* [no]suid, [no]dev, [no]exec (set_mnt_flag) */
 	KEY_KERNEL,     /* handed to fuse_session_new as given */
 	KEY_DROP,       /* meant for mount(8) or fstab: ignored */
 };
@@ -56,12 +61,16 @@ static const struct fuse_opt opt_table[] = {
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
 
-	FUSE_OPT_KEY("nosuid", KEY_KERNEL),
-	FUSE_OPT_KEY("suid", KEY_KERNEL),
-	FUSE_OPT_KEY("nodev", KEY_KERNEL),
-	FUSE_OPT_KEY("dev", KEY_KERNEL),
-	FUSE_OPT_KEY("noexec", KEY_KERNEL),
-	FUSE_OPT_KEY("exec", KEY_KERNEL),
+	FUSE_OPT_KEY("remount", KEY_REMOUNT),
+	FUSE_OPT_KEY("user_id=", KEY_REMOUNT_ONLY),
+	FUSE_OPT_KEY("group_id=", KEY_REMOUNT_ONLY),
+
+	FUSE_OPT_KEY("nosuid", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("suid", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("nodev", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("dev", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("noexec", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("exec", KEY_MNT_FLAG),
 	FUSE_OPT_KEY("dirsync", KEY_KERNEL),
 	FUSE_OPT_KEY("auto_unmount", KEY_KERNEL),
 	FUSE_OPT_KEY("max_read=", KEY_KERNEL),
@@ -118,24 +127,33 @@ void mmfs_opts_usage(FILE *f)
 "  -V, --version             print the version and exit\n"
 "  -o OPT[,OPT...]           mount options:\n"
 "     size=SIZE                cap on the arena size (suffixes K M G T,\n"
-"                              powers of 1024; default %lluM)\n"
+"                              powers of 1024; default %lluM, at most 16T)\n"
 "     name=NAME                default arena /dev/shm/mmfs.NAME\n"
 "     max_files=N              limit on the number of files (default %llu)\n"
-"     ring_size=SIZE           capacity of new ring logs (default %lluK)\n"
+"     ring_size=SIZE           capacity of new ring logs, 64 to 2G - 1\n"
+"                              (default %lluK)\n"
 "     threads=N                threads serving requests, 1 to %u\n"
 "                              (default %u)\n"
 "     ro                       mount read-only; rw: read-write (default)\n"
+"     remount                  change ro/rw, [no]suid, [no]dev, [no]exec of\n"
+"                              the mmfs mounted at MOUNTPOINT (and nothing\n"
+"                              else: other options are ignored)\n"
 "     allow_other              let other users in (implies\n"
 "                              default_permissions)\n"
 "     default_permissions      let the kernel check permissions\n"
-"     no_default_permissions   not implied by allow_other\n"
-"     nosuid, suid, nodev, dev, noexec, exec, dirsync, auto_unmount,\n"
-"     max_read=N, context=, fscontext=, defcontext=, rootcontext=\n"
+"     no_default_permissions   not implied by allow_other (refused with\n"
+"                              allow_other: mmfs checks no permissions)\n"
+"     nosuid, suid, nodev, dev, noexec, exec\n"
+"                              for the kernel; default nosuid,nodev (as\n"
+"                              mount.fuse.mmfs run by root: suid,dev)\n"
+"     dirsync, auto_unmount, max_read=N, context=, fscontext=,\n"
+"     defcontext=, rootcontext=\n"
 "                              passed to the kernel\n"
 "     defaults, auto, noauto, user, nouser, users, owner, group, _netdev,\n"
 "     nofail, x-*, comment=*, [no]atime, [no]diratime, [no]relatime,\n"
 "     [no]strictatime, [no]lazytime, async, sync\n"
-"                              for mount(8) and fstab: ignored\n",
+"                              for mount(8) and fstab: ignored\n"
+"     user_id=, group_id=      the kernel's: ignored in a remount\n",
 		(unsigned long long)(STORE_DEFAULT_SIZE >> 20),
 		(unsigned long long)STORE_DEFAULT_MAX_FILES,
 		(unsigned long long)(STORE_DEFAULT_RING_SIZE >> 10),
@@ -194,6 +212,20 @@ static int set_threads(struct mmfs_opts *o, const char *arg)
 	return 0;
 }
 
+/* ring_size=: a ring capacity (ring.h), or no ring could be created. */
+static int set_ring_size(const char *arg, uint64_t *out)
+{
+	if (set_number(arg, true, out))
+		return -1;
+	if (*out >= RING_CAPACITY_MIN && *out <= RING_CAPACITY_MAX)
+		return 0;
+	fprintf(stderr, "mount.mmfs: bad value in option '%s': a ring's "
+		"capacity is %llu to %llu bytes\n", arg,
+		(unsigned long long)RING_CAPACITY_MIN,
+		(unsigned long long)RING_CAPACITY_MAX);
+	return -1;
+}
+
 static int set_name(struct mmfs_opts *o, const char *arg)
 {
 	const char *v = strchr(arg, '=') + 1;
@@ -218,6 +250,21 @@ static int add_positional(struct mmfs_opts *o, const char *arg)
 		return -1;
 	o->arena = o->mountpoint;       /* the earlier one was the arena */
 	o->mountpoint = copy;
+	return 0;
+}
+
+/* nosuid/suid, nodev/dev, noexec/exec: the last one given wins. */
+static int set_mnt_flag(struct mmfs_opts *o, const char *arg)
+{
+	bool no = strncmp(arg, "no", 2) == 0;
+	const char *flag = no ? arg + 2 : arg;
+
+	if (strcmp(flag, "suid") == 0)
+		o->nosuid = no;
+	else if (strcmp(flag, "dev") == 0)
+		o->nodev = no;
+	else
+		o->noexec = no;
 	return 0;
 }
 
@@ -265,7 +312,7 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_MAX_FILES:
 		return set_number(arg, false, &o->store.max_files);
 	case KEY_RING_SIZE:
-		return set_number(arg, true, &o->store.ring_size);
+		return set_ring_size(arg, &o->store.ring_size);
 	case KEY_THREADS:
 		return set_threads(o, arg);
 	case KEY_RO:
@@ -281,6 +328,15 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_NO_DEFAULT_PERMISSIONS:
 		o->no_default_permissions = true;
 		return 0;
+	case KEY_REMOUNT:
+		o->remount = true;
+		return 0;
+	case KEY_REMOUNT_ONLY:
+		if (!o->remount_only)
+			o->remount_only = strdup(arg);
+		return o->remount_only ? 0 : -1;
+	case KEY_MNT_FLAG:
+		return set_mnt_flag(o, arg);
 	case KEY_KERNEL:
 		return fuse_opt_add_opt_escaped(&o->fuse_opts, arg);
 	case KEY_DROP:
@@ -289,13 +345,63 @@ static int opt_proc(void *data, const char *arg, int key,
 	return unknown_option(arg);
 }
 
+/* Does the kernel check permissions (default_permissions, given or
+ * implied by allow_other)? */
+static bool kernel_checks(const struct mmfs_opts *o)
+{
+	return o->default_permissions ||
+	       (o->allow_other && !o->no_default_permissions);
+}
+
+/* Without default_permissions a FUSE server must check permissions
+ * itself, and mmfs checks none: with allow_other every user could read
+ * and change every file.  Refused (mount.mmfs(8) says why). */
+static int check_permissions(const struct mmfs_opts *o)
+{
+	if (!o->allow_other || kernel_checks(o))
+		return 0;
+	fprintf(stderr, "mount.mmfs: allow_other needs default_permissions: "
+		"mmfs checks no permissions itself\n");
+	return -1;
+}
+
+/* Is argv0 mount.fuse.mmfs, the name mount(8) runs for type fuse.mmfs? */
+static bool is_helper(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	base = base ? base + 1 : argv0;
+	return strncmp(base, "mount.fuse.", 11) == 0;
+}
+
+/* nosuid and nodev when not given.  mount(8) passes nosuid and nodev to
+ * its helper, never suid or dev (the absence of the "no" means them), so
+ * the helper run by root mounts dev,suid unless told otherwise, as
+ * mount.fuse3 does and as mount(8) mounts every file system.  Run under
+ * its own name, or by another user (fusermount3 allows neither), it
+ * mounts nosuid,nodev, libfuse's default.  exec unless noexec. */
+static void default_mnt_flags(struct mmfs_opts *o, const char *argv0)
+{
+	int no = !(is_helper(argv0) && geteuid() == 0);
+
+	if (o->nosuid < 0)
+		o->nosuid = no;
+	if (o->nodev < 0)
+		o->nodev = no;
+	if (o->noexec < 0)
+		o->noexec = 0;
+}
+
 /* Add the options decided by flags (rather than passed through) to the
  * list for fuse_session_new. */
 static int add_flag_opts(struct mmfs_opts *o)
 {
-	bool perms = o->default_permissions ||
-		     (o->allow_other && !o->no_default_permissions);
+	bool perms = kernel_checks(o);
 
+	if (fuse_opt_add_opt(&o->fuse_opts, o->nosuid ? "nosuid" : "suid") ||
+	    fuse_opt_add_opt(&o->fuse_opts, o->nodev ? "nodev" : "dev") ||
+	    (o->noexec && fuse_opt_add_opt(&o->fuse_opts, "noexec")))
+		return -1;
 	if (o->ro && fuse_opt_add_opt(&o->fuse_opts, "ro"))
 		return -1;
 	if (o->allow_other && fuse_opt_add_opt(&o->fuse_opts, "allow_other"))
@@ -305,6 +411,17 @@ static int add_flag_opts(struct mmfs_opts *o)
 	return 0;
 }
 
+/* user_id= and group_id= are what the kernel shows of a FUSE mount:
+ * mount(8) repeats them in a remount, and nobody sets them otherwise. */
+static int check_remount_only(const struct mmfs_opts *o)
+{
+	if (o->remount || !o->remount_only)
+		return 0;
+	fprintf(stderr, "mount.mmfs: option '%s' is set by the kernel "
+		"(accepted in a remount only)\n", o->remount_only);
+	return -1;
+}
+
 int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -312,6 +429,7 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->threads = MMFS_THREADS_DEFAULT;
+	o->nosuid = o->nodev = o->noexec = -1;
 	rc = fuse_opt_parse(&args, o, opt_table, opt_proc);
 	fuse_opt_free_args(&args);
 	if (rc)
@@ -323,6 +441,13 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 			"(mount.mmfs -h for help)\n");
 		return -1;
 	}
+	if (check_remount_only(o))
+		return -1;
+	default_mnt_flags(o, argc > 0 ? argv[0] : "mount.mmfs");
+	if (o->remount)
+		return 0;       /* remount.c needs ro and the flags alone */
+	if (check_permissions(o))
+		return -1;
 	if (o->ro)
 		o->store.flags |= STORE_OPEN_RDONLY;
 	else
@@ -336,5 +461,6 @@ void mmfs_opts_free(struct mmfs_opts *o)
 	free(o->mountpoint);
 	free(o->name);
 	free(o->fuse_opts);
+	free(o->remount_only);
 	memset(o, 0, sizeof(*o));
 }

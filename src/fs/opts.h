@@ -5,11 +5,19 @@
  * mmfs_opts_parse sorts every option into one of three kinds:
  *   - mmfs options (size=, name=, max_files=, ring_size=, ...), which end
  *     up in store_options or in the daemon's own fields;
- *   - kernel/FUSE mount options (allow_other, nosuid, ...), collected
- *     verbatim in fuse_opts for fuse_session_new;
+ *   - kernel/FUSE mount options (allow_other, dirsync, ...), collected
+ *     verbatim in fuse_opts for fuse_session_new, and the per-mount
+ *     flags [no]suid, [no]dev, [no]exec, resolved with their defaults
+ *     (which depend on the name the program runs under) and added there;
  *   - mount(8)-only options (defaults, noauto, x-*, ...), dropped.
- * Anything else is an error.  Invariants after a successful parse:
- * mountpoint is set; a value given for size/max_files/ring_size is > 0.
+ * Anything else is an error.  With remount, only ro and the per-mount
+ * flags count (the permission options are not checked, and user_id= and
+ * group_id=, which mount(8) copies from the mount table, are accepted).
+ * allow_other without default_permissions is refused (mmfs checks no
+ * permissions itself).  Invariants after a successful parse:
+ * mountpoint is set; a value given for size/max_files is > 0, one given
+ * for ring_size a ring capacity (RING_CAPACITY_MIN to _MAX, ring.h);
+ * nosuid, nodev and noexec are 0 or 1.
  */
 #ifndef MMFS_OPTS_H
 #define MMFS_OPTS_H
@@ -29,6 +37,10 @@ struct mmfs_opts {
 	bool debug;             /* -d */
 	bool help, version;     /* -h, -V: print and exit 0 */
 	bool ro;
+	bool remount;           /* -o remount: change a mount (remount.h) */
+	char *remount_only;     /* the first user_id=/group_id= given */
+	int nosuid, nodev, noexec;  /* 1 set, 0 cleared: the last of noX and
+	                               X given, else the default (opts.c) */
 	bool allow_other;
 	bool default_permissions;
 	bool no_default_permissions;

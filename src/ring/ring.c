@@ -19,8 +19,8 @@
 #include "store_kind.h"
 
 _Static_assert(RING_KIND == MM_RING, "ring.h names format.h's kind");
-
-#define CAPACITY_MAX (UINT32_MAX / 2)
+_Static_assert(RING_CAPACITY_MIN == MM_RING_MIN &&
+	       RING_CAPACITY_MAX == MM_RING_MAX, "ring.h names its limits");
 
 static unsigned char *bitmap(struct mm_ring *r)
 {
@@ -119,7 +119,7 @@ static int block_new(struct store *s, uint64_t capacity, uint64_t *out)
 {
 	int rc;
 
-	if (capacity < MM_RING_MIN || capacity > CAPACITY_MAX)
+	if (capacity < MM_RING_MIN || capacity > MM_RING_MAX)
 		return -EINVAL;         /* (ring_size is the header's word) */
 	rc = store_kind_alloc(s, MM_RING, sizeof(struct mm_ring) + capacity +
 			      MM_RING_BITMAP(capacity), out);
@@ -349,7 +349,7 @@ int ring_set_capacity(struct store *s, store_ref ref, uint64_t capacity)
 
 	if (store_readonly(s))
 		return -EROFS;
-	if (capacity < MM_RING_MIN || capacity > CAPACITY_MAX)
+	if (capacity < MM_RING_MIN || capacity > MM_RING_MAX)
 		return -EINVAL;
 	rc = begin(s, ref, &r);
 	if (rc)

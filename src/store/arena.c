@@ -7,6 +7,7 @@
  * the owner dies.
  *   flock            LOCK_EX (LOCK_SH for a read-only server) from open
  *                    to store_close: two daemons never serve one arena.
+ *                    /proc/locks names its holder (store_adopt).
  *   serving lock     an OFD write (read) lock on byte 0 from open to
  *                    store_retire, when the owner stops taking new work.
  * An unmount returns before the daemon has closed the arena, so an opener
@@ -32,6 +33,7 @@
 #include "store_int.h"
 
 _Static_assert(STORE_FORMAT_VERSION == MM_FORMAT_VERSION, "store.h");
+_Static_assert(STORE_SIZE_MAX == MM_MAX_ARENA, "store.h");
 
 #define GROW_STEP (1u << 20)
 #define RETIRE_WAIT_MS 60000    /* for an unmounted owner to close */
@@ -334,7 +336,41 @@ static int take_owner_locks(struct store *s, unsigned flags, char *err,
 			    "arena is in use by another mmfs process");
 	if (rc)
 		return fail(err, errlen, rc, "flock: %s", strerror(-rc));
+	s->owner_lock = how;
 	return 0;
+}
+
+/* The flock names the process that took it (in /proc/locks, where
+ * mmfsctl looks for the server), and one that forked to go to the
+ * background would be named after its exited parent: take it again here.
+ * While it is down the serving lock, untouched, keeps other owners out;
+ * only a reader's brief LOCK_SH (a snapshot) can come in between. */
+int store_adopt(struct store *s)
+{
+	if (!s || !s->owner_lock)
+		return 0;
+	if (flock(s->fd, LOCK_UN) != 0)
+		return -errno;
+	return wait_flock(s, s->owner_lock);
+}
+
+int store_served(const char *path, bool *rdonly)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+		rc = -errno;
+	else if (fl.l_type == F_UNLCK)
+		rc = -ENOENT;
+	else
+		*rdonly = fl.l_type == F_RDLCK;
+	close(fd);
+	return rc;
 }
 
 void store_retire(struct store *s)
@@ -343,12 +379,61 @@ void store_retire(struct store *s)
 		(void)serving_lock(s, F_UNLCK);
 }
 
+static bool ring_size_ok(uint64_t v)
+{
+	return v >= MM_RING_MIN && v <= MM_RING_MAX;
+}
+
+/* The options' values, checked before anything is created or mapped. */
+static int check_options(const struct store_options *o, char *err,
+			 size_t errlen)
+{
+	if (o->size_cap > MM_MAX_ARENA)
+		return fail(err, errlen, -EINVAL, "size must be at most "
+			    "%llu bytes (16 TiB)", MM_MAX_ARENA);
+	if (o->ring_size && !ring_size_ok(o->ring_size))
+		return fail(err, errlen, -EINVAL, "ring_size must be %u to %u "
+			    "bytes", MM_RING_MIN, MM_RING_MAX);
+	return 0;
+}
+
+/* What an existing arena (its file: size bytes) records that its server
+ * cannot work with, unless an option replaces it.  Checked on the header
+ * read with pread: a refused arena is left as it was.  The whole cap is
+ * mapped, so it must fit the address space; only a writable store makes
+ * rings, so only it needs a valid ring_size. */
+static int check_recorded(const struct mm_header *h, uint64_t size,
+			  const struct store_options *o, char *err,
+			  size_t errlen)
+{
+	bool writable = !(o->flags & (STORE_OPEN_RDONLY | STORE_OPEN_PEEK));
+
+	if (size > MM_MAX_ARENA)
+		return fail(err, errlen, -EINVAL, "the arena file has %" PRIu64
+			    " bytes, over the %llu (16 TiB) mmfs can map",
+			    size, MM_MAX_ARENA);
+	if (h->size_cap > MM_MAX_ARENA && !(writable && o->size_cap))
+		return fail(err, errlen, -EINVAL, "the arena's size cap %" PRIu64
+			    " is over the %llu bytes (16 TiB) mmfs can map: "
+			    "mount it read-write with -o size=SIZE to lower it",
+			    h->size_cap, MM_MAX_ARENA);
+	if (writable && !o->ring_size && !ring_size_ok(h->ring_size))
+		return fail(err, errlen, -EINVAL, "the arena's ring_size "
+			    "%" PRIu64 " is not a ring capacity (%u to %u "
+			    "bytes): mount with -o ring_size=SIZE to replace "
+			    "it", h->ring_size, MM_RING_MIN, MM_RING_MAX);
+	return 0;
+}
+
 static int create_arena(struct store *s, const struct store_options *o,
 			char *err, size_t errlen)
 {
 	uint64_t cap = o->size_cap ? o->size_cap : STORE_DEFAULT_SIZE;
 	int rc;
 
+	rc = check_options(o, err, errlen);
+	if (rc)
+		return rc;
 	cap = cap / MM_PAGE * MM_PAGE;
 	if (cap < MM_MIN_ARENA)
 		return fail(err, errlen, -EINVAL,
@@ -357,7 +442,8 @@ static int create_arena(struct store *s, const struct store_options *o,
 		return fail(err, errlen, -errno, "%s", strerror(errno));
 	rc = map_arena(s, cap);
 	if (rc)
-		return fail(err, errlen, rc, "mmap: %s", strerror(-rc));
+		return fail(err, errlen, rc, "cannot map %" PRIu64 " bytes "
+			    "for the arena: %s", cap, strerror(-rc));
 	init_header(s, o);
 	rc = create_root(s);
 	if (rc)
@@ -425,16 +511,22 @@ static int open_existing(struct store *s, const struct store_options *o,
 	uint64_t size, len;
 	int rc = read_header(s, &h, &size, err, errlen);
 
+	if (rc == 0)
+		rc = check_options(o, err, errlen);
+	if (rc == 0)
+		rc = check_recorded(&h, size, o, err, errlen);
 	if (rc)
 		return rc;
-	len = h.size_cap;
+	/* A cap over the limit is replaced by size= (check_recorded). */
+	len = h.size_cap <= MM_MAX_ARENA ? h.size_cap : 0;
 	if (o->size_cap > len && !(o->flags & STORE_OPEN_RDONLY))
 		len = o->size_cap / MM_PAGE * MM_PAGE;
 	if (size > len)
 		len = round_up(size, MM_PAGE);
 	rc = map_arena(s, len);
 	if (rc)
-		return fail(err, errlen, rc, "mmap: %s", strerror(-rc));
+		return fail(err, errlen, rc, "cannot map %" PRIu64 " bytes "
+			    "for the arena: %s", len, strerror(-rc));
 	if (s->readonly)
 		return 0;
 	if (!s->private_map && size > h.file_size && size <= h.size_cap)
@@ -553,6 +645,10 @@ int store_open(const char *path, const struct store_options *opt,
 		       open_existing(s, opt, err, errlen);
 	if (rc)
 		goto out;
+	if (created && !(s->created = strdup(path))) {
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
 	if (!s->readonly) {
 		init_mutex(s->hdr);
 		rc = recover_run(s);
@@ -575,8 +671,22 @@ out:
 		munmap(s->base, s->map_len);
 	if (s->fd >= 0)
 		close(s->fd);
+	free(s->created);
 	free(s);
 	return rc;
+}
+
+void store_discard(struct store *s)
+{
+	struct stat ours, named;
+
+	/* Still the file we created?  (Its directory may not be ours.)  The
+	 * locks are held until store_close: nobody else serves it. */
+	if (s && s->created && fstat(s->fd, &ours) == 0 &&
+	    lstat(s->created, &named) == 0 && ours.st_dev == named.st_dev &&
+	    ours.st_ino == named.st_ino)
+		unlink(s->created);
+	store_close(s);
 }
 
 /* Inodes still held at close, without links: nobody can reach them
@@ -623,6 +733,7 @@ void store_close(struct store *s)
 		close(s->fd);
 	refmap_free(&s->holds);
 	refmap_free(&s->snaps);
+	free(s->created);
 	free(s);
 }
 

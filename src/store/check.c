@@ -5,6 +5,7 @@
  *   heap      headers tile [4096, brk) (the walk recovery also does) and
  *             every payload holds what its own fields say;
  *   header    intent idle, counters equal what the heap holds, used bytes;
+ *             size cap and ring_size within their limits;
  *   free      every list entry is a FREE block of the list's size class,
  *             no list loops, every FREE block is on a list;
  *   names     every live dentry has a valid name, directory and inode, is
@@ -455,6 +456,23 @@ static void check_space(struct verify *v)
 			PRIu64, s->hdr->used, used);
 }
 
+/* Header fields a server needs within limits (arena.c refuses to serve
+ * an arena without them unless an option replaces them). */
+static void check_limits(struct verify *v)
+{
+	const struct mm_header *h = v->s->hdr;
+
+	if (h->size_cap > MM_MAX_ARENA)
+		problem(v, "header: size cap %" PRIu64 " is over the %llu "
+			"bytes (16 TiB) mmfs can map; mount with -o size=SIZE "
+			"to lower it", h->size_cap, MM_MAX_ARENA);
+	if (h->ring_size < MM_RING_MIN || h->ring_size > MM_RING_MAX)
+		problem(v, "header: ring_size %" PRIu64 " is not a ring "
+			"capacity (%u to %u bytes); mount with -o "
+			"ring_size=SIZE to replace it", h->ring_size,
+			MM_RING_MIN, MM_RING_MAX);
+}
+
 static void verify_all(struct verify *v)
 {
 	struct store *s = v->s;
@@ -474,6 +492,7 @@ static void verify_all(struct verify *v)
 	check_links(v);
 	check_retired(v, &retired);
 	check_space(v);
+	check_limits(v);
 	if (orphans && s->hdr->clean)
 		problem(v, "%" PRIu64 " inode(s) without a name in a cleanly "
 			"closed arena", orphans);

@@ -15,7 +15,9 @@
  *
  * The file is ftruncate()d upwards on demand (sparse) and never beyond
  * size_cap.  The daemon maps size_cap bytes up front (MAP_NORESERVE) and
- * touches only what lies below file_size.
+ * touches only what lies below file_size, so size_cap is at most
+ * MM_MAX_ARENA: such a mapping fits any 64-bit process's address space
+ * (128 TiB with 4-level page tables) with room to spare.
  *
  * Header (struct mm_header, one 4096-byte page at offset 0)
  *
@@ -23,7 +25,8 @@
  *        0    8 magic: MM_MAGIC ("MMFSarn1" as a little-endian u64)
  *        8    4 format version (MM_FORMAT_VERSION); newer ones are refused
  *       12    4 page size: always 4096 (header size; heap start)
- *       16    8 size_cap: largest file size the arena may grow to
+ *       16    8 size_cap: largest file size the arena may grow to, in
+ *               [MM_MIN_ARENA, MM_MAX_ARENA]
  *       24    8 file_size: current length of the arena file
  *       32    8 brk: end of the heap; blocks lie in [4096, brk)
  *       40    8 root: offset of the root directory's inode block
@@ -32,7 +35,8 @@
  *       64    8 hash_buckets: number of buckets (power of two)
  *       72    8 hash_count: entries in the index
  *       80    8 max_files: inode limit
- *       88    8 ring_size: default capacity of new rings
+ *       88    8 ring_size: default capacity of new rings, in
+ *               [MM_RING_MIN, MM_RING_MAX]
  *       96    8 hash_seed: random seed of the name hash
  *      104    4 clean: 1 when the last owner closed the arena properly
  *      108    4 lock_version: layout version of the process-shared lock
@@ -227,6 +231,7 @@
 #define MM_PAGE 4096u
 #define MM_ALIGN 16u
 #define MM_MIN_ARENA (64u * 1024)              /* smallest size_cap */
+#define MM_MAX_ARENA (1ULL << 44)              /* largest (16 TiB) */
 #define MM_SMALL_MAX (32u * 1024)              /* largest DATA-block file */
 #define MM_CHUNK (64u * 1024)                  /* chunk of a large file */
 #define MM_NSMALL 64                           /* exact lists 16..1024 B */
@@ -384,7 +389,10 @@ struct mm_ring {
 	unsigned char bytes[];
 };
 
+/* A ring's capacity, and the header's ring_size, lie in [MIN, MAX]: the
+ * bitmap of the largest fits a block's u32 size with the data. */
 #define MM_RING_MIN 64u
+#define MM_RING_MAX (UINT32_MAX / 2)            /* 2 GiB - 1 */
 #define MM_RING_BITMAP(cap) (((cap) + 7) / 8)
 
 _Static_assert(sizeof(struct mm_block) == 8, "block header is 8 bytes");

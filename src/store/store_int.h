@@ -37,6 +37,10 @@ struct store {
 	struct refmap snaps;       /* data block -> snapshots reading it */
 	struct store_dir *cursors; /* open directory cursors */
 	char recovery[512];        /* what recovery did, "" if it did not run */
+	int owner_lock;            /* LOCK_EX or LOCK_SH: the flock an owner
+	                              holds (arena.c); 0 for other opens */
+	char *created;             /* the path store_open created the arena
+	                              at (store_discard), else NULL */
 	uint8_t *starts;           /* recovery and the checker, while they run:
 	                              block starts below starts_end, one bit
 	                              per 16 bytes */

@@ -7,7 +7,11 @@ import struct
 
 import pytest
 
+import conftest
 import helpers
+
+SIZE_CAP_OFFSET = 16       # header field size_cap (u64 LE), format.h
+RING_SIZE_OFFSET = 88      # header field ring_size (u64 LE), format.h
 
 
 def assert_refused(res, what=""):
@@ -176,3 +180,105 @@ def test_no_arguments(run_mmfs):
     res = run_mmfs()
     assert res.returncode != 0
     assert res.stderr.strip(), "no message for a missing mount point"
+
+
+@pytest.mark.parametrize("value", ["1", "63", "2G", "2147483648", "3T"])
+def test_ring_size_that_is_no_ring_capacity_is_refused(run_mmfs, tmp_path,
+                                                      mountpoint, value):
+    """Ring capacities are 64 bytes to 2 GiB - 1: a mount with another
+    ring_size= could create no ring (every create failed with EINVAL)."""
+    arena = tmp_path / "a.arena"
+    res = run_mmfs("-f", "-o", f"size=64M,ring_size={value}", arena,
+                   mountpoint)
+    line = assert_refused(res, f"ring_size={value}")
+    assert f"ring_size={value}" in line, line
+    assert not arena.exists(), "a refused mount created the arena"
+
+
+@pytest.mark.parametrize("recorded", [1, 63, 2**31, 2**64 - 1])
+def test_recorded_ring_size_that_is_no_ring_capacity(run_mmfs, mmfs,
+                                                     real_arena, tmp_path,
+                                                     mountpoint, recorded):
+    """A hostile header's ring_size: mmfsctl check reports it, mount
+    refuses it (naming the way out) and leaves the arena as it was, and
+    -o ring_size= replaces it."""
+    arena = tmp_path / "hostile.arena"
+    shutil.copyfile(real_arena, arena)
+    with open(arena, "r+b") as f:
+        f.seek(RING_SIZE_OFFSET)
+        assert struct.unpack("<Q", f.read(8))[0] == 1 << 20
+        f.seek(RING_SIZE_OFFSET)
+        f.write(struct.pack("<Q", recorded))
+    check = helpers.run([conftest.mmfsctl_path(), "check", str(arena)],
+                        check=False)
+    assert check.returncode == 1 and "ring_size" in check.stdout, check
+    line = refuse_arena(run_mmfs, arena, mountpoint)
+    assert "ring_size" in line, line
+    m = mmfs(arena=arena, opts=["ring_size=64K"])
+    with open(m.path("log.ring"), "w") as f:
+        f.write("a record\n")
+    assert os.getxattr(m.path("log.ring"), "user.mmfs.capacity") == b"65536"
+    m.umount()
+    helpers.run([conftest.mmfsctl_path(), "check", str(arena)])
+
+
+def test_size_cap_too_large_to_map(run_mmfs, mmfs, real_arena, tmp_path,
+                                   mountpoint):
+    """A hostile header's size cap of 2^62 bytes: the daemon maps the whole
+    cap, so no mount could serve it.  mmfsctl check reports it; mount
+    refuses it with the reason (the arena as it was), even read-only;
+    a read-write mount with size= lowers it, and then it is served."""
+    arena = tmp_path / "huge-cap.arena"
+    shutil.copyfile(real_arena, arena)
+    with open(arena, "r+b") as f:
+        f.seek(SIZE_CAP_OFFSET)
+        assert struct.unpack("<Q", f.read(8))[0] == 64 << 20
+        f.seek(SIZE_CAP_OFFSET)
+        f.write(struct.pack("<Q", 1 << 62))
+    ctl = conftest.mmfsctl_path()
+    check = helpers.run([ctl, "check", str(arena)], check=False)
+    assert check.returncode == 1, check
+    assert "size cap 4611686018427387904" in check.stdout, check.stdout
+    before = helpers.sha256_file(arena)
+    for opts in ([], ["-o", "ro"], ["-o", "ro,size=8M"]):
+        line = assert_refused(run_mmfs("-f", *opts, arena, mountpoint),
+                              f"size cap 2^62, {opts}")
+        assert "size cap" in line and "-o size=" in line, line
+        assert helpers.sha256_file(arena) == before
+    m = mmfs(arena=arena, size="8M")
+    st = os.statvfs(m.mnt)
+    assert st.f_blocks * st.f_frsize == 8 << 20
+    assert open(m.path("v7")).read() == "value 7\n"
+    m.umount()
+    assert "consistent" in helpers.run([ctl, "check", str(arena)]).stdout
+
+
+def test_remount_of_what_is_no_mmfs_mount(mmfs_bin, mmfs, tmp_path,
+                                          mountpoint):
+    """-o remount on a directory that is no mount point, on another file
+    system's mount point, or naming an arena the mount does not serve:
+    one line, nothing changed."""
+    def remount(*args):
+        return helpers.run([mmfs_bin, "-o", "remount,ro"] +
+                           [str(a) for a in args], check=False)
+
+    line = assert_refused(remount(mountpoint))
+    assert "not an mmfs mount point" in line, line
+    before = helpers.mount_entry("/dev/shm")
+    line = assert_refused(remount("/dev/shm"))
+    assert "not an mmfs mount point" in line, line
+    assert helpers.mount_entry("/dev/shm") == before
+    m = mmfs()
+    line = assert_refused(remount(tmp_path / "other", m.mnt))
+    assert f"serves {m.arena}" in line, line
+    assert "rw" in helpers.mount_entry(m.mnt)[3].split(",")
+
+
+def test_kernel_options_only_in_a_remount(run_mmfs, tmp_path, mountpoint):
+    """user_id= and group_id= are what the kernel shows of a mount:
+    accepted when mount(8) copies them into a remount, refused in a
+    mount."""
+    res = run_mmfs("-f", "-o", "size=16M,user_id=0", tmp_path / "a.arena",
+                   mountpoint)
+    assert "user_id=0" in assert_refused(res)
+    assert not (tmp_path / "a.arena").exists()

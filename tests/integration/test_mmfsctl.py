@@ -410,3 +410,23 @@ def test_usage_errors(ctl):
     assert "check" in ctl("--help").stdout
     assert "0.1" in ctl("--version").stdout
     assert "dump" in ctl("check", "--help").stdout
+
+
+@pytest.mark.parametrize("opts", [[], ["ro"]], ids=["rw", "ro"])
+def test_stat_and_check_name_the_serving_daemon(mmfs, ctl, opts):
+    """The pid mmfsctl reports is the mount.mmfs that serves the mount:
+    the daemon in the background, not the process that started it and
+    exited (the arena's flock, which /proc/locks names, was taken before
+    the fork).  An administrator who kills the reported pid stops the
+    server, never an unrelated process that got the old number."""
+    m = mmfs(foreground=False)
+    if opts:
+        m.remount(opts=opts)
+    assert helpers.pids_of(m.binary, m.mnt) == [m.pid]
+    mode = "read-only" if opts else "read-write"
+    line = [ln for ln in ctl("stat", m.mnt).stdout.splitlines()
+            if ln.startswith("in use:")]
+    assert line and line[0].split(":", 1)[1].strip() == \
+        f"yes (pid {m.pid}, {mode})", line
+    assert f"in use by pid {m.pid})" in ctl("check", m.arena).stdout
+    m.umount()

@@ -493,6 +493,48 @@ def test_without_allow_other_the_mount_point_itself_is_closed(mmfs):
     assert os.listdir(m.mnt) == ["f"]
 
 
+def test_allow_other_without_default_permissions_is_refused(mmfs_bin,
+                                                           tmp_path):
+    """Without default_permissions the kernel leaves every permission check
+    to the daemon, and mmfs makes none: with allow_other another user read
+    root's 0600 file, overwrote it, created files in root's 0755 directory
+    and chowned root's file to themself.  mount.mmfs refuses the
+    combination with one line, before creating anything.  (Run against a
+    daemon that mounts it anyway, this test lists what the other user got
+    away with.)"""
+    arena = tmp_path / "arena"
+    mnt = tempfile.mkdtemp(prefix="mmfs-mnt-", dir="/tmp")
+    os.chmod(mnt, 0o755)
+    got = {}
+    try:
+        res = run([mmfs_bin, "-o", "size=16M,allow_other,"
+                   "no_default_permissions", str(arena), mnt], check=False)
+        if helpers.mounted(mnt):
+            os.chmod(mnt, 0o755)
+            os.mkdir(os.path.join(mnt, "root"), 0o755)
+            secret = os.path.join(mnt, "root", "secret")
+            make_file(secret, b"root only\n", 0o600)
+            got = as_user(USER, [
+                ("read", f"result = open({secret!r}).read()"),
+                ("overwrite", f"open({secret!r}, 'w').write('mine')"),
+                ("create", f"open({mnt!r} + '/root/planted', 'w')"),
+                ("chown", f"os.chown({secret!r}, {USER}, {USER})"),
+            ])
+    finally:
+        if helpers.mounted(mnt):
+            run(["fusermount3", "-u", mnt], check=False)
+            helpers.wait_for(lambda: not helpers.pids_of(mmfs_bin, mnt), 10)
+        if not helpers.mounted(mnt):
+            os.rmdir(mnt)
+    assert not [k for k, v in got.items() if v == "ok"], \
+        f"as uid {USER} on an allow_other,no_default_permissions mount: {got}"
+    assert res.returncode == 1, res
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mount.mmfs: ") and \
+        "default_permissions" in lines[0], res.stderr
+    assert not arena.exists(), "the refused mount created the arena"
+
+
 # --- the arena file -----------------------------------------------------
 
 
@@ -541,33 +583,88 @@ def test_new_arena_is_0600_and_owned_by_the_mounting_user(mmfs, shm_paths):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
-def test_arena_created_by_another_user_is_theirs(mmfs_bin, shm_paths,
-                                                 run_mmfs):
-    """mount.mmfs run by an ordinary user creates the arena as theirs,
-    0600, even with umask 0 (whether or not this machine then lets them
-    mount: /dev/fuse may be closed to them)."""
-    name, path = shm_paths()
+def as_user_with_fuse(fuse_mode, script, dev_dir):
+    """Run the shell script in a private mount namespace whose /dev/fuse
+    has the given mode (a node of its own, on a tmpfs at dev_dir), so that
+    an unprivileged mount works, through fusermount3, or fails to open
+    /dev/fuse, whatever this machine's /dev/fuse allows.  USER gets an
+    account there (fusermount3 wants a user name).  The script runs as
+    root; $AS_USER runs a command as USER.  Returns CompletedProcess."""
+    rdev = os.stat("/dev/fuse").st_rdev
+    prelude = (f"mount -t tmpfs -o mode=755 none {dev_dir}\n"
+               f"mknod -m {fuse_mode:o} {dev_dir}/fuse c "
+               f"{os.major(rdev)} {os.minor(rdev)}\n"
+               f"mount --bind {dev_dir}/fuse /dev/fuse\n"
+               f"cp /etc/passwd {dev_dir}/passwd\n"
+               f"echo 'mmfs-test:x:{USER}:{USER}::/:/bin/sh' "
+               f">> {dev_dir}/passwd\n"
+               f"mount --bind {dev_dir}/passwd /etc/passwd\n"
+               f"AS_USER='setpriv --reuid={USER} --regid={USER} "
+               f"--clear-groups'\n")
+    return run(["unshare", "--mount", "--propagation", "private", "sh",
+                "-euc", prelude + script], check=False, timeout=60)
+
+
+def user_mountpoint():
     mnt = tempfile.mkdtemp(prefix="mmfs-umnt-", dir="/tmp")
     os.chown(mnt, USER, USER)
     os.chmod(mnt, 0o755)
+    return mnt
+
+
+def test_arena_created_by_another_user_is_theirs(mmfs_bin, shm_paths,
+                                                 run_mmfs, tmp_path):
+    """mount.mmfs run by an ordinary user creates the arena as theirs,
+    0600, even with umask 0 (mounted through fusermount3; /dev/fuse is
+    opened to them in a namespace of the test's own)."""
+    name, path = shm_paths()
+    mnt = user_mountpoint()
+    (tmp_path / "dev").mkdir()
     try:
-        run(["setpriv", f"--reuid={USER}", f"--regid={USER}",
-             "--clear-groups", "sh", "-c", 'umask 0; exec "$@"', "sh",
-             mmfs_bin, "-o", f"name={name},size=16M", mnt],
-            check=False, timeout=30)
-        st = os.stat(path)
-        assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
-        assert (st.st_uid, st.st_gid) == (USER, USER)
-        if helpers.mounted(mnt):
-            run(["fusermount3", "-u", mnt], check=False)
-            helpers.wait_for(lambda: not helpers.pids_of(mmfs_bin, mnt), 10)
+        r = as_user_with_fuse(0o666, f"""
+            $AS_USER sh -c 'umask 0; exec "$@"' sh {mmfs_bin} \
+                -o name={name},size=16M {mnt}
+            stat -c '%a %u %g' {path}
+            fusermount3 -u {mnt}
+            """, tmp_path / "dev")
+        assert r.returncode == 0, r
+        assert r.stdout.split() == ["600", str(USER), str(USER)], r.stdout
+        helpers.wait_for(lambda: not helpers.pids_of(mmfs_bin, mnt), 10)
         # Root may not serve it: it belongs to that user.
         refused(run_mmfs("-f", "-o", f"name={name}", mnt),
                 f"owned by uid {USER}")
     finally:
-        if helpers.mounted(mnt):
-            run(["fusermount3", "-u", "-z", mnt], check=False)
         os.rmdir(mnt)
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["path", "name"])
+def test_failed_unprivileged_mount_leaves_no_arena(mmfs_bin, shm_paths,
+                                                   tmp_path, named):
+    """An ordinary user's mount that cannot open /dev/fuse fails, and the
+    arena it had created goes with it (it left a new 1 MiB file behind):
+    a failed mount leaves the arena as it was, here absent."""
+    name, path = shm_paths()
+    udir = user_mountpoint()            # a directory of USER's
+    if not named:
+        path = os.path.join(udir, "arena")
+    arena_arg = f"-o name={name}" if named else path
+    mnt = user_mountpoint()
+    (tmp_path / "dev").mkdir()
+    try:
+        r = as_user_with_fuse(0o600, f"""
+            if $AS_USER {mmfs_bin} -f -o size=16M {arena_arg} {mnt}; then
+                echo mounted; exit 1
+            fi
+            ls -l {path} || true
+            """, tmp_path / "dev")
+        assert r.returncode == 0 and "/dev/fuse" in r.stderr, r
+        assert not os.path.lexists(path), \
+            f"the failed mount left {path} behind: {r.stdout}"
+    finally:
+        if helpers.mounted(mnt):
+            run(["umount", "-l", mnt], check=False)
+        os.rmdir(mnt)
+        run(["rm", "-rf", udir])
 
 
 def refused(res, *words):

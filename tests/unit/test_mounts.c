@@ -3,7 +3,8 @@
  * The helpers are static, so mounts.c is compiled into this test (and the
  * test does not link mmfs_common).  Checked: the kernel's \ooo unescaping,
  * splitting a line into mount point, type and source (optional fields,
- * escaped spaces, malformed lines), and which mount contains a path.
+ * escaped spaces, malformed lines), device and read-only super option,
+ * and which mount contains a path or is of a device.
  */
 #include "mounts.c"
 
@@ -116,6 +117,38 @@ static void test_parse_mount(void)
 	check_parse("\n", -EINVAL, NULL, NULL, NULL);
 }
 
+/* The device and whether the super options say read-only. */
+static void check_super(const char *line, const char *dev, bool ro)
+{
+	char buf[512];
+	struct mount_ent m;
+	int rc;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	rc = parse_mount(buf, &m);
+	CHECK(rc == 0 && strcmp(m.dev, dev) == 0 && m.sb_ro == ro,
+	      "parse \"%s\": rc %d, dev \"%s\", sb_ro %d", line, rc,
+	      rc ? "" : m.dev, rc ? -1 : m.sb_ro);
+}
+
+static void test_super_options(void)
+{
+	check_super("36 35 0:52 / /mnt/x rw,nosuid - fuse.mmfs /a "
+		    "rw,user_id=0\n", "0:52", false);
+	check_super("36 35 0:52 / /mnt/x rw,nosuid - fuse.mmfs /a "
+		    "ro,user_id=0\n", "0:52", true);
+	check_super("36 35 0:52 / /mnt/x rw - fuse.mmfs /a ro\n", "0:52", true);
+	check_super("36 35 0:52 / /mnt/x rw - fuse.mmfs /a ro", "0:52", true);
+	/* a read-only mount point of a writable file system (bind,ro) */
+	check_super("36 35 0:52 / /mnt/x ro,relatime - fuse.mmfs /a rw\n",
+		    "0:52", false);
+	/* no super options; "ro" only as a whole word */
+	check_super("1 0 8:1 / / ro - ext4 /dev/sda1", "8:1", false);
+	check_super("1 0 8:1 / / rw - ext4 /dev/sda1 rox,ro", "8:1", false);
+	check_super("1 0 259:3 / / rw shared:1 - ext4 /dev/sda1 ro", "259:3",
+		    true);
+}
+
 static void test_is_under(void)
 {
 	static const struct {
@@ -157,12 +190,26 @@ static void test_find_path(void)
 	rc = mounts_find_arena("/nonexistent/mmfs/arena", &m);
 	CHECK(rc == -ENOENT, "no mmfs mount serves a made-up arena (rc %d)",
 	      rc);
+	rc = mounts_find_path("/", &m);
+	if (rc == 0) {
+		char *dev = strdup(m.dev);
+
+		mount_ent_free(&m);
+		rc = mounts_find_dev(dev, &m);
+		CHECK(rc == 0 && strcmp(m.dev, dev) == 0,
+		      "the mount of device %s (rc %d)", dev, rc);
+		mount_ent_free(&m);
+		free(dev);
+	}
+	rc = mounts_find_dev("4095:1048575", &m);
+	CHECK(rc == -ENOENT, "no mount of a made-up device (rc %d)", rc);
 }
 
 int main(void)
 {
 	test_unescape();
 	test_parse_mount();
+	test_super_options();
 	test_is_under();
 	test_find_path();
 	return unit_exit("test_mounts");

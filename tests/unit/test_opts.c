@@ -1,13 +1,15 @@
 /* test_opts.c -- numbers in mount.mmfs options (src/fs/opts.c).
  *
  * size=, max_files= and ring_size= take a positive decimal number; size=
- * and ring_size= also a K, M, G or T suffix (powers of 1024, either case).
+ * and ring_size= also a K, M, G or T suffix (powers of 1024, either case);
+ * ring_size= only ring capacities.
  * Checked through mmfs_opts_parse, as the daemon calls it: the values that
  * are accepted and what they become, and the ones refused (empty, zero,
  * signs, spaces, trailing garbage, other bases and suffixes, values and
  * suffixed values past 2^64 - 1), each with one line on stderr that
  * names the option.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +20,11 @@
 
 static char said[512];         /* what the last parse printed on stderr */
 
-/* mount.mmfs -o OPT /mnt; 0 or -1, o filled on success.  Its stderr is
- * kept in said rather than shown. */
-static int parse(const char *opt, struct mmfs_opts *o)
+/* ARGV0 -o OPT /mnt; 0 or -1, o filled on success.  Its stderr is kept
+ * in said rather than shown. */
+static int parse_as(const char *argv0, const char *opt, struct mmfs_opts *o)
 {
-	char *argv[] = { "mount.mmfs", "-o", (char *)opt, "/mnt", NULL };
+	char *argv[] = { (char *)argv0, "-o", (char *)opt, "/mnt", NULL };
 	FILE *tmp = tmpfile();
 	int saved = dup(2), rc;
 	size_t n;
@@ -40,6 +42,11 @@ static int parse(const char *opt, struct mmfs_opts *o)
 	said[n] = '\0';
 	fclose(tmp);
 	return rc;
+}
+
+static int parse(const char *opt, struct mmfs_opts *o)
+{
+	return parse_as("mount.mmfs", opt, o);
 }
 
 /* Which field an option sets. */
@@ -81,10 +88,10 @@ static void refused(const char *opt)
 
 static void test_sizes(void)
 {
-	static const char *const keys[] = { "size", "ring_size" };
+	static const char *const keys[] = { "size" };   /* ring_size: below */
 	char opt[128];
 
-	for (size_t k = 0; k < 2; k++) {
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 #define OK(v, want) (snprintf(opt, sizeof(opt), "%s=%s", keys[k], v), \
 		     accepted(opt, want))
 #define NO(v) (snprintf(opt, sizeof(opt), "%s=%s", keys[k], v), refused(opt))
@@ -142,6 +149,29 @@ static void test_sizes(void)
 	}
 }
 
+/* ring_size= takes the same numbers, and only ring capacities: 64 bytes
+ * to 2 GiB - 1 (ring.h), so that rings can be created on the mount. */
+static void test_ring_size(void)
+{
+	accepted("ring_size=64", 64);
+	accepted("ring_size=0064", 64);
+	accepted("ring_size=4096", 4096);
+	accepted("ring_size=1k", 1024);
+	accepted("ring_size=64M", 64ULL << 20);
+	accepted("ring_size=2147483647", 2147483647);
+	accepted("ring_size=2097151K", 2097151ULL << 10);
+	refused("ring_size=1");
+	refused("ring_size=63");
+	refused("ring_size=2G");
+	refused("ring_size=2147483648");
+	refused("ring_size=2097152K");
+	refused("ring_size=1T");
+	refused("ring_size=18446744073709551615");
+	refused("ring_size=0");
+	refused("ring_size=");
+	refused("ring_size=64x");
+}
+
 /* max_files= is a count: no suffix. */
 static void test_counts(void)
 {
@@ -181,10 +211,120 @@ static void test_combined(void)
 	mmfs_opts_free(&o);
 }
 
+/* allow_other without default_permissions would let every user read and
+ * change every file (mmfs checks no permissions itself): refused, with
+ * one line.  Each alone is fine, and default_permissions given wins. */
+static void test_permissions(void)
+{
+	static const char *const ok[] = {
+		"allow_other", "no_default_permissions",
+		"default_permissions,allow_other",
+		"allow_other,no_default_permissions,default_permissions",
+	};
+	static const char *const no[] = {
+		"allow_other,no_default_permissions",
+		"no_default_permissions,allow_other",
+		"size=1M,no_default_permissions,ro,allow_other",
+	};
+	struct mmfs_opts o;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		rc = parse(ok[i], &o);
+		CHECK(rc == 0 && said[0] == '\0' &&
+		      (!strstr(ok[i], "allow_other") ||
+		       strstr(o.fuse_opts, "default_permissions")),
+		      "-o %s: rc %d, said \"%s\"", ok[i], rc, said);
+		mmfs_opts_free(&o);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		rc = parse(no[i], &o);
+		CHECK(rc == -1 && strstr(said, "default_permissions") &&
+		      strchr(said, '\n') == said + strlen(said) - 1,
+		      "-o %s: rc %d, said \"%s\"", no[i], rc, said);
+		mmfs_opts_free(&o);
+	}
+}
+
+/* Has the comma list l the option w? */
+static bool has_opt(const char *l, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *p = l; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1
+							     : NULL)
+		if (strncmp(p, w, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static void flags_are(const char *argv0, const char *opt, int nosuid,
+		      int nodev, int noexec)
+{
+	struct mmfs_opts o;
+	int rc = parse_as(argv0, opt, &o);
+
+	CHECK(rc == 0 && o.nosuid == nosuid && o.nodev == nodev &&
+	      o.noexec == noexec &&
+	      has_opt(o.fuse_opts, nosuid ? "nosuid" : "suid") &&
+	      has_opt(o.fuse_opts, nodev ? "nodev" : "dev") &&
+	      has_opt(o.fuse_opts, "noexec") == (noexec == 1),
+	      "%s -o %s: rc %d, nosuid %d nodev %d noexec %d, fuse opts %s",
+	      argv0, opt, rc, o.nosuid, o.nodev, o.noexec, o.fuse_opts);
+	mmfs_opts_free(&o);
+}
+
+/* nosuid, nodev: mount(8) passes them to its helper, never suid or dev,
+ * so mount.fuse.mmfs run by root takes their absence for suid, dev (as
+ * mount.fuse3 does); under any other name or user, libfuse's nosuid,
+ * nodev.  The last of noX and X wins. */
+static void test_mnt_flags(void)
+{
+	int helper_no = geteuid() != 0;
+	const char *helper = "/sbin/mount.fuse.mmfs";
+
+	flags_are("mount.mmfs", "rw", 1, 1, 0);
+	flags_are("/usr/local/sbin/mount.mmfs", "rw", 1, 1, 0);
+	flags_are("mount.mmfs", "suid,dev", 0, 0, 0);
+	flags_are("mount.mmfs", "dev,noexec", 1, 0, 1);
+	flags_are("mount.mmfs", "suid,nosuid,nodev,dev,noexec,exec", 1, 0, 0);
+	flags_are(helper, "rw", helper_no, helper_no, 0);
+	flags_are(helper, "size=1M,nosuid", 1, helper_no, 0);
+	flags_are(helper, "nodev,noexec", helper_no, 1, 1);
+	flags_are(helper, "nosuid,nodev,noexec", 1, 1, 1);
+	flags_are("mount.fuse.mmfs", "suid,dev", 0, 0, 0);
+}
+
+/* remount: what mount(8) passes for `mount -o remount,ro MNT` (the
+ * options of the mount merged in) parses, whatever the permission
+ * options; user_id= and group_id= only there. */
+static void test_remount(void)
+{
+	struct mmfs_opts o;
+	int rc;
+
+	rc = parse("ro,nosuid,nodev,relatime,remount,user_id=0,group_id=0,"
+		   "default_permissions,allow_other,size=16M,x-a=b", &o);
+	CHECK(rc == 0 && o.remount && o.ro && o.nosuid == 1 && o.nodev == 1 &&
+	      said[0] == '\0', "mount(8)'s remount,ro: rc %d, said \"%s\"",
+	      rc, said);
+	mmfs_opts_free(&o);
+	rc = parse("remount,allow_other,no_default_permissions", &o);
+	CHECK(rc == 0 && o.remount && !o.ro, "remount,...: rc %d, said \"%s\"",
+	      rc, said);
+	mmfs_opts_free(&o);
+	refused("user_id=0");
+	refused("group_id=5");
+}
+
 int main(void)
 {
 	test_sizes();
+	test_ring_size();
 	test_counts();
 	test_combined();
+	test_permissions();
+	test_mnt_flags();
+	test_remount();
 	return unit_exit("test_opts");
 }

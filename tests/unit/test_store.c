@@ -344,6 +344,171 @@ static void test_bad_arenas(void)
 	CHECK(strstr(err, "truncated") != NULL);
 }
 
+/* The whole arena file, malloc'd (*len bytes), to see it unchanged. */
+static unsigned char *slurp_arena(size_t *len)
+{
+	struct stat st;
+	unsigned char *buf;
+	int fd = open(arena_path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st) != 0 || !(buf = malloc(st.st_size + 1)))
+		exit(1);
+	*len = (size_t)st.st_size;
+	CHECK(pread(fd, buf, *len, 0) == (ssize_t)*len);
+	close(fd);
+	return buf;
+}
+
+/* Write the u64 header field at `at` of the closed arena. */
+static void poke_header(off_t at, uint64_t v)
+{
+	int fd = open(arena_path, O_RDWR);
+
+	CHECK(pwrite(fd, &v, sizeof(v), at) == sizeof(v));
+	close(fd);
+}
+
+/* An open that refuses the arena leaves every byte of it as it was. */
+static void refused_untouched(const struct store_options *o,
+			      const char *why)
+{
+	struct store *s = NULL;
+	size_t n0, n1;
+	unsigned char *before = slurp_arena(&n0), *after;
+	char err[256] = "";
+
+	CHECK_RC(store_open(arena_path, o, &s, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, why) != NULL);
+	after = slurp_arena(&n1);
+	CHECK(n0 == n1 && memcmp(before, after, n0) == 0);
+	free(before);
+	free(after);
+}
+
+/* ring_size: options outside ring capacities are refused (nothing is
+ * created); a header's (hostile) value outside them keeps a writable
+ * store, which would make rings, from opening unless an option replaces
+ * it; a read-only one serves it; the checker reports it. */
+static void test_ring_size_limits(void)
+{
+	struct store_options bad = { .ring_size = 63,
+				     .flags = STORE_OPEN_CREATE };
+	struct store_options rw = {0}, fix = { .ring_size = 4096 };
+	struct store_options ro = { .flags = STORE_OPEN_RDONLY };
+	struct store_options snap = { .flags = STORE_OPEN_SNAPSHOT };
+	struct store_statfs st;
+	struct store *s = NULL;
+	char err[256];
+	int seen = 0;
+
+	CHECK_RC(store_open(arena_path, &bad, &s, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "ring_size") && access(arena_path, F_OK) != 0);
+	s = open_arena(0);
+	store_close(s);
+	bad.flags = 0;
+	refused_untouched(&bad, "ring_size must be");
+	bad.ring_size = (uint64_t)RING_CAPACITY_MAX + 1;
+	refused_untouched(&bad, "ring_size must be");
+	poke_header(offsetof(struct mm_header, ring_size), 1);
+	refused_untouched(&rw, "ring_size 1 is not a ring capacity");
+	CHECK_RC(store_open(arena_path, &ro, &s, err, sizeof(err)), 0);
+	store_close(s);
+	CHECK_RC(store_open(arena_path, &snap, &s, err, sizeof(err)), 0);
+	CHECK(store_verify(s, count_cb, &seen) == 1 && seen == 1);
+	store_close(s);
+	CHECK_RC(store_open(arena_path, &fix, &s, err, sizeof(err)), 0);
+	store_statfs(s, &st);
+	CHECK(st.ring_size == 4096);
+	store_close(s);
+	verify_arena();
+}
+
+/* The size cap: the whole cap is mapped, so options over STORE_SIZE_MAX
+ * are refused, and so is a header's (hostile) cap over it -- it would not
+ * map, whatever size= said -- unless a writable open lowers it with
+ * size=; the checker reports it. */
+static void test_size_cap_limits(void)
+{
+	struct store_options big = { .size_cap = STORE_SIZE_MAX + 4096,
+				     .flags = STORE_OPEN_CREATE };
+	struct store_options rw = {0}, fix = { .size_cap = 8 << 20 };
+	struct store_options ro = { .flags = STORE_OPEN_RDONLY,
+				    .size_cap = 8 << 20 };
+	struct store_options snap = { .flags = STORE_OPEN_SNAPSHOT };
+	struct store_statfs st;
+	struct store *s = NULL;
+	char err[256];
+	int seen = 0;
+
+	CHECK_RC(store_open(arena_path, &big, &s, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "at most") && access(arena_path, F_OK) != 0);
+	s = open_arena(0);
+	make(s, store_root(s), "kept", 0100644);
+	store_close(s);
+	big.flags = 0;
+	refused_untouched(&big, "at most");
+	poke_header(offsetof(struct mm_header, size_cap), 1ULL << 62);
+	refused_untouched(&rw, "-o size=SIZE");
+	refused_untouched(&ro, "-o size=SIZE");
+	CHECK_RC(store_open(arena_path, &snap, &s, err, sizeof(err)), 0);
+	CHECK(store_verify(s, count_cb, &seen) == 1 && seen == 1);
+	store_close(s);
+	CHECK_RC(store_open(arena_path, &fix, &s, err, sizeof(err)), 0);
+	store_statfs(s, &st);
+	CHECK(st.size_cap == 8 << 20);
+	store_close(s);
+	verify_arena();
+}
+
+/* store_discard removes the arena only if this open created it, and
+ * only while the path still names it. */
+static void test_discard(void)
+{
+	struct store *s;
+	char other[300];
+	struct stat st;
+	int fd;
+
+	store_discard(open_arena(0));
+	CHECK(access(arena_path, F_OK) != 0);
+	store_close(open_arena(0));
+	store_discard(open_arena(0));          /* existing: kept, whole */
+	CHECK(access(arena_path, F_OK) == 0);
+	verify_arena();
+	unlink(arena_path);
+	snprintf(other, sizeof(other), "%s.other", arena_path);
+	fd = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	close(fd);
+	s = open_arena(0);
+	CHECK(rename(other, arena_path) == 0);  /* now someone else's file */
+	store_discard(s);
+	CHECK(stat(arena_path, &st) == 0 && st.st_size == 0);
+	store_discard(NULL);
+}
+
+/* store_served tells a serving owner, writable or read-only, from none
+ * (never opened, or retired). */
+static void test_served(void)
+{
+	struct store_options ro = { .flags = STORE_OPEN_RDONLY };
+	struct store *s = open_arena(0);
+	bool rdonly = true;
+	char err[256];
+
+	CHECK_RC(store_served(arena_path, &rdonly), 0);
+	CHECK(!rdonly);
+	store_retire(s);
+	CHECK_RC(store_served(arena_path, &rdonly), -ENOENT);
+	store_close(s);
+	CHECK_RC(store_served(arena_path, &rdonly), -ENOENT);
+	CHECK_RC(store_open(arena_path, &ro, &s, err, sizeof(err)), 0);
+	CHECK_RC(store_served(arena_path, &rdonly), 0);
+	CHECK(rdonly);
+	store_close(s);
+	unlink(arena_path);
+	CHECK_RC(store_served(arena_path, &rdonly), -ENOENT);
+}
+
 /* "test_store --open-arena RC PATH", run by test_owner_locks in a fresh
  * process (a forked one would hold the parent's mapping and with it the
  * parent's locks): open the arena, expect RC; with 0, "late" must exist. */
@@ -623,7 +788,10 @@ int main(int argc, char **argv)
 				  test_persist_and_enospc, test_verify_detects,
 				  test_bad_arenas, test_owner_locks,
 				  test_needs_ring_kind, test_holds,
-				  test_stats, test_snapshots };
+				  test_stats, test_snapshots,
+				  test_ring_size_limits,
+				  test_size_cap_limits, test_discard,
+				  test_served };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);

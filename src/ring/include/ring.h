@@ -44,6 +44,8 @@
                                          fail (EFBIG), recovery empties a
                                          ring beyond it */
 #define RING_CAPACITY_XATTR "user.mmfs.capacity"
+#define RING_CAPACITY_MIN 64ULL               /* a ring's capacity in */
+#define RING_CAPACITY_MAX 2147483647ULL       /* bytes: 64 to 2 GiB - 1 */
 
 struct ring_reader {
 	uint64_t next;     /* file offset where the previous read ended */
@@ -80,9 +82,10 @@ ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *r,
 /* Drop every record (st_size returns to 0).  -ENOSPC: no room for the
  * new empty block (the old one is freed only after). */
 int ring_clear(struct store *s, store_ref ref);
-/* New capacity in bytes (>= 64, <= the arena's cap); keeps the newest
- * whole records that fit.  -EINVAL: below 64 or over 2 GiB; -ENOSPC: over
- * the arena's cap, or no room for the new block. */
+/* New capacity in bytes (RING_CAPACITY_MIN to RING_CAPACITY_MAX, and no
+ * more than the arena's cap); keeps the newest whole records that fit.
+ * -EINVAL: outside those limits; -ENOSPC: over the arena's cap, or no
+ * room for the new block. */
 int ring_set_capacity(struct store *s, store_ref ref, uint64_t capacity);
 /* Capacity, head, tail and records.  Never -EROFS. */
 int ring_stat(struct store *s, store_ref ref, struct ring_stat *st);

@@ -65,6 +65,8 @@ typedef uint64_t store_ref;
 #define STORE_XATTR_TOTAL_MAX 65536     /* bytes of all xattrs of one file */
 #define STORE_XATTR_COUNT_MAX 128       /* xattrs per file */
 #define STORE_FILE_MAX (1ULL << 36)     /* largest file size (64 GiB): EFBIG */
+#define STORE_SIZE_MAX (1ULL << 44)     /* largest size cap (16 TiB): the
+                                           arena is mapped whole */
 
 enum store_open_flags {
 	STORE_OPEN_CREATE = 1 << 0,   /* create the arena if it does not exist */
@@ -78,10 +80,12 @@ enum store_open_flags {
 };
 
 struct store_options {
-	uint64_t size_cap;     /* largest arena file size in bytes; 0 = keep the
-	                          arena's recorded cap (or the default on create) */
+	uint64_t size_cap;     /* largest arena file size in bytes, at most
+	                          STORE_SIZE_MAX; 0 = keep the arena's
+	                          recorded cap (or the default on create) */
 	uint64_t max_files;    /* inode limit; 0 = keep recorded / default */
-	uint64_t ring_size;    /* default capacity of new rings; 0 = default */
+	uint64_t ring_size;    /* default capacity of new rings (a ring
+	                          capacity, ring.h); 0 = keep / default */
 	unsigned flags;        /* enum store_open_flags */
 };
 
@@ -92,7 +96,12 @@ struct store_options {
 /* Open (or create) the arena at path.  On failure returns -errno and writes
  * a one-line, human-readable reason to err (e.g. "not an mmfs arena",
  * "arena format version 7 is newer than this mmfs (1)"); the file is not
- * modified.  -EINVAL: not an arena / damaged (recovery refused it);
+ * modified.  -EINVAL: not an arena / damaged (recovery refused it), an
+ * option out of its limits, a recorded size cap over STORE_SIZE_MAX
+ * (which cannot be mapped; a writable open replaces it with a size_cap
+ * option) or a writable open of an arena whose recorded ring_size is no
+ * ring capacity, without a ring_size option (the reason says which;
+ * STORE_OPEN_SNAPSHOT takes a copy whatever their values);
  * -EPROTONOSUPPORT: newer format, or a block kind this program does not
  * know (ring_register was not called); -EBUSY: another process serves it;
  * -ETIMEDOUT: a retiring owner did not finish; -ENOENT, -EACCES, -EEXIST
@@ -104,6 +113,27 @@ int store_open(const char *path, const struct store_options *opt,
 /* Flush, mark the arena clean and unmap.  Frees orphaned (unlinked, still
  * held) inodes first.  store_close(NULL) is a no-op. */
 void store_close(struct store *s);
+
+/* Does an owner serve the arena at path, and how?  0 with *rdonly true
+ * for a read-only owner (STORE_OPEN_RDONLY), false for a writable one;
+ * -ENOENT when none does (none opened it, or its owner retired);
+ * -errno from open(2) or fcntl(2).  Asks the serving lock (arena.c)
+ * without taking it: nothing changes. */
+int store_served(const char *path, bool *rdonly);
+
+/* The calling process, a child of the one that opened s (a daemon gone
+ * to the background), becomes the owner of record: /proc/locks names it
+ * as the holder of the arena's flock, as mmfsctl reports it, instead of
+ * the parent.  0 (also for stores that hold no owner locks); -ETIMEDOUT
+ * if readers kept the flock for a minute; -errno from flock(2). */
+int store_adopt(struct store *s);
+
+/* Close a store whose use failed before it served anything (a mount
+ * that did not happen): an arena this store_open created is removed, if
+ * the file at its path is still that arena, so that the failure leaves
+ * nothing behind; any other is closed as by store_close.
+ * store_discard(NULL) is a no-op. */
+void store_discard(struct store *s);
 
 /* The owner stops serving (its file system was unmounted): from now on
  * store_open by another process waits for store_close instead of failing
