@@ -13,7 +13,7 @@
  * transport, so that bench/run can put the two floors side by side.
  *
  *   uringfloor [-f] [-o size=BYTES] [-o counts=FILE] [-o threads=percpu|one]
- *              [-o depth=N] [-o nouring] MOUNTPOINT
+ *              [-o depth=N] [-o defer] [-o nouring] MOUNTPOINT
  *
  * What it answers, as floorfs does (read bench/floorfs.c): every name in
  * the root exists as a regular file of `size` bytes (default 1 GiB) whose
@@ -40,7 +40,9 @@
  * io_uring with `depth` entries (default 4) registered on queue N; so a
  * request is answered on the CPU its caller runs on.  With threads=one a
  * single unbound thread owns the entries of every queue: what a daemon
- * that must stay single-threaded (as mount.mmfs is) would do.
+ * that must stay single-threaded (as mount.mmfs is) would do.  -o defer
+ * sets the rings up with IORING_SETUP_DEFER_TASKRUN (the kernel's hand-off
+ * of a request to the thread then runs only when the thread waits).
  *
  * Request counts: with -o counts=FILE, 64 little-endian u64 counters per
  * FUSE opcode at offset 1024 of FILE, as floorfs keeps them (mmbench -c).
@@ -137,6 +139,7 @@ struct opts {
 	const char *mountpoint;
 	bool percpu;            /* threads=percpu (else one) */
 	bool uring;             /* not -o nouring */
+	bool defer;             /* -o defer: DEFER_TASKRUN rings */
 	unsigned depth;         /* entries per queue */
 };
 
@@ -657,6 +660,12 @@ static int ring_setup(struct ring_thread *t)
 	struct io_uring_params p = { .flags = IORING_SETUP_SQE128 };
 	int rc;
 
+	/* The kernel hands each request to this thread as task work; with
+	 * DEFER_TASKRUN it runs only when the thread waits for completions,
+	 * instead of interrupting it. */
+	if (O.defer)
+		p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+
 	t->nr_entries = t->nr_qids * O.depth;
 	t->ents = calloc(t->nr_entries, sizeof(*t->ents));
 	if (!t->ents)
@@ -877,6 +886,8 @@ static int parse_o(char *list)
 				return -1;
 		} else if (strcmp(o, "nouring") == 0) {
 			O.uring = false;
+		} else if (strcmp(o, "defer") == 0) {
+			O.defer = true;
 		} else {
 			fprintf(stderr, "uringfloor: unknown option %s\n", o);
 			return -1;
@@ -889,7 +900,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: uringfloor [-f] [-o size=BYTES] [-o counts=FILE] "
 		"[-o threads=percpu|one]\n"
-		"                  [-o depth=N] [-o nouring] MOUNTPOINT\n");
+		"                  [-o depth=N] [-o defer] [-o nouring] MOUNTPOINT\n");
 }
 
 static bool uring_enabled(void)
