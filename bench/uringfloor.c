@@ -235,10 +235,10 @@ static void fill_attr(uint64_t ino, uint64_t size, struct fuse_attr *a)
 	a->blocks = (size + 511) / 512;
 }
 
-static void fill_entry(const char *name, uint64_t size, struct fuse_entry_out *e)
+static void fill_entry(uint64_t ino, uint64_t size, struct fuse_entry_out *e)
 {
 	memset(e, 0, sizeof(*e));
-	e->nodeid = name_ino(name);
+	e->nodeid = ino;
 	e->generation = 1;
 	split_time(FLOOR_TIMEOUT, &e->entry_valid, &e->entry_valid_nsec);
 	split_time(attr_timeout(e->nodeid), &e->attr_valid,
@@ -307,7 +307,8 @@ static const char *name_arg(const char *rest, size_t restlen)
 /*
  * Answer one request: in is its header, op its fixed part (op_in_size
  * bytes, zeros past what the kernel sent), rest what follows (a name,
- * write data).  The same for both transports.
+ * write data).  The same for both transports.  Over the ring the reply
+ * goes to the buffer rest is in: read rest before reply_put.
  */
 static void answer(const struct fuse_in_header *in, const void *op,
 		   const char *rest, size_t restlen, struct reply *r)
@@ -322,10 +323,11 @@ static void answer(const struct fuse_in_header *in, const void *op,
 		else if (strncmp(name, "new.", 4) == 0)
 			r->error = ENOENT;
 		else {
+			uint64_t ino = name_ino(name);
 			struct fuse_entry_out *e = reply_put(r, sizeof(*e));
 
 			if (e)
-				fill_entry(name, O.file_size, e);
+				fill_entry(ino, O.file_size, e);
 		}
 		break;
 	case FUSE_FORGET:
@@ -357,17 +359,19 @@ static void answer(const struct fuse_in_header *in, const void *op,
 		const struct fuse_create_in *c = op;
 		struct fuse_entry_out *e;
 		struct fuse_open_out *o;
+		uint64_t ino;
 
 		name = name_arg(rest, restlen);
 		if (!name) {
 			r->error = EINVAL;
 			break;
 		}
+		ino = name_ino(name);
 		e = reply_put(r, sizeof(*e));
 		o = reply_put(r, sizeof(*o));
 		if (e && o) {
-			fill_entry(name, 0, e);
-			fill_open(e->nodeid, c->flags, false, o);
+			fill_entry(ino, 0, e);
+			fill_open(ino, c->flags, false, o);
 		}
 		break;
 	}
