@@ -15,6 +15,8 @@
  *
  * Workloads (100-byte values unless said otherwise):
  *   cat       open O_RDONLY, one read(4096), close
+ *   cat-phases  cat, with open, read and close timed apart: the median
+ *             latency of each (metrics cat-open, cat-read, cat-close, ns)
  *   stat      stat(2) of one file
  *   rw        on one O_RDWR descriptor: pwrite at offset 0, then pread
  *             (two metrics: pwrite, pread)
@@ -33,7 +35,10 @@
  *
  * Every timed phase runs a short warm-up, then for -t seconds (default 1),
  * and reports operations per second (or MiB/s for seq).  Times come from
- * clock_gettime(CLOCK_MONOTONIC).
+ * clock_gettime(CLOCK_MONOTONIC).  With -l, the single-process phases
+ * (ring-1w included) also time every operation and report the median,
+ * as <metric>-p50 in ns: unlike a rate, it holds up on a loaded machine,
+ * where a few operations wait for the CPU.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +77,7 @@ struct bench {
 	pid_t pid;              /* -p: the daemon, for its RssAnon */
 	const char *counts;     /* -c: arena or floorfs counts file */
 	bool drop;              /* scale: drop dentry/inode caches */
+	bool lat;               /* -l: median latency per operation too */
 };
 
 static struct bench B = {
@@ -236,6 +242,39 @@ static int count_end(const char *metric, uint64_t ops)
 	return 0;
 }
 
+/* ---- per-operation latencies (-l) ---- */
+
+#define LAT_SAMPLES (1u << 21)
+
+static double *lat_buf;         /* seconds per operation of one phase */
+static size_t lat_n;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median_of(double *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Print metric-p50: the median of the latencies taken. */
+static void lat_report(const char *metric, double median_secs)
+{
+	char name[80];
+
+	if (!B.lat)
+		return;
+	snprintf(name, sizeof(name), "%s-p50", metric);
+	result(name, median_secs * 1e9, "ns");
+}
+
 /* ---- timed phases ---- */
 
 typedef int (*op_fn)(void *ctx, uint64_t i);
@@ -246,12 +285,28 @@ struct phase {
 	double secs;            /* length of the timed part */
 };
 
-/* Run fn until `secs` have passed, from op number *i on. */
+/* Run fn until `secs` have passed, from op number *i on; with -l and
+ * `sample`, keep each op's latency in lat_buf. */
 static int run_for(op_fn fn, void *ctx, double secs, uint64_t *i,
-		   double *took)
+		   double *took, bool sample)
 {
 	double t0 = now(), t = t0;
 
+	if (sample && lat_buf) {
+		lat_n = 0;
+		while (t - t0 < secs) {
+			double t1;
+
+			if (fn(ctx, (*i)++) != 0)
+				return -1;
+			t1 = now();
+			if (lat_n < LAT_SAMPLES)
+				lat_buf[lat_n++] = t1 - t;
+			t = t1;
+		}
+		*took = t - t0;
+		return 0;
+	}
 	while (t - t0 < secs) {
 		for (int k = 0; k < CHECK_EVERY; k++)
 			if (fn(ctx, (*i)++) != 0)
@@ -273,17 +328,19 @@ static int run_phase(const char *metric, op_fn fn, void *ctx, struct phase *p)
 	uint64_t i = 0, start;
 	double warm;
 
-	if (run_for(fn, ctx, warmup_secs(), &i, &warm) != 0 ||
+	if (run_for(fn, ctx, warmup_secs(), &i, &warm, false) != 0 ||
 	    count_begin() != 0)
 		return -1;
 	start = i;
-	if (run_for(fn, ctx, B.secs, &i, &p->secs) != 0)
+	if (run_for(fn, ctx, B.secs, &i, &p->secs, true) != 0)
 		return -1;
 	p->ops = i - start;
 	p->all_ops = i;
 	if (count_end(metric, p->ops) != 0)
 		return -1;
 	result(metric, (double)p->ops / p->secs, "ops/s");
+	if (lat_buf)
+		lat_report(metric, median_of(lat_buf, lat_n));
 	return 0;
 }
 
@@ -292,6 +349,7 @@ static int run_phase(const char *metric, op_fn fn, void *ctx, struct phase *p)
 struct child_out {
 	uint64_t ops, all_ops;
 	double secs;
+	double p50;             /* -l: median op latency, seconds */
 	int err;
 };
 
@@ -316,11 +374,13 @@ static void child_main(const struct par_spec *s, int k, int ready_fd,
 		_exit(1);
 	if (write(ready_fd, &c, 1) != 1 || read(go_fd, &c, 1) != 0)
 		_exit(1);
-	if (run_for(s->op, ctx, warmup_secs(), &i, &warm) != 0)
+	if (run_for(s->op, ctx, warmup_secs(), &i, &warm, false) != 0)
 		_exit(1);
 	out->all_ops = i;
-	if (run_for(s->op, ctx, B.secs, &i, &out->secs) != 0)
+	if (run_for(s->op, ctx, B.secs, &i, &out->secs, true) != 0)
 		_exit(1);
+	if (lat_buf)
+		out->p50 = median_of(lat_buf, lat_n);
 	out->ops = i - out->all_ops;
 	out->all_ops = i;
 	out->err = 0;
@@ -395,6 +455,8 @@ static int par_run(const struct par_spec *s)
 		rc = count_end(s->metric, all_ops);
 	if (rc == 0)
 		result(s->metric, rate, "ops/s");
+	if (rc == 0 && lat_buf && s->procs == 1)
+		lat_report(s->metric, out[0].p50);
 	munmap(out, sizeof(*out) * MAX_PROCS);
 	return rc;
 }
@@ -486,6 +548,76 @@ static int one_file_run(const char *name, const char *metric, op_fn op)
 }
 
 static int wl_cat(void) { return one_file_run("cat.var", "cat", op_cat); }
+
+/* ---- cat, phase by phase ---- */
+
+#define PHASE_SAMPLES (1u << 20)
+
+/* One cat with its three system calls timed (ns) into lat[0..2]. */
+static int cat_timed(struct one_file *f, double lat[3])
+{
+	double t0 = now(), t1, t2;
+	int fd = open(f->path, O_RDONLY);
+	ssize_t n;
+
+	t1 = now();
+	if (fd < 0)
+		return fail("open %s", f->path);
+	n = read(fd, f->buf, READ_BUF);
+	t2 = now();
+	if (close(fd) != 0)
+		return fail("close %s", f->path);
+	lat[0] = (t1 - t0) * 1e9;
+	lat[1] = (t2 - t1) * 1e9;
+	lat[2] = (now() - t2) * 1e9;
+	return n > 0 ? 0 : fail("read %s", f->path);
+}
+
+/* Where a cat's time goes: a close(2) that waits for nothing costs ~2 us,
+ * one that waits for the daemon (or lets it run first) a round trip.
+ * Medians, not means: they hold up on a loaded machine. */
+static int wl_cat_phases(void)
+{
+	static const char *const names[3] = { "cat-open", "cat-read",
+					      "cat-close" };
+	struct one_file f;
+	double *lat[3], sample[3], t0, warm_end;
+	size_t n = 0;
+	int rc = -1;
+
+	if (setup_file(&f, "cat.var", VALUE_LEN) != 0)
+		return -1;
+	for (int k = 0; k < 3; k++)
+		lat[k] = malloc(sizeof(double) * PHASE_SAMPLES);
+	if (!lat[0] || !lat[1] || !lat[2]) {
+		fail("malloc");
+		goto out;
+	}
+	warm_end = now() + warmup_secs();
+	while (now() < warm_end)
+		if (cat_timed(&f, sample) != 0)
+			goto out;
+	if (count_begin() != 0)
+		goto out;
+	t0 = now();
+	while (n < PHASE_SAMPLES && now() - t0 < B.secs) {
+		if (cat_timed(&f, sample) != 0)
+			goto out;
+		for (int k = 0; k < 3; k++)
+			lat[k][n] = sample[k];
+		n++;
+	}
+	if (count_end("cat-phases", n) != 0)
+		goto out;
+	for (int k = 0; k < 3; k++)
+		result(names[k], median_of(lat[k], n), "ns");
+	rc = 0;
+out:
+	for (int k = 0; k < 3; k++)
+		free(lat[k]);
+	unlink(f.path);
+	return rc;
+}
 static int wl_stat(void) { return one_file_run("stat.var", "stat", op_stat); }
 
 static int wl_replace(void)
@@ -1018,6 +1150,7 @@ struct workload {
 
 static const struct workload workloads[] = {
 	{ "cat", wl_cat },
+	{ "cat-phases", wl_cat_phases },
 	{ "stat", wl_stat },
 	{ "rw", wl_rw },
 	{ "replace", wl_replace },
@@ -1045,6 +1178,8 @@ static void usage(FILE *f)
 		"  -c FILE    mmfs arena or floorfs counts= file: print the\n"
 		"             FUSE requests per operation\n"
 		"  -n         scale: do not drop the dentry/inode caches\n"
+		"  -l         also the median latency of each operation\n"
+		"             (single-process phases), as METRIC-p50 in ns\n"
 		"workloads:");
 	for (size_t i = 0; i < N_WORKLOADS; i++)
 		fprintf(f, " %s", workloads[i].name);
@@ -1070,7 +1205,7 @@ static int parse_args(int argc, char *argv[])
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "t:S:N:P:a:p:c:nh")) != -1) {
+	while ((c = getopt(argc, argv, "t:S:N:P:a:p:c:nlh")) != -1) {
 		switch (c) {
 		case 't': B.secs = atof(optarg); break;
 		case 'S': B.seq_bytes = parse_size(optarg); break;
@@ -1080,6 +1215,7 @@ static int parse_args(int argc, char *argv[])
 		case 'p': B.pid = (pid_t)atoi(optarg); break;
 		case 'c': B.counts = optarg; break;
 		case 'n': B.drop = false; break;
+		case 'l': B.lat = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -1097,6 +1233,13 @@ int main(int argc, char *argv[])
 	if (parse_args(argc, argv) != 0) {
 		usage(stderr);
 		return 2;
+	}
+	if (B.lat) {
+		lat_buf = malloc(sizeof(double) * LAT_SAMPLES);
+		if (!lat_buf) {
+			perror("mmbench: malloc");
+			return 1;
+		}
 	}
 	for (size_t i = 0; i < N_WORKLOADS; i++)
 		if (strcmp(workloads[i].name, B.workload) == 0)
