@@ -499,6 +499,25 @@ static int xattr_check(struct mmfs_fs *fs, store_ref ref, const char *name,
 	return rc;
 }
 
+/* The SELinux label, which `ls -l` asks of every file it lists
+ * (libselinux's lgetfilecon).  A file without one answers EOPNOTSUPP,
+ * not ENODATA: GNU ls stops asking a device that answered EOPNOTSUPP
+ * (or ENOSYS, EINVAL) for it, whereas ENODATA, which the kernel does not
+ * cache, cost a round trip per listed file.  The answer is per file, so
+ * no state decides it and a label that was set is always returned; the
+ * price is that ls does not show the labels of files it lists after an
+ * unlabelled one (mmfs(7)).  With SELinux on, the kernel answers
+ * getxattr of this name from its own labels.  No other name changes its
+ * answer. */
+#define SELINUX_XATTR "security.selinux"
+
+static ssize_t absent_label(const char *name, ssize_t n)
+{
+	if (n == -ENODATA && strcmp(name, SELINUX_XATTR) == 0)
+		return -EOPNOTSUPP;
+	return n;
+}
+
 /* user.mmfs.capacity: a ring log's capacity in bytes, as decimal text.
  * It is not stored as an xattr: reading asks the ring, writing resizes it
  * (ring_set_capacity keeps the newest whole records), and only rings have
@@ -1193,7 +1212,8 @@ static void mmfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (n == 0 && is_capacity(name))
 		n = capacity_get(fs, ref, buf, size);
 	else if (n == 0)
-		n = store_getxattr(fs->store, ref, name, buf, size);
+		n = absent_label(name, store_getxattr(fs->store, ref, name,
+						      buf, size));
 	reply_xattr(req, n, buf, size);
 }
 
