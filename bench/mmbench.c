@@ -32,7 +32,13 @@
  *             O_RDWR file
  *   par-same  the same, all on one file (process k at offset k*100)
  *   scale     -N ten-byte files in one directory; see scale_run below
+ *   ls        `ls -l` of a directory of -L files (default 10000)
+ *   tree      `find`, `du -s` and `grep -r` over a copy of -T DIR
+ *             (default /usr/include)
  *
+ * ls and tree time real programs, once cold (after dropping the kernel's
+ * page, dentry and inode caches: every name is new to the kernel) and
+ * once warm, in ms, and count the FUSE requests per listed entry.
  * Every timed phase runs a short warm-up, then for -t seconds (default 1),
  * and reports operations per second (or MiB/s for seq).  Times come from
  * clock_gettime(CLOCK_MONOTONIC).  With -l, the single-process phases
@@ -42,6 +48,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -65,6 +72,7 @@
 #define MAX_REQS 32             /* request kinds in a counts file */
 #define SCALE_SMALL 1000        /* the "1k" point of the scale workload */
 #define WARM_STATS 20000        /* stats per warm latency sample */
+#define GREP_NO_MATCH 1         /* grep's exit status when nothing matched */
 
 struct bench {
 	const char *dir;
@@ -78,11 +86,14 @@ struct bench {
 	const char *counts;     /* -c: arena or floorfs counts file */
 	bool drop;              /* scale: drop dentry/inode caches */
 	bool lat;               /* -l: median latency per operation too */
+	long list_files;        /* -L: files in the ls directory */
+	const char *tree;       /* -T: the tree copied for find/du/grep */
 };
 
 static struct bench B = {
 	.secs = 1.0, .seq_bytes = 256ull << 20, .nvars = 1000000,
-	.procs = 4, .drop = true,
+	.procs = 4, .drop = true, .list_files = 10000,
+	.tree = "/usr/include",
 };
 
 /* ---- small helpers ---- */
@@ -273,6 +284,23 @@ static void lat_report(const char *metric, double median_secs)
 		return;
 	snprintf(name, sizeof(name), "%s-p50", metric);
 	result(name, median_secs * 1e9, "ns");
+}
+
+/* Wait (at most 5 s) until the daemon's counters stop moving for 0.1 s:
+ * the requests that something before a timed phase caused, like the
+ * forgets after a cache drop, are then all in. */
+static void counts_settle(void)
+{
+	uint64_t a[NREQ], b[NREQ];
+
+	if (!B.counts || counts_take(b) != 0)
+		return;
+	for (int i = 0; i < 50; i++) {
+		memcpy(a, b, sizeof(a));
+		usleep(100000);
+		if (counts_take(b) != 0 || memcmp(a, b, sizeof(a)) == 0)
+			return;
+	}
 }
 
 /* ---- timed phases ---- */
@@ -951,9 +979,10 @@ static void mem_take(struct mem *m)
 	}
 }
 
-/* Drop the kernel's dentry and inode caches (root only); let the FUSE
- * forgets that follow reach the daemon before anything is timed. */
-static bool drop_caches(void)
+/* Drop the kernel's caches (root only): what is "2" (dentries and
+ * inodes) or "3" (the page cache too).  Let the FUSE forgets that follow
+ * reach the daemon before anything is timed. */
+static bool drop_caches(const char *what)
 {
 	int fd;
 	bool ok;
@@ -964,9 +993,10 @@ static bool drop_caches(void)
 	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
 	if (fd < 0)
 		return false;
-	ok = write(fd, "2\n", 2) == 2;
+	ok = write(fd, what, 1) == 1;
 	close(fd);
 	usleep(1000000);
+	counts_settle();
 	return ok;
 }
 
@@ -1046,7 +1076,7 @@ static int stat_point(struct scale *s, long n, const char *tag)
 	    count_end(metric, WARM_STATS) != 0)
 		return -1;
 	result(metric, ns, "ns");
-	if (!drop_caches())
+	if (!drop_caches("2"))
 		return 0;
 	snprintf(metric, sizeof(metric), "scale-stat-cold@%s", tag);
 	if (count_begin() != 0 || stat_distinct(s, n, &ns) != 0 ||
@@ -1069,7 +1099,7 @@ static int scale_grow(struct scale *s, struct mem *m0)
 	struct mem m1;
 	double t0, t;
 
-	drop_caches();
+	drop_caches("2");
 	mem_take(m0);
 	if (count_begin() != 0)
 		return -1;
@@ -1141,6 +1171,134 @@ static int wl_scale(void)
 	return rc;
 }
 
+/* ---- listings: ls -l, find, du -s, grep -r ---- */
+
+/* Run argv (a program on PATH) with stdout on /dev/null and the C locale;
+ * its wall time in *ms.  Exit statuses other than 0 and ok fail. */
+static int run_prog(char *const argv[], int ok, double *ms)
+{
+	double t0 = now();
+	pid_t pid = fork();
+	int status, fd;
+
+	if (pid < 0)
+		return fail("fork");
+	if (pid == 0) {
+		fd = open("/dev/null", O_WRONLY);
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+			_exit(127);
+		setenv("LC_ALL", "C", 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return fail("waitpid");
+	*ms = (now() - t0) * 1e3;
+	if (!WIFEXITED(status) ||
+	    (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != ok)) {
+		errno = 0;
+		return fail("%s exited with status 0x%x", argv[0], status);
+	}
+	return 0;
+}
+
+/* Time argv cold (every cache dropped first) as metric, then again warm
+ * as metric-warm; count the FUSE requests per entry of the `entries` it
+ * lists. */
+static int time_listing(const char *metric, char *const argv[], int ok,
+			uint64_t entries)
+{
+	char warm[64];
+	double ms;
+
+	if (!drop_caches("3")) {
+		errno = EPERM;
+		return fail("cold %s needs drop_caches (root)", metric);
+	}
+	if (count_begin() != 0 || run_prog(argv, ok, &ms) != 0 ||
+	    count_end(metric, entries) != 0)
+		return -1;
+	result(metric, ms, "ms");
+	snprintf(warm, sizeof(warm), "%s-warm", metric);
+	if (count_begin() != 0 || run_prog(argv, ok, &ms) != 0 ||
+	    count_end(warm, entries) != 0)
+		return -1;
+	result(warm, ms, "ms");
+	return 0;
+}
+
+/* Remove path and everything under it. */
+static int remove_tree(const char *path)
+{
+	char *argv[] = { "rm", "-rf", (char *)path, NULL };
+	double ms;
+
+	return run_prog(argv, 0, &ms);
+}
+
+/* `ls -l` of a directory of -L files of 100 bytes (f00000, f00001...). */
+static int wl_ls(void)
+{
+	char dir[4096], path[4200], value[VALUE_LEN];
+	char *argv[] = { "ls", "-l", dir, NULL };
+	int rc = -1;
+
+	fill_value(value, sizeof(value));
+	snprintf(dir, sizeof(dir), "%s/ls.d", B.dir);
+	if (mkdir(dir, 0755) != 0)
+		return fail("mkdir %s", dir);
+	for (long i = 0; i < B.list_files; i++) {
+		snprintf(path, sizeof(path), "%s/f%05ld", dir, i);
+		if (put_file(path, value, sizeof(value)) != 0)
+			goto out;
+	}
+	rc = time_listing("ls-l", argv, 0, (uint64_t)B.list_files);
+out:
+	if (remove_tree(dir) != 0)
+		rc = -1;
+	return rc;
+}
+
+static uint64_t tree_entries;
+
+static int count_entry(const char *path, const struct stat *st, int type,
+		       struct FTW *ftw)
+{
+	tree_entries++;
+	return 0;
+}
+
+/* find, du -s and grep -r over a copy of -T DIR.  grep looks for a word
+ * that is in no file, so it reads every byte. */
+static int wl_tree(void)
+{
+	char tree[4096];
+	char *cp[] = { "cp", "-R", (char *)B.tree, tree, NULL };
+	char *find[] = { "find", tree, NULL };
+	char *du[] = { "du", "-s", tree, NULL };
+	char *grep[] = { "grep", "-r", "-e", "mmbench-finds-nothing", tree,
+			 NULL };
+	double ms;
+	int rc = -1;
+
+	snprintf(tree, sizeof(tree), "%s/tree", B.dir);
+	if (run_prog(cp, 0, &ms) != 0)
+		goto out;
+	tree_entries = 0;
+	if (nftw(tree, count_entry, 64, FTW_PHYS) != 0) {
+		fail("walk %s", tree);
+		goto out;
+	}
+	if (time_listing("find", find, 0, tree_entries) == 0 &&
+	    time_listing("du-s", du, 0, tree_entries) == 0 &&
+	    time_listing("grep-r", grep, GREP_NO_MATCH, tree_entries) == 0)
+		rc = 0;
+out:
+	if (remove_tree(tree) != 0)
+		rc = -1;
+	return rc;
+}
+
 /* ---- main ---- */
 
 struct workload {
@@ -1161,6 +1319,8 @@ static const struct workload workloads[] = {
 	{ "par-diff", wl_par_diff },
 	{ "par-same", wl_par_same },
 	{ "scale", wl_scale },
+	{ "ls", wl_ls },
+	{ "tree", wl_tree },
 };
 
 #define N_WORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
@@ -1180,6 +1340,8 @@ static void usage(FILE *f)
 		"  -n         scale: do not drop the dentry/inode caches\n"
 		"  -l         also the median latency of each operation\n"
 		"             (single-process phases), as METRIC-p50 in ns\n"
+		"  -L COUNT   ls: files in the directory (default 10000)\n"
+		"  -T DIR     tree: the tree to copy (default /usr/include)\n"
 		"workloads:");
 	for (size_t i = 0; i < N_WORKLOADS; i++)
 		fprintf(f, " %s", workloads[i].name);
@@ -1205,7 +1367,7 @@ static int parse_args(int argc, char *argv[])
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "t:S:N:P:a:p:c:nlh")) != -1) {
+	while ((c = getopt(argc, argv, "t:S:N:P:a:p:c:nlL:T:h")) != -1) {
 		switch (c) {
 		case 't': B.secs = atof(optarg); break;
 		case 'S': B.seq_bytes = parse_size(optarg); break;
@@ -1216,12 +1378,15 @@ static int parse_args(int argc, char *argv[])
 		case 'c': B.counts = optarg; break;
 		case 'n': B.drop = false; break;
 		case 'l': B.lat = true; break;
+		case 'L': B.list_files = atol(optarg); break;
+		case 'T': B.tree = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
 	}
 	if (argc - optind != 2 || B.secs <= 0 || B.seq_bytes < SEQ_CHUNK ||
-	    B.procs < 1 || B.procs > MAX_PROCS)
+	    B.procs < 1 || B.procs > MAX_PROCS || B.list_files < 1 ||
+	    B.list_files > 100000)
 		return -1;
 	B.dir = argv[optind];
 	B.workload = argv[optind + 1];

@@ -1,10 +1,11 @@
 /* nodes.h -- the kernel's lookup counts, kept on the FUSE side.
  *
  * FUSE's contract (fuse_lowlevel.h): every reply that hands the kernel a
- * node (lookup, mknod, mkdir, symlink, link, create) adds one to that
- * node's lookup count, FORGET and BATCH_FORGET take counts away, and at
- * 0 the kernel has forgotten the node: it will not name it again.  A
- * node table keeps those counts, and holds each node it counts in the
+ * node (lookup, mknod, mkdir, symlink, link, create, and each entry of a
+ * readdirplus reply but "." and "..") adds one to that node's lookup
+ * count, FORGET and BATCH_FORGET take counts away, and at 0 the kernel
+ * has forgotten the node: it will not name it again.  A node table keeps
+ * those counts, and holds each node it counts in the
  * store (store_hold) from its first count to its last, so that a file
  * unlinked while the kernel still knows it (open, or just cached) stays in
  * the arena until the kernel forgets it.  ops.c decides what is counted

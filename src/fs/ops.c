@@ -5,8 +5,9 @@
  * to the kernel through reply_err(req, rc), the one place that negates
  * them.
  *
- * Lookup counts.  A reply that hands the kernel a node (reply_entry, and
- * create) counts it in fs->nodes first; forget and batch forget uncount.
+ * Lookup counts.  A reply that hands the kernel a node (reply_entry,
+ * create, and each entry of a READDIRPLUS reply but "." and "..") counts
+ * it in fs->nodes first; forget and batch forget uncount.
  * The node table holds what it counts in the store (nodes.h), and that
  * hold is what keeps a file unlinked while open readable until the kernel
  * forgets it; mmfs_fs_finish drops the holds left at unmount.
@@ -618,6 +619,25 @@ static int xattr_check(struct mmfs_fs *fs, store_ref ref, const char *name,
 	return rc;
 }
 
+/* The SELinux label, which `ls -l` asks of every file it lists
+ * (libselinux's lgetfilecon).  A file without one answers EOPNOTSUPP,
+ * not ENODATA: GNU ls stops asking a device that answered EOPNOTSUPP
+ * (or ENOSYS, EINVAL) for it, whereas ENODATA, which the kernel does not
+ * cache, cost a round trip per listed file.  The answer is per file, so
+ * no state decides it and a label that was set is always returned; the
+ * price is that ls does not show the labels of files it lists after an
+ * unlabelled one (mmfs(7)).  With SELinux on, the kernel answers
+ * getxattr of this name from its own labels.  No other name changes its
+ * answer. */
+#define SELINUX_XATTR "security.selinux"
+
+static ssize_t absent_label(const char *name, ssize_t n)
+{
+	if (n == -ENODATA && strcmp(name, SELINUX_XATTR) == 0)
+		return -EOPNOTSUPP;
+	return n;
+}
+
 /* user.mmfs.capacity: a ring log's capacity in bytes, as decimal text.
  * It is not stored as an xattr: reading asks the ring, writing resizes it
  * (ring_set_capacity keeps the newest whole records), and only rings have
@@ -692,64 +712,184 @@ static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf,
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
-/* Add "." (offset 1) and ".." (offset 2) as far as a listing resuming at
- * off still needs them; *len is what they take in buf.  False: they did
- * not all fit, so nothing may follow them in this reply. */
-static bool add_dots(fuse_req_t req, store_ref dir, char *buf, size_t size,
-		     off_t off, size_t *len)
-{
-	struct mmfs_fs *fs = fs_of(req);
-	struct store_attr a;
-	struct stat st;
-	size_t n;
+/* ---- directory listings ------------------------------------------------
+ *
+ * A reply to READDIR or READDIRPLUS is filled in a struct listing.
+ * Offsets: "." is 1, ".." is 2, entry k (1-based) of the store's cursor is
+ * 2 + k.  The cursor moves only past entries that went into a reply.
+ *
+ * READDIRPLUS hands the kernel each entry's node and attributes, as a
+ * lookup would, and each entry but "." and ".." adds one to its node's
+ * lookup count (fuse_lowlevel.h), which FORGET gives back.  So an entry is
+ * counted (node_learn) before it is added, uncounted at once if it did not
+ * fit, and recorded in counted[] so that a reply the kernel did not take
+ * uncounts them all.  "." and ".." go out with node id 0, which the kernel
+ * neither links nor counts, and so does an entry that cannot be counted
+ * (no memory, attributes unreadable, counted[] full): the kernel looks it
+ * up if it needs it.
+ *
+ * Every listing is a READDIRPLUS, not only those the kernel expects to
+ * be followed by stats (FUSE_CAP_READDIRPLUS_AUTO): programs that read a
+ * whole directory before they stat (du, find -ls: fts) got plus for the
+ * first reply only, then a LOOKUP per entry (9,799 for 10,000 files).
+ * What always costs: a listing that only wants names (find, ls without
+ * -l) makes the kernel build an inode per entry (~0.9 KB, reclaimable),
+ * and the replies carry ~160 bytes per entry instead of ~32.  See
+ * docs/BENCHMARKS.md, "Directory listings".
+ */
+struct listing {
+	struct mmfs_fs *fs;
+	fuse_req_t req;
+	bool plus;              /* READDIRPLUS */
+	char *buf;              /* the reply (fs_buf) */
+	size_t size;            /* bytes the kernel asked for */
+	size_t len;             /* bytes filled */
+	store_ref *counted;     /* plus: nodes this reply hands out */
+	size_t ncounted;
+	size_t maxcounted;      /* room in counted[]: more than fit in size */
+};
 
-	*len = 0;
-	memset(&st, 0, sizeof(st));
-	st.st_mode = S_IFDIR;
-	st.st_ino = store_getattr(fs->store, dir, &a) ? UNKNOWN_INO : a.ino;
-	if (off < 1) {
-		n = fuse_add_direntry(req, buf, size, ".", &st, 1);
-		if (n > size)
-			return false;
-		*len = n;
-	}
-	/* The root is its own parent; elsewhere the kernel does not need
-	 * to know. */
-	if (dir != store_root(fs->store))
-		st.st_ino = UNKNOWN_INO;
-	n = fuse_add_direntry(req, buf + *len, size - *len, "..", &st, 2);
-	if (n > size - *len)
+/* A listing of up to size bytes.  0, or -ENOMEM. */
+static int listing_init(struct listing *l, fuse_req_t req, bool plus,
+			size_t size)
+{
+	struct fuse_entry_param e;
+	size_t smallest;
+
+	*l = (struct listing){ .fs = fs_of(req), .req = req, .plus = plus,
+			       .size = size };
+	l->buf = fs_buf(l->fs, size);
+	if (!l->buf)
+		return -ENOMEM;
+	if (!plus)
+		return 0;
+	/* What the shortest name takes (nothing is written at size 0). */
+	memset(&e, 0, sizeof(e));
+	smallest = fuse_add_direntry_plus(req, NULL, 0, "x", &e, 0);
+	l->maxcounted = size / smallest + 1;
+	l->counted = calloc(l->maxcounted, sizeof(*l->counted));
+	return l->counted ? 0 : -ENOMEM;
+}
+
+/* Add one entry whose next entry is at offset next.  False: it did not
+ * fit, and nothing was added. */
+static bool listing_put(struct listing *l, const char *name,
+			const struct fuse_entry_param *e, off_t next)
+{
+	size_t room = l->size - l->len, n;
+
+	if (l->plus)
+		n = fuse_add_direntry_plus(l->req, l->buf + l->len, room, name,
+					   e, next);
+	else
+		n = fuse_add_direntry(l->req, l->buf + l->len, room, name,
+				      &e->attr, next);
+	if (n > room)
 		return false;
-	*len += n;
+	l->len += n;
 	return true;
 }
 
-/* Add store entries from the cursor on; the cursor only moves past an
- * entry that fit.  Entry k (1-based) of the directory has d_off 2 + k. */
-static size_t add_entries(fuse_req_t req, struct store_dir *d, char *buf,
-			  size_t size)
+/* Send the listing.  If the kernel did not take it, it learned nothing. */
+static void listing_reply(struct listing *l)
+{
+	if (fuse_reply_buf(l->req, l->buf, l->len))
+		for (size_t i = 0; i < l->ncounted; i++)
+			node_unlearn(l->fs, l->counted[i]);
+	free(l->counted);
+}
+
+/* Add "." (offset 1) and ".." (offset 2) as far as a listing resuming at
+ * off still needs them.  False: they did not all fit, so nothing may
+ * follow them in this reply. */
+static bool add_dots(struct listing *l, store_ref dir, off_t off)
+{
+	struct fuse_entry_param e;
+	struct store_attr a;
+	bool root = dir == store_root(l->fs->store);
+
+	memset(&e, 0, sizeof(e));       /* node id 0: not handed out */
+	e.attr.st_mode = S_IFDIR;
+	e.attr.st_ino = store_getattr(l->fs->store, dir, &a) ? UNKNOWN_INO
+							      : a.ino;
+	if (off < 1 && !listing_put(l, ".", &e, 1))
+		return false;
+	/* The root is its own parent; elsewhere the kernel does not need
+	 * to know. */
+	if (!root)
+		e.attr.st_ino = UNKNOWN_INO;
+	return listing_put(l, "..", &e, 2);
+}
+
+/* The entry to send for ent: its inode number and type, and in a plus
+ * listing its node and attributes, counted (true) when that is possible. */
+static bool entry_param(struct listing *l, const struct store_dirent *ent,
+			struct fuse_entry_param *e)
+{
+	struct store_attr a;
+
+	memset(e, 0, sizeof(*e));
+	e->attr.st_ino = ent->ino;
+	e->attr.st_mode = ent->mode & S_IFMT;
+	if (!l->plus || l->ncounted == l->maxcounted ||
+	    store_getattr(l->fs->store, ent->ref, &a) ||
+	    node_learn(l->fs, ent->ref))
+		return false;
+	entry_of(l->fs, ent->ref, &a, e);
+	return true;
+}
+
+/* Add store entries from the cursor on, as many as fit. */
+static void add_entries(struct listing *l, struct store_dir *d)
 {
 	char name[STORE_NAME_MAX + 1];
+	struct fuse_entry_param e;
 	struct store_dirent ent;
-	struct stat st;
-	size_t len = 0, n;
+	bool counted;
 	off_t next;
 
-	memset(&st, 0, sizeof(st));
 	while (store_dir_peek(d, &ent) == 1) {
 		memcpy(name, ent.name, ent.namelen);
 		name[ent.namelen] = '\0';
-		st.st_ino = ent.ino;
-		st.st_mode = ent.mode & S_IFMT;
 		next = (off_t)(DOT_ENTRIES + store_dir_pos(d) + 1);
-		n = fuse_add_direntry(req, buf + len, size - len, name, &st,
-				      next);
-		if (n > size - len)
+		counted = entry_param(l, &ent, &e);
+		if (!listing_put(l, name, &e, next)) {
+			if (counted)
+				node_unlearn(l->fs, ent.ref);
 			break;
+		}
+		if (counted)
+			l->counted[l->ncounted++] = ent.ref;
 		store_dir_advance(d);
-		len += n;
 	}
-	return len;
+}
+
+/* READDIR and READDIRPLUS: the entries from offset off on. */
+static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi, bool plus)
+{
+	struct store_dir *d = dir_of(fi);
+	struct listing l;
+	store_ref ref;
+	int rc;
+
+	rc = node_ref(fs_of(req), ino, &ref);
+	if (rc == 0)
+		rc = listing_init(&l, req, plus, size);
+	if (rc) {
+		reply_err(req, rc);
+		return;
+	}
+	if (off >= DOT_ENTRIES || add_dots(&l, ref, off)) {
+		/* Not where the last reply left off: seekdir, rewinddir
+		 * or a partly consumed reply.  Position the cursor by
+		 * count. */
+		if (off < 0 || (uint64_t)off != DOT_ENTRIES + store_dir_pos(d))
+			store_dir_seek(d, off > DOT_ENTRIES
+					  ? (uint64_t)off - DOT_ENTRIES : 0);
+		add_entries(&l, d);
+	}
+	listing_reply(&l);
 }
 
 /* ---- poll (see the top of this file) ----------------------------------- */
@@ -849,9 +989,11 @@ static void mmfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * direct-I/O read one after the other, so the serving threads see
 	 * them in order and a pass starts at offset 0 (one version per
 	 * open); with it, they may run out of order on several threads. */
-	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS |
-			FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_AUTO_INVAL_DATA |
-			FUSE_CAP_ASYNC_DIO);
+	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS_AUTO |
+			FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_ASYNC_DIO);
+	/* Every listing is a READDIRPLUS (see the listings section). */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->max_write > MAX_WRITE)
 		conn->max_write = MAX_WRITE;
 }
@@ -1255,32 +1397,13 @@ static void mmfs_opendir(fuse_req_t req, fuse_ino_t ino,
 static void mmfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			 off_t off, struct fuse_file_info *fi)
 {
-	struct mmfs_fs *fs = fs_of(req);
-	struct store_dir *d = dir_of(fi);
-	size_t len = 0;
-	store_ref ref;
-	char *buf;
-	int rc;
+	list_dir(req, ino, size, off, fi, false);
+}
 
-	rc = node_ref(fs, ino, &ref);
-	buf = rc ? NULL : fs_buf(fs, size);
-	if (rc == 0 && !buf)
-		rc = -ENOMEM;
-	if (rc) {
-		reply_err(req, rc);
-		return;
-	}
-	if (off < DOT_ENTRIES && !add_dots(req, ref, buf, size, off, &len)) {
-		fuse_reply_buf(req, buf, len);
-		return;
-	}
-	/* Not where the last reply left off: seekdir, rewinddir or a
-	 * partly consumed reply.  Position the cursor by count. */
-	if (off < 0 || (uint64_t)off != DOT_ENTRIES + store_dir_pos(d))
-		store_dir_seek(d, off > DOT_ENTRIES ? (uint64_t)off - DOT_ENTRIES
-						    : 0);
-	len += add_entries(req, d, buf + len, size - len);
-	fuse_reply_buf(req, buf, len);
+static void mmfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			     off_t off, struct fuse_file_info *fi)
+{
+	list_dir(req, ino, size, off, fi, true);
 }
 
 static void mmfs_releasedir(fuse_req_t req, fuse_ino_t ino,
@@ -1366,7 +1489,8 @@ static void mmfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (n == 0 && is_capacity(name))
 		n = capacity_get(fs, ref, buf, size);
 	else if (n == 0)
-		n = store_getxattr(fs->store, ref, name, buf, size);
+		n = absent_label(name, store_getxattr(fs->store, ref, name,
+						      buf, size));
 	reply_xattr(req, n, buf, size);
 }
 
@@ -1527,6 +1651,7 @@ const struct fuse_lowlevel_ops mmfs_ops = {
 	.fsync = mmfs_fsync,
 	.opendir = mmfs_opendir,
 	.readdir = mmfs_readdir,
+	.readdirplus = mmfs_readdirplus,
 	.releasedir = mmfs_releasedir,
 	.fsyncdir = mmfs_fsyncdir,
 	.statfs = mmfs_statfs,
