@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "initflags.h"
 #include "nodes.h"
 #include "store.h"
 
@@ -39,6 +40,8 @@ struct mmfs_fs {
 	size_t bufsize;
 	struct nodes nodes;     /* the kernel's lookup counts */
 	struct mmfs_file *files;  /* open file handles (ops.c) */
+	struct initflags init;  /* what INIT settled; the kill flags of the
+				   request being served (initflags.h) */
 };
 
 extern const struct fuse_lowlevel_ops mmfs_ops;
