@@ -17,8 +17,10 @@
  *   - Every request is answered by exactly one fuse_reply_*.
  *   - The kernel's cached entries and attributes are never stale: every
  *     change reaches the store through this mount's kernel, which updates
- *     or drops what it caches, except a truncation applied at release,
- *     after which the daemon drops the cached attributes itself.
+ *     or drops what it caches, except a truncation applied at release and
+ *     set-ID bits cleared by a write or an open (replies that carry no
+ *     attributes), after which the daemon drops the cached attributes
+ *     itself.
  */
 #ifndef MMFS_OPS_H
 #define MMFS_OPS_H
