@@ -348,8 +348,9 @@ static bool in_group(fuse_req_t req, uint32_t gid)
 /* Set-ID bits and capabilities, as on local file systems.  A write or
  * truncation clears a regular file's set-user-ID bit, and its
  * set-group-ID bit if it is group-executable or the caller is not in its
- * group, unless the caller has CAP_FSETID; a chown clears them even then
- * (a privileged caller keeps S_ISGID without S_IXGRP).  A write also
+ * group, unless the caller has CAP_FSETID; a chown clears them even then,
+ * on any file but a directory (a privileged caller keeps S_ISGID without
+ * S_IXGRP).  A write also
  * removes the file's capabilities (security.capability), whoever writes.
  *
  * With FUSE_HANDLE_KILLPRIV_V2 (initflags.h; kernel 5.11+) the set-ID
@@ -368,7 +369,7 @@ static bool in_group(fuse_req_t req, uint32_t gid)
 static uint32_t setid_dropped(fuse_req_t req, uint32_t mode, uint32_t gid,
 			      bool privileged)
 {
-	if (!S_ISREG(mode))
+	if (S_ISDIR(mode))
 		return mode;
 	mode &= ~(uint32_t)S_ISUID;
 	if ((mode & S_ISGID) &&

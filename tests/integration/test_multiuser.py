@@ -522,20 +522,27 @@ def test_unprivileged_writes_clear_set_id_bits_in_every_stat(shared,
 @pytest.mark.parametrize("owner", [0, USER])
 def test_chown_clears_set_id_bits(shared, tmpfs_base, owner):
     """A chown clears S_ISUID, and S_ISGID of a group-executable file,
-    whoever calls, root included; root keeps S_ISGID without S_IXGRP."""
+    whoever calls, root included, on anything but a directory; root keeps
+    S_ISGID without S_IXGRP."""
+    names = ("suid", "sgid-nox", "fifo", "dir")
+
     def setup(d):
         make_file(f"{d}/suid", b"xy", 0o6755, owner=(owner, owner))
         make_file(f"{d}/sgid-nox", b"xy", 0o2644, owner=(owner, owner))
+        os.mkfifo(f"{d}/fifo")
+        os.chown(f"{d}/fifo", owner, owner)
+        os.chmod(f"{d}/fifo", 0o6555)
+        make_dir(f"{d}/dir", 0o6755, owner=(owner, owner))
 
     def stmts(d):
         return [(n, f"P = {d!r}+'/{n}'; os.chown(P, -1, {owner}); "
                     f"result = oct(os.stat(P).st_mode)")
-                for n in ("suid", "sgid-nox")]
+                for n in names]
 
     got = both(shared.mnt, tmpfs_base, setup, stmts, uid=owner)
-    assert got == {"suid": oct(0o100755), "sgid-nox": oct(0o102644)}
-    assert modes_seen(shared.mnt, ("suid", "sgid-nox")) == \
-        modes_seen(tmpfs_base, ("suid", "sgid-nox"))
+    assert got == {"suid": oct(0o100755), "sgid-nox": oct(0o102644),
+                   "fifo": oct(0o10555), "dir": oct(0o46755)}
+    assert modes_seen(shared.mnt, names) == modes_seen(tmpfs_base, names)
 
 
 @pytest.mark.parametrize("how", sorted(WRITES) + ["chown"])
