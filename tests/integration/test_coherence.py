@@ -5,9 +5,10 @@ The fast path: a repeated stat or lookup of an unchanged file is answered
 by the kernel without a request to the daemon (counted by the daemon and
 shown by mmfsctl stat), and a pwrite is one request: the daemon clears
 set-ID bits and capabilities itself (FUSE_HANDLE_KILLPRIV_V2), so the
-kernel does not ask getxattr(security.capability) before each write.  The guarantee: whatever another process changes
-through the mount -- data, size, mode, names -- the next stat, read, lookup
-or mapping access in this process sees it, with no waiting.
+kernel does not ask getxattr(security.capability) before each write.
+The guarantee: whatever another process changes through the mount --
+data, size, mode, names -- the next stat, read, lookup or mapping access
+in this process sees it, with no waiting.
 """
 
 import mmap
