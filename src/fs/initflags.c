@@ -102,8 +102,11 @@ static uint64_t add_flags(const struct initflags *st, char *msg, size_t len)
 	if (!add || len < HEADER_OUT + INIT_OUT_MIN)
 		return 0;
 	memcpy(&out, msg + HEADER_OUT, INIT_OUT_MIN);
-	out.flags |= FUSE_INIT_EXT | (uint32_t)add;
-	out.flags2 |= (uint32_t)(add >> 32);
+	out.flags |= (uint32_t)add;
+	if (add >> 32) {        /* offered, so the kernel knows flags2 */
+		out.flags |= FUSE_INIT_EXT;
+		out.flags2 |= (uint32_t)(add >> 32);
+	}
 	memcpy(msg + HEADER_OUT, &out, INIT_OUT_MIN);
 	return add;
 }

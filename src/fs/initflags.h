@@ -18,8 +18,9 @@
  * and every write to it to functions of ours.  initflags_read() sees each
  * raw request: the INIT request's offer (flags, and flags2 when
  * FUSE_INIT_EXT is set) and the kill flags of the others.
- * initflags_writev() sees each reply: to the INIT reply it adds
- * FUSE_INIT_EXT and the wanted flags the kernel offered.  Chosen over
+ * initflags_writev() sees each reply: to the INIT reply it adds the
+ * wanted flags the kernel offered, with FUSE_INIT_EXT when one of them
+ * is in flags2.  Chosen over
  * building a newer libfuse (>= 3.17) at setup time: nothing to build and
  * ship beside Debian's libfuse, and the same code keeps working if a newer
  * libfuse negotiates the flags itself.

@@ -151,6 +151,22 @@ static void test_not_offered(void)
 	CHECK(st.answered && st.added == 0, "answered, nothing added");
 }
 
+static void test_no_init_ext(void)
+{
+	/* A kernel with KILLPRIV_V2 but no flags2 at all (5.11 to 5.16). */
+	struct init_request req = init_request(4, FUSE_HANDLE_KILLPRIV_V2, 0);
+	struct init_reply rep = libfuse_reply(4), got;
+	struct initflags st = { 0 };
+
+	rep.out.flags = FUSE_ASYNC_READ;        /* libfuse adds no INIT_EXT */
+	feed(&st, &req, sizeof(req));
+	send_reply(&st, &rep.h, sizeof(rep.h), &rep.out, sizeof(rep.out),
+		   &got, sizeof(got));
+	CHECK(got.out.flags == (FUSE_ASYNC_READ | FUSE_HANDLE_KILLPRIV_V2),
+	      "KILLPRIV_V2 without INIT_EXT: %#x", got.out.flags);
+	CHECK(got.out.flags2 == 0, "no flags2");
+}
+
 static void test_old_kernel_short_init(void)
 {
 	/* Before 7.36 fuse_init_in ended after flags. */
@@ -253,6 +269,7 @@ int main(void)
 {
 	test_offer_granted();
 	test_not_offered();
+	test_no_init_ext();
 	test_old_kernel_short_init();
 	test_other_messages_pass();
 	test_kill_flags();
