@@ -350,8 +350,8 @@ static bool in_group(fuse_req_t req, uint32_t gid)
  * set-group-ID bit if it is group-executable or the caller is not in its
  * group, unless the caller has CAP_FSETID; a chown clears them even then,
  * on any file but a directory (a privileged caller keeps S_ISGID without
- * S_IXGRP).  A write also
- * removes the file's capabilities (security.capability), whoever writes.
+ * S_IXGRP).  A write also removes the file's capabilities
+ * (security.capability), whoever writes.
  *
  * With FUSE_HANDLE_KILLPRIV_V2 (initflags.h; kernel 5.11+) the set-ID
  * bits are ours to clear, and the kernel says on each request when, since
