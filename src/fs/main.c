@@ -3,12 +3,14 @@
  * With -o remount it changes a mount and exits (remount.h).  Startup: parse
  * the command line, open (or create) the store, create the FUSE session
  * (mmfs_ops guarded against changes while remounted read-only,
- * rowatch.h), install signal handlers, mount, become a daemon (unless
- * -f/-d; the parent exits only once the mount is in place), then serve in
- * one thread -- deliberately: measured faster for single callers, and the
- * store expects its owner's calls serialised.  Teardown runs the same
- * steps backwards; a mount that failed removes the arena it created
- * (store_discard).  Every error before the daemon detaches is one line on
+ * rowatch.h), install signal handlers, mount, route the session's device
+ * I/O through initflags (initflags.h: the INIT flags libfuse 3.14 cannot
+ * negotiate), answer the kernel's INIT request and say what the kernel
+ * cannot do, become a daemon (unless -f/-d; the parent exits only once
+ * the mount is in place and answered INIT), then serve on several threads
+ * (serve.h).  Teardown runs the same steps backwards; a mount that failed
+ * removes the arena it created (store_discard).  Every error before the
+ * daemon detaches is one line on
  * stderr and exit status 1; a clean unmount exits 0.
  */
 #define FUSE_USE_VERSION 34
@@ -24,6 +26,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "initflags.h"
 #include "mounts.h"
 #include "ops.h"
 #include "opts.h"
@@ -171,6 +174,87 @@ static int session_args(struct fuse_args *args, const struct mmfs_opts *o,
 	return rc;
 }
 
+/* Read and answer one request, counting it by opcode in the arena's
+ * statistics area (reqstats.h; mmfsctl stat shows them: how many round
+ * trips each idiom costs).  A request read into a pipe (FUSE_BUF_IS_FD)
+ * is not in memory and not counted; splice is not enabled (the custom
+ * I/O of initflags has none), so none is.  Returns 1 when a request was
+ * served, 0 when the session ended, -errno (-EINTR: a signal). */
+static int serve_one(struct fuse_session *se, struct fuse_buf *buf,
+		     struct reqstats *stats)
+{
+	int rc = fuse_session_receive_buf(se, buf);
+
+	if (rc <= 0)
+		return rc;
+	if (!(buf->flags & FUSE_BUF_IS_FD))
+		reqstats_count(stats, buf->mem, buf->size);
+	fuse_session_process_buf(se, buf);
+	return 1;
+}
+
+/* The session's reads and writes of /dev/fuse go through initflags
+ * (initflags.h), which sees the INIT exchange and each raw request.
+ * fuse_session_mount has opened the device; fuse_session_custom_io
+ * takes the same descriptor (it only records it). */
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	struct mmfs_fs *fs = userdata;
+
+	return initflags_read(&fs->init, fd, buf, len);
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count,
+			 void *userdata)
+{
+	struct mmfs_fs *fs = userdata;
+
+	return initflags_writev(&fs->init, fd, iov, count);
+}
+
+static const struct fuse_custom_io mmfs_io = {
+	.read = io_read,
+	.writev = io_writev,
+};
+
+static int use_initflags(struct fuse_session *se)
+{
+	int rc = fuse_session_custom_io(se, &mmfs_io, fuse_session_fd(se));
+
+	if (rc)
+		fprintf(stderr, "mount.mmfs: custom FUSE I/O: %s\n",
+			strerror(-rc));
+	return rc;
+}
+
+/* Answer the kernel's INIT request, which it sent at mount: then what
+ * the kernel can do is known while the command still has its stderr.
+ * Returns 0, or -1 if the session ended first. */
+static int serve_init(struct fuse_session *se, struct fuse_buf *buf,
+		      struct reqstats *stats, const struct initflags *init)
+{
+	int rc = 0;
+
+	while (!init->answered && !fuse_session_exited(se)) {
+		rc = serve_one(se, buf, stats);
+		if (rc == 0 || (rc < 0 && rc != -EINTR))
+			break;
+	}
+	if (init->answered)
+		return 0;
+	fprintf(stderr, "mount.mmfs: the kernel's INIT request never came%s%s\n",
+		rc < 0 ? ": " : "", rc < 0 ? strerror(-rc) : "");
+	return -1;
+}
+
+/* Say once what the kernel cannot do that mmfs would use. */
+static void report_init(const struct initflags *init)
+{
+	if (!initflags_granted(init, INITFLAGS_DIO_ALLOW_MMAP))
+		fprintf(stderr, "mount.mmfs: kernel cannot map direct-I/O "
+			"files; read-only shared mappings fail with ENODEV\n");
+}
+
 /* The request counters of the store's statistics area (NULL: none). */
 static struct reqstats *store_reqstats(struct store *s)
 {
@@ -180,13 +264,15 @@ static struct reqstats *store_reqstats(struct store *s)
 	return reqstats_in(area, size);
 }
 
-/* Mount, detach and serve until unmounted.  Returns the exit status;
- * *mounted says whether the mount was made. */
+/* Mount, answer INIT, detach and serve until unmounted.  Returns the
+ * exit status; *mounted says whether the mount was made. */
 static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		 const char *mnt, struct mmfs_fs *fs, bool *mounted)
 {
 	struct serve_pool *pool = NULL;
 	struct fuse_lowlevel_ops ops;
+	struct reqstats *stats = store_reqstats(fs->store);
+	struct fuse_buf buf = { .mem = NULL };
 	struct fuse_session *se;
 	int ret = 1;
 
@@ -201,16 +287,18 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		goto out_signals;
 	*mounted = true;
 	fs->ro = ro_watch_create(mnt);
+	reqstats_reset(stats);
+	if (use_initflags(se) || serve_init(se, &buf, stats, &fs->init))
+		goto out_unmount;
+	report_init(&fs->init);
 	if (!o->foreground && fuse_daemonize(0))
 		goto out_unmount;
 	if (!o->foreground)
 		(void)store_adopt(fs->store);   /* mmfsctl names this pid */
-	/* requests counted in the arena's statistics area (reqstats.h;
-	 * mmfsctl stat shows them: the round trips each idiom costs) */
-	ret = serve_run(se, store_reqstats(fs->store), o->threads, &pool) ?
-	      1 : 0;
+	ret = serve_run(se, stats, o->threads, &pool) ? 1 : 0;
 	serve_join(se, pool);   /* before unmount closes the session fd */
 out_unmount:
+	free(buf.mem);
 	fuse_session_unmount(se);
 	store_retire(fs->store);        /* a new mount may now wait for us */
 	ro_watch_destroy(fs->ro);

@@ -16,11 +16,17 @@
  * every read and write reaches the daemon, which serialises them, so a
  * reader sees a whole write or none of it (and the kernel's cached i_size
  * does not matter).  An O_RDWR open uses the page cache, dropped at each
- * open, so that mmap(MAP_SHARED) works.  The kernel drops cached pages
- * of a file when a direct-I/O write to it passes through, so no page is
- * ever stale (test_coherence.py and test_mmap.py check it); that makes FUSE_CAP_AUTO_INVAL_DATA useless, and it is off:
- * it dropped a writer's pages at each read that followed a write, because
- * the kernel's mtime and ours never match to the nanosecond.
+ * open, so that mmap(MAP_SHARED) works; with FUSE_DIRECT_IO_ALLOW_MMAP
+ * (initflags.h; kernel 6.6+) the kernel maps direct-I/O opens too, through
+ * the same page cache, so O_RDONLY descriptors map read-only and shared.
+ * The kernel drops cached pages of a file (unmapping them) when a
+ * direct-I/O write to it passes through, before sending it, and a
+ * direct-I/O read first writes back dirty pages of its range, so no
+ * mapping or page-cache read stays stale (test_coherence.py and
+ * test_mmap.py check it); that makes FUSE_CAP_AUTO_INVAL_DATA useless,
+ * and it is off: it dropped a writer's pages at each read that followed a
+ * write, because the kernel's mtime and ours never match to the
+ * nanosecond.
  *
  * Deferred O_TRUNC.  With FUSE_CAP_ATOMIC_O_TRUNC the kernel passes O_TRUNC
  * to open instead of truncating first.  The handle remembers it
@@ -54,11 +60,12 @@
  * One version per open.  A regular file opened O_RDONLY reads through a
  * store snapshot (store_snap_*): every read of one pass sees the same
  * committed version, whatever the read sizes and whatever writers commit
- * meanwhile.  A pass starts at the handle's first read and at every read
- * at offset 0 (lseek(0) and read again: the newest version), and ends
- * when a read reaches the version's end: that read returns 0 (EOF) and the
- * next read starts a new pass at the newest version, so `tail -f` still
- * sees appends.  The version's blocks stay alive until the pass ends or
+ * meanwhile.  A pass is a run of sequential reads: it goes on while each
+ * read starts where the one before ended, and any other read (the first,
+ * one at offset 0 after lseek, a pread elsewhere, the page faults of a
+ * mapping) starts a new pass at the newest version.  A pass also ends
+ * when a read reaches the version's end: that read returns 0 (EOF) and
+ * the next read sees the newest version, so `tail -f` sees appends.  The version's blocks stay alive until the pass ends or
  * the handle is released (format.h, "Versions").
  *
  * Ring logs (".ring" files, src/ring/ring.h) always use direct I/O; their
@@ -132,6 +139,7 @@ struct mmfs_file {
 	bool versioned;         /* reads come from snap (see above) */
 	struct ring_reader reader;
 	struct store_snap snap; /* the version this handle reads */
+	uint64_t pass_next;     /* where the pass's last read ended */
 	struct timespec seen;   /* mtime at open or the last read at 0 */
 	pthread_mutex_t lock;   /* the fields above, between threads */
 	store_ref ref;          /* the file (0 until create has made it) */
@@ -460,42 +468,95 @@ static bool in_group(fuse_req_t req, uint32_t gid)
 	return false;
 }
 
-/* Writing or truncating a file clears its set-user-ID bit, and its
+/* Set-ID bits and capabilities, as on local file systems.  A write or
+ * truncation clears a regular file's set-user-ID bit, and its
  * set-group-ID bit if it is group-executable or the caller is not in its
- * group, unless the caller is privileged -- as on local file systems.  With FUSE_CAP_HANDLE_KILLPRIV
- * (libfuse's default) the kernel leaves this to us where it cannot do it
- * itself: direct I/O writes and opens with O_TRUNC (page-cache writes,
- * truncate(2) and chown(2) it handles).  The kernel's test is CAP_FSETID,
- * which we cannot see: uid 0 stands for it. */
-static uint32_t killed_mode(fuse_req_t req, uint32_t mode, uint32_t gid)
+ * group, unless the caller has CAP_FSETID; a chown clears them even then,
+ * on any file but a directory (a privileged caller keeps S_ISGID without
+ * S_IXGRP).  A write also removes the file's capabilities
+ * (security.capability), whoever writes.
+ *
+ * With FUSE_HANDLE_KILLPRIV_V2 (initflags.h; kernel 5.11+) the set-ID
+ * bits are ours to clear, and the kernel says on each request when, since
+ * it can test CAP_FSETID and we cannot: FUSE_WRITE_KILL_SUIDGID on a
+ * WRITE, FUSE_OPEN_KILL_SUIDGID on an OPEN with O_TRUNC (both dropped by
+ * libfuse: initflags reads them), FATTR_KILL_SUIDGID on a truncation and
+ * on every chown (FUSE_SET_ATTR_KILL_SUID to setattr).  In exchange it
+ * marks a file S_NOSEC once a page-cache write found nothing to clear,
+ * and stops asking getxattr(security.capability) before each write.
+ * Without it the kernel clears the bits itself, except on direct-I/O
+ * writes and opens with O_TRUNC, where uid 0 stands for CAP_FSETID.
+ * Either way the kernel removes capabilities on truncate, chown and
+ * unmarked page-cache writes, never on direct-I/O writes: every write
+ * removes them here. */
+static uint32_t setid_dropped(fuse_req_t req, uint32_t mode, uint32_t gid,
+			      bool privileged)
 {
-	if (fuse_req_ctx(req)->uid == 0 || !S_ISREG(mode))
+	if (S_ISDIR(mode))
 		return mode;
 	mode &= ~(uint32_t)S_ISUID;
-	if ((mode & S_ISGID) && ((mode & S_IXGRP) || !in_group(req, gid)))
+	if ((mode & S_ISGID) &&
+	    ((mode & S_IXGRP) || (!privileged && !in_group(req, gid))))
 		mode &= ~(uint32_t)S_ISGID;
 	return mode;
 }
 
-static int kill_suid(fuse_req_t req, store_ref ref)
+static bool killpriv_v2(struct mmfs_fs *fs)
+{
+	return initflags_granted(&fs->init, INITFLAGS_KILLPRIV_V2);
+}
+
+/* Does this WRITE or OPEN with O_TRUNC ask to clear set-ID bits? */
+static bool kill_asked(fuse_req_t req)
+{
+	struct mmfs_fs *fs = fs_of(req);
+
+	if (killpriv_v2(fs))
+		return initflags_kill_suidgid();
+	return fuse_req_ctx(req)->uid != 0;
+}
+
+/* Clear the set-ID bits of ino (ref) as a write or truncation does, and
+ * drop the attributes the kernel cached: it learns of the new mode from
+ * no reply of a write or an open.  Offset -1 touches no page, so the
+ * notification cannot wait for a request this thread must answer. */
+static int kill_setid(fuse_req_t req, fuse_ino_t ino, store_ref ref)
 {
 	struct mmfs_fs *fs = fs_of(req);
 	struct store_attr a, in;
 	int rc;
 
-	if (fuse_req_ctx(req)->uid == 0)
-		return 0;
 	rc = store_getattr(fs->store, ref, &a);
-	if (rc || killed_mode(req, a.mode, a.gid) == a.mode)
+	if (rc || setid_dropped(req, a.mode, a.gid, false) == a.mode)
 		return rc;
 	memset(&in, 0, sizeof(in));
-	in.mode = killed_mode(req, a.mode, a.gid);
-	return store_setattr(fs->store, ref, STORE_SET_MODE, &in, NULL);
+	in.mode = setid_dropped(req, a.mode, a.gid, false);
+	rc = store_setattr(fs->store, ref, STORE_SET_MODE, &in, NULL);
+	if (rc == 0 && fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	return rc;
 }
 
-/* Add to a setattr that changes the size the set-ID bits it clears. */
-static int truncate_mode(fuse_req_t req, store_ref ref, unsigned *mask,
-			 struct store_attr *in)
+/* A write removes the file's capabilities, whoever writes (see above). */
+static int drop_caps(struct mmfs_fs *fs, store_ref ref)
+{
+	int rc = store_removexattr(fs->store, ref, "security.capability");
+
+	return rc == -ENODATA ? 0 : rc;
+}
+
+/* What a write(2) clears before it writes (see above). */
+static int write_kills(fuse_req_t req, fuse_ino_t ino, store_ref ref)
+{
+	int rc = kill_asked(req) ? kill_setid(req, ino, ref) : 0;
+
+	return rc ? rc : drop_caps(fs_of(req), ref);
+}
+
+/* Add to a setattr the set-ID bits it clears (see above): privileged
+ * callers keep S_ISGID on a file that is not group-executable. */
+static int setattr_kill(fuse_req_t req, store_ref ref, bool privileged,
+			unsigned *mask, struct store_attr *in)
 {
 	struct store_attr a;
 	uint32_t mode;
@@ -505,11 +566,29 @@ static int truncate_mode(fuse_req_t req, store_ref ref, unsigned *mask,
 		return rc;
 	mode = *mask & STORE_SET_MODE ? (a.mode & S_IFMT) | (in->mode & 07777)
 				      : a.mode;
-	mode = killed_mode(req, mode, *mask & STORE_SET_GID ? in->gid : a.gid);
+	mode = setid_dropped(req, mode, a.gid, privileged);
 	if (mode != a.mode || (*mask & STORE_SET_MODE)) {
 		*mask |= STORE_SET_MODE;
 		in->mode = mode;
 	}
+	return 0;
+}
+
+/* The set-ID bits a setattr clears: what the kernel asks for with
+ * KILLPRIV_V2 (a chown asks whoever calls: uid 0 stands for
+ * CAP_FSETID), else those a truncation by anyone but uid 0 clears. */
+static int setattr_setid(fuse_req_t req, store_ref ref, int to_set,
+			 unsigned *mask, struct store_attr *in)
+{
+	bool root = fuse_req_ctx(req)->uid == 0;
+
+	if (to_set & FUSE_SET_ATTR_KILL_SUID)
+		return setattr_kill(req, ref,
+				    root && (*mask & (STORE_SET_UID |
+						      STORE_SET_GID)),
+				    mask, in);
+	if (!killpriv_v2(fs_of(req)) && (*mask & STORE_SET_SIZE) && !root)
+		return setattr_kill(req, ref, false, mask, in);
 	return 0;
 }
 
@@ -538,12 +617,19 @@ static int write_pos(struct mmfs_fs *fs, store_ref ref,
 }
 
 /* Every write to a ring log is one record, at the end, whatever the
- * offset; a deferred O_TRUNC clears the ring first. */
+ * offset; a deferred O_TRUNC clears the ring first.  Page-cache
+ * write-back (from a shared writable mapping: rings use direct I/O,
+ * which the kernel maps with FUSE_DIRECT_IO_ALLOW_MMAP) carries pages,
+ * not records: -EPERM, which msync(2) reports. */
 static ssize_t ring_write(struct mmfs_fs *fs, store_ref ref,
-			  struct mmfs_file *f, const char *buf, size_t size)
+			  struct mmfs_file *f, const struct fuse_file_info *fi,
+			  const char *buf, size_t size)
 {
-	int rc = f->trunc_pending ? ring_clear(fs->store, ref) : 0;
+	int rc;
 
+	if (fi->writepage)
+		return -EPERM;
+	rc = f->trunc_pending ? ring_clear(fs->store, ref) : 0;
 	if (rc)
 		return rc;
 	f->trunc_pending = false;
@@ -988,9 +1074,12 @@ static void mmfs_init(void *userdata, struct fuse_conn_info *conn)
 	/* No ASYNC_DIO: the kernel then sends the requests of one large
 	 * direct-I/O read one after the other, so the serving threads see
 	 * them in order and a pass starts at offset 0 (one version per
-	 * open); with it, they may run out of order on several threads. */
+	 * open); with it, they may run out of order on several threads.
+	 * HANDLE_KILLPRIV (v1) would leave truncate and chown to us without
+	 * saying who asks; v2 (initflags.h) says it.  See setid_dropped. */
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS_AUTO |
-			FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_ASYNC_DIO);
+			FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_ASYNC_DIO |
+			FUSE_CAP_HANDLE_KILLPRIV);
 	/* Every listing is a READDIRPLUS (see the listings section). */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
@@ -1067,10 +1156,8 @@ static void mmfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		rc = finish_trunc(fs, ref, file_of(fi));
 		pthread_mutex_unlock(&file_of(fi)->lock);
 	}
-	/* A truncation clears set-ID bits (see kill_suid); the kernel may
-	 * have asked for part of that already. */
-	if (rc == 0 && (mask & STORE_SET_SIZE))
-		rc = truncate_mode(req, ref, &mask, &in);
+	if (rc == 0)
+		rc = setattr_setid(req, ref, to_set, &mask, &in);
 	if (rc == 0)
 		rc = store_setattr(fs->store, ref, mask, &in, &out);
 	reply_attr(req, rc, ref, &out);
@@ -1214,8 +1301,9 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 	/* Only regular files come here: the kernel opens directories with
 	 * opendir and serves devices and FIFOs itself. */
 	rc = node_ref(fs, ino, &ref);
-	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE))
-		rc = kill_suid(req, ref);
+	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) &&
+	    kill_asked(req))
+		rc = kill_setid(req, ino, ref);
 	if (rc == 0)
 		rc = store_getattr(fs->store, ref, &a);
 	if (rc) {
@@ -1243,7 +1331,7 @@ static ssize_t read_version(struct mmfs_fs *fs, store_ref ref,
 {
 	ssize_t n;
 
-	if (off == 0 || !f->snap.taken) {
+	if (!f->snap.taken || off != f->pass_next) {
 		store_snap_drop(fs->store, &f->snap);
 		n = store_snap_take(fs->store, ref, &f->snap);
 		if (n)
@@ -1252,6 +1340,7 @@ static ssize_t read_version(struct mmfs_fs *fs, store_ref ref,
 	n = store_snap_read(fs->store, &f->snap, off, buf, size);
 	if (n == 0)
 		store_snap_drop(fs->store, &f->snap);   /* the pass ends */
+	f->pass_next = off + (uint64_t)(n > 0 ? n : 0);
 	return n;
 }
 
@@ -1312,12 +1401,12 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 	n = node_ref(fs, ino, &ref);
 	if (n == 0 && !fi->writepage)
-		n = kill_suid(req, ref);
+		n = write_kills(req, ino, ref);
 	pthread_mutex_lock(&f->lock);
 	if (n == 0)
 		n = write_pos(fs, ref, fi, off, &pos);
 	if (n == 0 && f->ring)
-		n = ring_write(fs, ref, f, buf, size);
+		n = ring_write(fs, ref, f, fi, buf, size);
 	else if (n == 0)
 		n = store_write(fs->store, ref, pos, buf, size,
 				f->trunc_pending);

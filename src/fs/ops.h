@@ -25,8 +25,10 @@
  *     open file is released; either way it is destroyed once.
  *   - The kernel's cached entries and attributes are never stale: every
  *     change reaches the store through this mount's kernel, which updates
- *     or drops what it caches, except a truncation applied at release,
- *     after which the daemon drops the cached attributes itself.
+ *     or drops what it caches, except a truncation applied at release and
+ *     set-ID bits cleared by a write or an open (replies that carry no
+ *     attributes), after which the daemon drops the cached attributes
+ *     itself.
  */
 #ifndef MMFS_OPS_H
 #define MMFS_OPS_H
@@ -38,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "initflags.h"
 #include "nodes.h"
 #include "pollq.h"
 #include "store.h"
@@ -52,6 +55,8 @@ struct mmfs_fs {
 	struct ro_watch *ro;    /* remounted read-only? (rowatch.h); NULL */
 	struct mmfs_file *files;  /* open file handles (ops.c) */
 	struct pollq polls;     /* poll handles waiting for a change */
+	struct initflags init;  /* what INIT settled; the kill flags of the
+				   request being served (initflags.h) */
 };
 
 extern const struct fuse_lowlevel_ops mmfs_ops;

@@ -79,7 +79,6 @@ int serve_run(struct fuse_session *se, struct reqstats *stats,
 {
 	struct serve_pool *pool = NULL;
 
-	reqstats_reset(stats);
 	if (threads > SERVE_THREADS_MAX)
 		threads = SERVE_THREADS_MAX;
 	if (threads > 1 && (pool = calloc(1, sizeof(*pool)))) {

@@ -13,7 +13,7 @@ Run as a script, it is a worker process of the concurrency tests:
     python3 helpers.py replace-reader  PATH SECONDS
     python3 helpers.py counter-flock   PATH N
     python3 helpers.py counter-lockf   PATH N
-    python3 helpers.py mapper          PATH          (commands on stdin)
+    python3 helpers.py mapper          PATH [ro]     (commands on stdin)
     python3 helpers.py churn           DIR SECONDS
     python3 helpers.py check-churn     DIR
 
@@ -157,6 +157,15 @@ def stop_process(pid, timeout=10):
     if not wait_for(lambda: all(s in "tT" for s in _task_states(pid)),
                     timeout):
         raise AssertionError(f"process {pid} did not stop within {timeout} s")
+
+
+def kernel_at_least(major, minor):
+    """Is the running kernel Linux major.minor or later?"""
+    nums = []
+    for part in os.uname().release.split(".")[:2]:
+        digits = "".join(c for c in part if c.isdigit())
+        nums.append(int(digits or 0))
+    return tuple(nums) >= (major, minor)
 
 
 def wait_for(pred, timeout, interval=0.02):
@@ -440,16 +449,25 @@ def w_counter_lockf(path, n):
     return {"increments": n}
 
 
-def w_mapper(path):
-    """Map path (O_RDWR, MAP_SHARED) and obey commands from stdin:
-         poke OFF HEX    store bytes into the mapping (no msync)
+def w_mapper(path, mode="rw"):
+    """Map path (mode rw: O_RDWR, MAP_SHARED; ro: the usual read-only way,
+    open(path, 'rb') and mmap ACCESS_READ, which is MAP_SHARED) and obey
+    commands from stdin:
+         poke OFF HEX    store bytes into the mapping (no msync; rw only)
          sync            msync(MS_SYNC) the whole mapping
          peek OFF LEN    print the mapping's bytes as hex
          quit
     Answers one line per command ("ok" or the hex)."""
-    fd = os.open(path, os.O_RDWR)
-    size = os.fstat(fd).st_size
-    m = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    if mode == "ro":
+        f = open(path, "rb")
+        fd = os.dup(f.fileno())
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        f.close()
+    else:
+        fd = os.open(path, os.O_RDWR)
+        size = os.fstat(fd).st_size
+        m = mmap.mmap(fd, size, mmap.MAP_SHARED,
+                      mmap.PROT_READ | mmap.PROT_WRITE)
     print("ready", flush=True)
     for line in sys.stdin:
         cmd = line.split()

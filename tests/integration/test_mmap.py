@@ -1,9 +1,16 @@
 """Guarantee 3: processes share a variable through mmap(MAP_SHARED).
 
-Cache policy: O_RDWR opens use the page cache (so they can be mapped);
-O_RDONLY and O_WRONLY opens use direct I/O.  Stores through a mapping reach
-read(2)ers after msync(MS_SYNC); write(2)s by other processes are visible
-in mappings at once.  Every actor below is a separate process."""
+Cache policy: O_RDWR opens use the page cache; O_RDONLY and O_WRONLY opens
+use direct I/O, which kernels 6.6 and later map too, once the daemon
+negotiates FUSE_DIRECT_IO_ALLOW_MMAP (src/fs/initflags.c): a read-only
+shared mapping of an O_RDONLY descriptor works, as Python's and Perl's
+usual ways of mapping a file need.  Every write(2) through the mount --
+in place or a whole replace -- is visible in every mapping as soon as it
+returns; a store through a mapping is visible to read(2) in every process
+at once, and msync(MS_SYNC) puts it in the arena.  The mappings are made
+by the programs people use: Python's mmap, Perl's File::Map and
+Sys::Mmap (tests/integration/mapper.pl).  Every actor is a separate
+process."""
 
 import errno
 import mmap
@@ -13,16 +20,41 @@ import subprocess
 import pytest
 
 import helpers
-from helpers import run, spawn_worker
+from helpers import run
 
 SIZE = 3 * 4096 + 100          # several pages, the last one partial
+HERE = os.path.dirname(os.path.abspath(__file__))
+NO_MMAP_LINE = ("mount.mmfs: kernel cannot map direct-I/O files; read-only "
+                "shared mappings fail with ENODEV")
+
+# Linux 6.6 added FUSE_DIRECT_IO_ALLOW_MMAP: before it, a direct-I/O file
+# (an O_RDONLY open here) cannot be mapped shared at all.
+KERNEL_MAPS_DIRECT_IO = helpers.kernel_at_least(6, 6)
+
+# How each kind of mapper maps the file: (argv after the path, read-only).
+MAPPERS = {
+    "python-rw": (lambda p: [helpers.PYTHON, os.path.join(HERE, "helpers.py"),
+                             "mapper", p, "rw"], False),
+    "python-ro": (lambda p: [helpers.PYTHON, os.path.join(HERE, "helpers.py"),
+                             "mapper", p, "ro"], True),
+    "file-map-rw": (lambda p: ["perl", os.path.join(HERE, "mapper.pl"),
+                               "file-map-rw", p], False),
+    "file-map-ro": (lambda p: ["perl", os.path.join(HERE, "mapper.pl"),
+                               "file-map-ro", p], True),
+    "sys-mmap-ro": (lambda p: ["perl", os.path.join(HERE, "mapper.pl"),
+                               "sys-mmap-ro", p], True),
+}
 
 
 class Mapper:
-    """A worker process holding an O_RDWR MAP_SHARED mapping of a file."""
+    """A process holding a MAP_SHARED mapping of a file (O_RDWR unless a
+    read-only kind of MAPPERS is given)."""
 
-    def __init__(self, path):
-        self.proc = spawn_worker("mapper", path, stdin=subprocess.PIPE)
+    def __init__(self, path, kind="python-rw"):
+        argv, _ = MAPPERS[kind]
+        self.proc = subprocess.Popen(argv(path), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         assert self._line() == "ready"
 
     def _line(self):
@@ -44,6 +76,9 @@ class Mapper:
 
     def peek(self, off, n):
         return bytes.fromhex(self.cmd("peek", off, n))
+
+    def peek_all(self, n):
+        return self.peek(0, n)
 
     def close(self):
         if self.proc.poll() is None:
@@ -67,8 +102,8 @@ def shared(mnt):
         f.write(b"." * SIZE)
     mappers = []
 
-    def new_mapper():
-        mappers.append(Mapper(p))
+    def new_mapper(kind="python-rw"):
+        mappers.append(Mapper(p, kind))
         return mappers[-1]
 
     yield p, new_mapper
@@ -154,27 +189,176 @@ def test_read_through_rdwr_descriptor_sees_other_writes(shared):
         os.close(fd)
 
 
-def test_mmap_needs_rdwr_and_rdwr_maps_here(mnt):
-    """A shared mapping needs an O_RDWR descriptor: O_RDONLY opens use
-    direct I/O, which the kernel will not map shared (ENODEV: libfuse 3.14
-    cannot negotiate FUSE_DIRECT_IO_ALLOW_MMAP), even for reading only."""
-    p = os.path.join(mnt, "f")
+def test_read_only_shared_mapping_of_an_rdonly_descriptor(mmfs):
+    """mmap(MAP_SHARED, PROT_READ) of an O_RDONLY descriptor works where
+    the kernel can map direct-I/O files (6.6+); elsewhere it fails with
+    ENODEV and the mount said so, in one line.  A writable shared mapping
+    needs O_RDWR either way (EACCES: the kernel's rule)."""
+    m = mmfs()
+    p = m.path("f")
     with open(p, "wb") as f:
         f.write(b"x" * 8192)
     fd = os.open(p, os.O_RDONLY)
     try:
+        if KERNEL_MAPS_DIRECT_IO:
+            ro = mmap.mmap(fd, 8192, mmap.MAP_SHARED, mmap.PROT_READ)
+            assert ro[:] == b"x" * 8192
+            ro.close()
+        else:
+            with pytest.raises(OSError) as e:
+                mmap.mmap(fd, 8192, mmap.MAP_SHARED, mmap.PROT_READ)
+            assert e.value.errno == errno.ENODEV, e.value
         with pytest.raises(OSError) as e:
-            mmap.mmap(fd, 8192, mmap.MAP_SHARED, mmap.PROT_READ)
-        assert e.value.errno == errno.ENODEV, e.value
+            mmap.mmap(fd, 8192, mmap.MAP_SHARED,
+                      mmap.PROT_READ | mmap.PROT_WRITE)
+        assert e.value.errno == errno.EACCES, e.value
     finally:
         os.close(fd)
+    assert m.stderr.count(NO_MMAP_LINE) == (0 if KERNEL_MAPS_DIRECT_IO
+                                            else 1), m.stderr
     fd = os.open(p, os.O_RDWR)
-    m = mmap.mmap(fd, 8192, mmap.MAP_SHARED)
-    m[0:5] = b"hello"
-    m.flush()
-    m.close()
+    rw = mmap.mmap(fd, 8192, mmap.MAP_SHARED)
+    rw[0:5] = b"hello"
+    rw.flush()
+    rw.close()
     os.close(fd)
     assert open(p, "rb").read(5) == b"hello"
+
+
+def need_mapper(kind):
+    if MAPPERS[kind][1] and not KERNEL_MAPS_DIRECT_IO:
+        pytest.skip("this kernel cannot map direct-I/O files (before 6.6)")
+
+
+def replace_in_other_process(path, value):
+    """`printf %s VALUE > PATH` in sh: open O_TRUNC, one write, close."""
+    run(["sh", "-c", 'printf %s "$1" > "$2"', "sh", value.decode(), path])
+
+
+@pytest.mark.parametrize("kind", ["python-ro", "file-map-ro", "sys-mmap-ro",
+                                  "file-map-rw", "python-rw"])
+def test_writes_through_the_mount_reach_every_mapping_at_once(shared, kind):
+    """Whatever maps the file, read-only or not, sees a write by another
+    process in place, and a whole replace, as soon as the writer's write
+    returned: no waiting, no stale page."""
+    need_mapper(kind)
+    path, new_mapper = shared
+    a = new_mapper(kind)
+    assert a.peek_all(SIZE) == b"." * SIZE
+    write_in_other_process(path, 100, b"written-by-dd")
+    assert a.peek(100, 13) == b"written-by-dd"
+    write_in_other_process(path, SIZE - 5, b"END!!")       # partial page
+    assert a.peek(SIZE - 5, 5) == b"END!!"
+    new = (b"replaced-" * SIZE)[:SIZE]
+    replace_in_other_process(path, new)
+    assert os.path.getsize(path) == SIZE
+    assert a.peek_all(SIZE) == new
+    longer = b"L" * (SIZE + 5000)                            # grows
+    replace_in_other_process(path, longer)
+    assert a.peek_all(SIZE) == longer[:SIZE]
+    again = (b"in-place-" * SIZE)[:SIZE]
+    fd = os.open(path, os.O_WRONLY)                          # this process
+    os.pwrite(fd, again, 0)
+    os.close(fd)
+    assert a.peek_all(SIZE) == again
+
+
+def test_store_through_a_mapping_reaches_every_reader_at_once(shared):
+    """A store through a shared mapping, without msync, is what read(2)
+    returns next in every process: through a descriptor opened before the
+    store and through a new one."""
+    path, new_mapper = shared
+    reader = subprocess.Popen(
+        [helpers.PYTHON, "-c",
+         "import os, sys\n"
+         "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+         "print('open', flush=True)\n"
+         "for line in sys.stdin:\n"
+         "    off, n = map(int, line.split())\n"
+         "    print(os.pread(fd, n, off).hex(), flush=True)\n", path],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        a = new_mapper()
+        a.poke(4096 + 7, b"stored-not-synced")
+        reader.stdin.write(f"{4096 + 7} 17\n")
+        reader.stdin.flush()
+        assert bytes.fromhex(reader.stdout.readline().strip()) == \
+            b"stored-not-synced"
+        assert read_in_other_process(path, 4096 + 7, 17) == \
+            b"stored-not-synced"
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=10)
+
+
+def test_mappings_stay_coherent_under_concurrent_faults_and_writes(shared):
+    """Two processes keep faulting pages of a read-only mapping in while a
+    third rewrites the file in place through O_WRONLY: when the writer is
+    done, every mapping shows its last write (no page cached from before
+    it survives)."""
+    need_mapper("python-ro")
+    path, new_mapper = shared
+    code = ("import mmap, sys\n"
+            "f = open(sys.argv[1], 'rb')\n"
+            "m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)\n"
+            "print('mapped', flush=True)\n"
+            "n = 0\n"
+            "while True:\n"
+            "    for off in range(0, len(m), 4096):\n"
+            "        n += m[off]\n")
+    faulters = [subprocess.Popen([helpers.PYTHON, "-c", code, path],
+                                 stdout=subprocess.PIPE, text=True)
+                for _ in range(2)]
+    watcher = new_mapper("python-ro")
+    try:
+        for f in faulters:
+            assert f.stdout.readline().strip() == "mapped"
+        writes = ("import os, sys\n"
+                  "for i in range(300):\n"
+                  "    fd = os.open(sys.argv[1], os.O_WRONLY)\n"
+                  "    os.pwrite(fd, bytes([65 + i % 26]) * int(sys.argv[2]),"
+                  " 0)\n"
+                  "    os.close(fd)\n")
+        run([helpers.PYTHON, "-c", writes, path, str(SIZE)], timeout=120)
+        last = bytes([65 + 299 % 26]) * SIZE
+        assert all(f.poll() is None for f in faulters), "a faulter died"
+        assert watcher.peek_all(SIZE) == last
+    finally:
+        for f in faulters:
+            f.kill()
+            f.wait()
+
+
+def test_a_mapped_ring_shows_records_and_refuses_stores(mnt):
+    """Rings use direct I/O, so kernels that map direct-I/O files map
+    rings too.  A read-only mapping shows the retained bytes, as pread
+    does; stores through a writable one are not records: msync fails with
+    EPERM and the ring keeps exactly what write(2) appended."""
+    if not KERNEL_MAPS_DIRECT_IO:
+        pytest.skip("this kernel cannot map direct-I/O files (before 6.6)")
+    p = os.path.join(mnt, "log.ring")
+    with open(p, "ab", buffering=0) as f:
+        f.write(b"first\n")
+        f.write(b"second\n")
+    fd = os.open(p, os.O_RDONLY)
+    ro = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    assert ro[:] == b"first\nsecond\n"
+    ro.close()
+    os.close(fd)
+    fd = os.open(p, os.O_RDWR)
+    try:
+        rw = mmap.mmap(fd, 13, mmap.MAP_SHARED,
+                       mmap.PROT_READ | mmap.PROT_WRITE)
+        rw[0:5] = b"XXXXX"
+        with pytest.raises(OSError) as e:
+            rw.flush()
+        assert e.value.errno == errno.EPERM, e.value
+        rw.close()
+    finally:
+        os.close(fd)
+    assert open(p, "rb").read() == b"first\nsecond\n"
+    assert os.path.getsize(p) == 13
 
 
 def test_mapping_survives_file_growth_by_others(shared):

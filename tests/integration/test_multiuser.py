@@ -46,15 +46,23 @@ print(json.dumps(out))
 """
 
 
-def as_user(uid, stmts, groups=(), gid=None):
+# setpriv options for a caller whose capabilities are not its uid's usual
+# ones: root without CAP_FSETID, a plain user with it.
+WITHOUT_FSETID = ("--bounding-set=-fsetid",)
+WITH_FSETID = ("--inh-caps=+fsetid", "--ambient-caps=+fsetid")
+
+
+def as_user(uid, stmts, groups=(), gid=None, caps=()):
     """Run the statements [(name, stmt)] as uid (gid: gid or uid; the
-    supplementary groups given, no others); return their outcomes."""
+    supplementary groups given, no others; caps: more setpriv options);
+    return their outcomes."""
     gid = uid if gid is None else gid
     cmd = ["setpriv", f"--reuid={uid}", f"--regid={gid}"]
     if groups:
         cmd.append("--groups=" + ",".join(str(g) for g in groups))
     else:
         cmd.append("--clear-groups")
+    cmd += list(caps)
     cmd += ["/usr/bin/python3", "-c", PROBE, json.dumps(list(stmts))]
     r = run(cmd, check=False, cwd="/")
     assert r.returncode == 0, f"probe failed: {r.stderr}"
@@ -93,14 +101,14 @@ def make_dir(path, mode=0o755, owner=(0, 0)):
     os.chmod(path, mode)
 
 
-def both(mnt, ref, setup, stmts_for, **kw):
+def both(mnt, ref, setup, stmts_for, uid=USER, **kw):
     """Set up the same tree (as root) on the mount and on tmpfs, run the
-    same statements as the other user on each, and return the mount's
-    outcomes after checking that tmpfs agrees."""
+    same statements as the other user (or uid) on each, and return the
+    mount's outcomes after checking that tmpfs agrees."""
     setup(mnt)
     setup(ref)
-    got = as_user(USER, stmts_for(mnt), **kw)
-    want = as_user(USER, stmts_for(ref), **kw)
+    got = as_user(uid, stmts_for(mnt), **kw)
+    want = as_user(uid, stmts_for(ref), **kw)
     assert got == want, \
         "mmfs and tmpfs disagree:\n" + "\n".join(
             f"  {k}: mmfs {got[k]!r}, tmpfs {want.get(k)!r}"
@@ -430,6 +438,136 @@ def test_unprivileged_writes_clear_setuid_and_setgid(shared, tmpfs_base, how):
     os.write(fd, b"z")
     os.close(fd)
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o6755
+
+
+WRITES = {
+    "write": "fd = os.open(P, os.O_WRONLY); os.pwrite(fd, b'z', 0); "
+             "os.close(fd)",
+    "append": "fd = os.open(P, os.O_WRONLY|os.O_APPEND); "
+              "os.write(fd, b'z'); os.close(fd)",
+    "rdwr": "fd = os.open(P, os.O_RDWR); os.pwrite(fd, b'z', 0); "
+            "os.close(fd)",
+    "otrunc": "fd = os.open(P, os.O_WRONLY|os.O_TRUNC); os.write(fd, b'z');"
+              " os.close(fd)",
+    "truncate": "os.truncate(P, 1)",
+    "ftruncate": "fd = os.open(P, os.O_RDWR); os.ftruncate(fd, 1); "
+                 "os.close(fd)",
+}
+
+
+def modes_seen(d, names):
+    """{name: mode} as `stat -c %a` shows it: coreutils asks statx for the
+    mode alone, which the kernel answers from its cache if it thinks it
+    valid -- a stale cached mode shows here, not in os.stat."""
+    out = run(["stat", "-c", "%n %a"] + [f"{d}/{n}" for n in names]).stdout
+    return {os.path.basename(line.split()[0]): line.split()[1]
+            for line in out.splitlines()}
+
+
+@pytest.mark.parametrize("how", sorted(WRITES))
+@pytest.mark.parametrize("who", ["root-without-CAP_FSETID",
+                                 "user-with-CAP_FSETID"])
+def test_set_id_bits_follow_cap_fsetid_not_the_uid(shared, tmpfs_base, how,
+                                                    who):
+    """Whether a write or truncation clears set-ID bits depends on
+    CAP_FSETID, which the kernel tests for the daemon (KILLPRIV_V2): root
+    without it clears them, a plain user with it keeps them -- as on
+    tmpfs.  The new mode is what every stat shows at once."""
+    if not helpers.kernel_at_least(5, 11):
+        pytest.skip("FUSE_HANDLE_KILLPRIV_V2 came in Linux 5.11")
+    uid, caps = {"root-without-CAP_FSETID": (0, WITHOUT_FSETID),
+                 "user-with-CAP_FSETID": (USER, WITH_FSETID)}[who]
+    names = ("suid", "sgid-x", "sgid-nox-foreign")
+
+    def setup(d):
+        make_file(f"{d}/suid", b"xy", 0o6777)
+        make_file(f"{d}/sgid-x", b"xy", 0o2777)
+        make_file(f"{d}/sgid-nox-foreign", b"xy", 0o2666,
+                  owner=(0, GROUP))
+
+    def stmts(d):
+        return [(n, f"P = {d!r}+'/{n}'; {WRITES[how]}; "
+                    f"result = oct(os.stat(P).st_mode)") for n in names]
+
+    got = both(shared.mnt, tmpfs_base, setup, stmts, uid=uid, caps=caps)
+    if uid == 0:
+        assert got == {"suid": oct(0o100777), "sgid-x": oct(0o100777),
+                       "sgid-nox-foreign": oct(0o100666)}
+    else:
+        assert got == {"suid": oct(0o106777), "sgid-x": oct(0o102777),
+                       "sgid-nox-foreign": oct(0o102666)}
+    assert modes_seen(shared.mnt, names) == modes_seen(tmpfs_base, names)
+
+
+def test_unprivileged_writes_clear_set_id_bits_in_every_stat(shared,
+                                                              tmpfs_base):
+    """The kernel caches a file's mode and a write's reply does not carry
+    it: when the daemon clears set-ID bits on a write, the cached mode must
+    go too, or stat -c %a (and exec) would still see the old bits."""
+    def setup(d):
+        for how in WRITES:
+            make_file(f"{d}/{how}", b"xy", 0o6777)
+
+    def stmts(d):
+        return [(how, f"P = {d!r}+'/{how}'; {code}")
+                for how, code in WRITES.items()]
+
+    got = both(shared.mnt, tmpfs_base, setup, stmts)
+    assert set(got.values()) == {"ok"}
+    seen = modes_seen(shared.mnt, WRITES)
+    assert seen == modes_seen(tmpfs_base, WRITES)
+    assert set(seen.values()) == {"777"}
+
+
+@pytest.mark.parametrize("owner", [0, USER])
+def test_chown_clears_set_id_bits(shared, tmpfs_base, owner):
+    """A chown clears S_ISUID, and S_ISGID of a group-executable file,
+    whoever calls, root included, on anything but a directory; root keeps
+    S_ISGID without S_IXGRP."""
+    names = ("suid", "sgid-nox", "fifo", "dir")
+
+    def setup(d):
+        make_file(f"{d}/suid", b"xy", 0o6755, owner=(owner, owner))
+        make_file(f"{d}/sgid-nox", b"xy", 0o2644, owner=(owner, owner))
+        os.mkfifo(f"{d}/fifo")
+        os.chown(f"{d}/fifo", owner, owner)
+        os.chmod(f"{d}/fifo", 0o6555)
+        make_dir(f"{d}/dir", 0o6755, owner=(owner, owner))
+
+    def stmts(d):
+        return [(n, f"P = {d!r}+'/{n}'; os.chown(P, -1, {owner}); "
+                    f"result = oct(os.stat(P).st_mode)")
+                for n in names]
+
+    got = both(shared.mnt, tmpfs_base, setup, stmts, uid=owner)
+    assert got == {"suid": oct(0o100755), "sgid-nox": oct(0o102644),
+                   "fifo": oct(0o10555), "dir": oct(0o46755)}
+    assert modes_seen(shared.mnt, names) == modes_seen(tmpfs_base, names)
+
+
+@pytest.mark.parametrize("how", sorted(WRITES) + ["chown"])
+@pytest.mark.parametrize("who", [0, USER])
+def test_writes_remove_file_capabilities(shared, tmpfs_base, how, who):
+    """A file's capabilities (security.capability, set with setcap) go at
+    the first write, truncation or chown, whoever does it -- through
+    direct I/O as through the page cache."""
+    if how == "chown" and who != 0:
+        pytest.skip("only root may chown a root-owned file")
+    code = WRITES.get(how, "os.chown(P, 0, 0)")
+
+    def setup(d):
+        make_file(f"{d}/f", b"\x7fELF", 0o777)
+        run(["setcap", "cap_net_raw+ep", f"{d}/f"])
+        assert os.getxattr(f"{d}/f", "security.capability")
+
+    def stmts(d):
+        return [("caps", f"P = {d!r}+'/f'; {code}; "
+                         f"result = [n for n in os.listxattr(P) "
+                         f"if n.startswith('security.')]")]
+
+    got = both(shared.mnt, tmpfs_base, setup, stmts, uid=who)
+    assert got == {"caps": []}
+    assert run(["getcap", shared.path("f")]).stdout == ""
 
 
 def test_trusted_xattrs_are_hidden_from_other_users(shared, tmpfs_base):
