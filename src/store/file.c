@@ -45,7 +45,7 @@ static unsigned char *chunk_bytes(const struct store *s, uint64_t chunk)
 /* A data block no file references any more: freed, or, while snapshots
  * read it, retired (format.h: MM_BLOCK_RETIRED) until the last of them is
  * dropped. */
-static void data_release(struct store *s, uint64_t block)
+void file_data_release(struct store *s, uint64_t block)
 {
 	if (!block)
 		return;
@@ -57,7 +57,7 @@ static void data_release(struct store *s, uint64_t block)
 
 /* Do snapshots read the file's current data block?  Then it must not
  * change in place below its size: writers copy it (rebuild). */
-static bool data_held(const struct store *s, const struct mm_inode *ino)
+bool file_data_held(const struct store *s, const struct mm_inode *ino)
 {
 	return ino->data && refmap_count(&s->snaps, ino->data);
 }
@@ -69,7 +69,7 @@ void file_free_data(struct store *s, struct mm_inode *ino)
 	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
 		return;
 	if (type == MM_IFREG && !(ino->flags & MM_INODE_KINDS))
-		data_release(s, ino->data);
+		file_data_release(s, ino->data);
 	else
 		kind_free(s, ino->data);
 	ino->data = 0;
@@ -114,8 +114,8 @@ static const unsigned char *repr_span(const struct store *s, uint64_t data,
 
 /* Copy bytes [off, off+n) of representation data into dst; holes and bytes
  * past its size read as zeros. */
-static void read_repr(const struct store *s, uint64_t data, uint64_t off,
-		      unsigned char *dst, size_t n)
+void file_read_bytes(const struct store *s, uint64_t data, uint64_t off,
+		     unsigned char *dst, size_t n)
 {
 	const unsigned char *src;
 	uint64_t len;
@@ -188,7 +188,7 @@ static void fill_repr(struct store *s, uint64_t fresh, uint64_t old,
 	if (mm_block(s, fresh)->kind == MM_DATA) {
 		struct mm_data *d = mm_data(s, fresh);
 
-		read_repr(s, old, 0, d->bytes, keep);
+		file_read_bytes(s, old, 0, d->bytes, keep);
 		memset(d->bytes + keep, 0, mm_payload_size(s, fresh) -
 		       sizeof(*d) - keep);
 		if (w->len)
@@ -207,7 +207,7 @@ static void fill_repr(struct store *s, uint64_t fresh, uint64_t old,
 		kept = keep > cs ? (keep - cs < MM_CHUNK ? keep - cs : MM_CHUNK)
 				 : 0;
 		bytes = chunk_bytes(s, m->chunk[i]);
-		read_repr(s, old, cs, bytes, kept);
+		file_read_bytes(s, old, cs, bytes, kept);
 		memset(bytes + kept, 0, MM_CHUNK - kept);
 	}
 	fill_span(s, m, w);
@@ -258,7 +258,7 @@ static int rebuild(struct store *s, store_ref ref, uint64_t keep,
 	ino = store_valid_ref(s, ref) ? mm_inode(s, ref) : NULL;
 	if (ino && ino->ino == ino_no && ino->data == old) {
 		mm_commit64(&ino->data, fresh);
-		data_release(s, old);
+		file_data_release(s, old);
 	} else {
 		if (fresh)
 			kind_free(s, fresh);
@@ -271,8 +271,8 @@ static int rebuild(struct store *s, store_ref ref, uint64_t keep,
 
 /* Zero the existing storage of [from, to) in a map: only ever called on
  * bytes that are not visible yet. */
-static void zero_map_range(struct store *s, struct mm_map *m, uint64_t from,
-			   uint64_t to)
+void file_zero_map(struct store *s, struct mm_map *m, uint64_t from,
+		   uint64_t to)
 {
 	for (uint64_t pos = from; pos < to;) {
 		uint64_t i = pos / MM_CHUNK, in = pos % MM_CHUNK;
@@ -400,7 +400,7 @@ static int write_map(struct store *s, struct mm_inode *ino,
 		}
 	}
 	if (w->off > old_size)
-		zero_map_range(s, m, old_size, w->off);
+		file_zero_map(s, m, old_size, w->off);
 	apply_span(s, m, &p, w);
 	if (map != old) {
 		struct mm_map *nm = mm_payload(s, map);
@@ -493,7 +493,7 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 	else if (truncate_first)
 		rc = rebuild(s, ref, 0, &w, size ? off + size : 0,
 			     off + size);
-	else if (repr_kind(s, ino) == MM_MAP && !data_held(s, ino))
+	else if (repr_kind(s, ino) == MM_MAP && !file_data_held(s, ino))
 		rc = write_map(s, ino, &w);
 	else if (repr_kind(s, ino) != MM_MAP && off + size <= MM_SMALL_MAX)
 		rc = write_small(s, ref, &w);   /* in place only past the end */
@@ -544,7 +544,7 @@ ssize_t store_read(struct store *s, store_ref ref, uint64_t off, void *buf,
 
 	if (rc)
 		return rc;
-	read_repr(s, ino->data, off, buf, size);
+	file_read_bytes(s, ino->data, off, buf, size);
 	read_end(s, ino);
 	return (ssize_t)size;
 }
@@ -578,7 +578,7 @@ ssize_t store_snap_read(struct store *s, const struct store_snap *snap,
 		size = snap->size - off;
 	/* No lock: a pinned block does not change below its size and is
 	 * not freed (format.h, "Versions"). */
-	read_repr(s, snap->data, off, buf, size);
+	file_read_bytes(s, snap->data, off, buf, size);
 	return (ssize_t)size;
 }
 
@@ -633,14 +633,14 @@ static int grow_map(struct store *s, struct mm_inode *ino, uint64_t size)
 	int rc;
 
 	if (MM_CHUNKS(size) <= m->nslots) {
-		zero_map_range(s, m, m->size, size);
+		file_zero_map(s, m, m->size, size);
 		mm_commit64(&m->size, size);
 		return 0;
 	}
 	rc = copy_map(s, old, MM_CHUNKS(size), &fresh);
 	if (rc)
 		return rc;
-	zero_map_range(s, m, m->size, size);
+	file_zero_map(s, m, m->size, size);
 	((struct mm_map *)mm_payload(s, fresh))->size = size;
 	mm_commit64(&ino->data, fresh);
 	mm_free(s, old);
@@ -656,7 +656,7 @@ int file_truncate(struct store *s, uint64_t ref, uint64_t size)
 
 	if (size == old_size)
 		return 0;
-	if (data_held(s, ino))
+	if (file_data_held(s, ino))
 		rc = rebuild(s, ref, old_size, &none, size, size);
 	else if (repr_kind(s, ino) == MM_MAP && size)
 		rc = size < old_size ? shrink_map(s, mm_payload(s, ino->data),

@@ -187,6 +187,13 @@ void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
 
 /* file.c */
 void file_free_data(struct store *s, struct mm_inode *ino);
+/* The snapshot rule and the representations, for other modules. */
+bool file_data_held(const struct store *s, const struct mm_inode *ino);
+void file_data_release(struct store *s, uint64_t block);
+void file_read_bytes(const struct store *s, uint64_t data, uint64_t off,
+		     unsigned char *dst, size_t n);
+void file_zero_map(struct store *s, struct mm_map *m, uint64_t from,
+		   uint64_t to);
 /* store_close: free what snapshots still open kept (retired blocks). */
 void file_drop_snapshots(struct store *s);
 int file_truncate(struct store *s, uint64_t inode, uint64_t size);
