@@ -14,9 +14,13 @@
  *     is the commit, otherwise a copy of the map is published.
  *
  * Invariant: bytes of storage past the size may hold anything; any change
- * that makes them visible zeroes them first.  A change holds the file's
- * writer lock, then the arena lock; a wholesale rebuild drops the arena
- * lock while it copies (format.h, "Locks").
+ * that makes them visible zeroes them first.  Such storage is a DATA
+ * block's room past the size and a map's chunks past it, including those
+ * in slots at or past CHUNKS(size): space fallocate reserved (falloc.c).
+ * Copies of a small file keep its room; truncation gives back what lies
+ * past the new size.  A change holds the file's writer lock, then the
+ * arena lock; a wholesale rebuild drops the arena lock while it copies
+ * (format.h, "Locks").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -434,6 +438,12 @@ static int write_map(struct store *s, struct mm_inode *ino,
 	return 0;
 }
 
+/* Bytes a small file's DATA block has room for. */
+static uint64_t small_room(const struct store *s, uint64_t data)
+{
+	return mm_payload_size(s, data) - sizeof(struct mm_data);
+}
+
 static int write_small(struct store *s, store_ref ref, const struct span *w)
 {
 	struct mm_inode *ino = mm_inode(s, ref);
@@ -441,8 +451,7 @@ static int write_small(struct store *s, store_ref ref, const struct span *w)
 	uint64_t old_size = d ? d->size : 0, end = w->off + w->len;
 	uint64_t new_size = end > old_size ? end : old_size, cap = new_size;
 
-	if (d && w->off >= old_size &&
-	    new_size <= mm_payload_size(s, ino->data) - sizeof(*d)) {
+	if (d && w->off >= old_size && new_size <= small_room(s, ino->data)) {
 		memset(d->bytes + old_size, 0, w->off - old_size);
 		memcpy(d->bytes + w->off, w->buf, w->len);
 		mm_commit64(&d->size, new_size);
@@ -450,6 +459,8 @@ static int write_small(struct store *s, store_ref ref, const struct span *w)
 	}
 	if (w->off >= old_size && old_size)       /* appending: room to grow */
 		cap = old_size * 2 > new_size ? old_size * 2 : new_size;
+	if (d && cap < small_room(s, ino->data))  /* reserved (fallocate) */
+		cap = small_room(s, ino->data);
 	if (cap > MM_SMALL_MAX)
 		cap = new_size > MM_SMALL_MAX ? new_size : MM_SMALL_MAX;
 	return rebuild(s, ref, old_size, w, new_size, cap);
@@ -647,28 +658,40 @@ static int grow_map(struct store *s, struct mm_inode *ino, uint64_t size)
 	return 0;
 }
 
+/* A small file's new size within its block: what becomes visible is
+ * zeroed before the commit, what is cut off after it. */
+static void resize_small(struct mm_data *d, uint64_t old_size, uint64_t size)
+{
+	if (size > old_size)
+		memset(d->bytes + old_size, 0, size - old_size);
+	mm_commit64(&d->size, size);
+	if (size < old_size)
+		memset(d->bytes + size, 0, old_size - size);
+}
+
+/* Truncation also gives back the space fallocate reserved past the new
+ * size, as on tmpfs, even at the same size: a map's chunks past it, an
+ * empty file's room.  A small file keeps its block's room otherwise. */
 int file_truncate(struct store *s, uint64_t ref, uint64_t size)
 {
 	struct mm_inode *ino = mm_inode(s, ref);
 	uint64_t old_size = kind_size(s, ino);
 	struct span none = { 0, NULL, 0 };
-	int rc;
+	unsigned kind = repr_kind(s, ino);
+	int rc = 0;
 
-	if (size == old_size)
+	if (size == old_size && size &&
+	    (kind != MM_MAP || file_data_held(s, ino)))
 		return 0;
 	if (file_data_held(s, ino))
 		rc = rebuild(s, ref, old_size, &none, size, size);
-	else if (repr_kind(s, ino) == MM_MAP && size)
-		rc = size < old_size ? shrink_map(s, mm_payload(s, ino->data),
-						  size) :
-				       grow_map(s, ino, size);
-	else if (repr_kind(s, ino) == MM_DATA && size < old_size && size) {
-		struct mm_data *d = mm_payload(s, ino->data);
-
-		mm_commit64(&d->size, size);
-		memset(d->bytes + size, 0, old_size - size);
-		rc = 0;
-	} else
+	else if (kind == MM_MAP && size)
+		rc = size <= old_size ? shrink_map(s, mm_payload(s, ino->data),
+						   size) :
+					grow_map(s, ino, size);
+	else if (kind == MM_DATA && size && size <= small_room(s, ino->data))
+		resize_small(mm_payload(s, ino->data), old_size, size);
+	else
 		rc = rebuild(s, ref, old_size, &none, size, size);
 	return rc;
 }
