@@ -209,7 +209,8 @@ def check_arena(arena):
 # --- kill -9 while punching ------------------------------------------------
 
 FILE_SIZE = 8 * MiB
-ROUNDS = int(os.environ.get("MMFS_FALLOC_ROUNDS", "6"))
+ROUNDS = int(os.environ.get("MMFS_FALLOC_ROUNDS",
+                            "3" if conftest.VALGRIND else "6"))
 
 
 def apply_op(model, op):
