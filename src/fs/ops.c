@@ -1717,6 +1717,45 @@ static void mmfs_poll(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_poll(req, events);
 }
 
+/* fallocate(2): tmpfs's modes (store_fallocate); ZERO_RANGE and the rest
+ * are refused with EOPNOTSUPP, as tmpfs refuses them.  The call changes
+ * the file as a write does: a deferred O_TRUNC of the handle applies
+ * first, and set-ID bits go (kill_setid).  The kernel then drops its
+ * cached pages of a punched range and its attributes. */
+static void mmfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			   off_t off, off_t len, struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	unsigned smode = 0;
+	store_ref ref;
+	int rc;
+
+	if (mode & FALLOC_FL_KEEP_SIZE)
+		smode |= STORE_FALLOC_KEEP_SIZE;
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		smode |= STORE_FALLOC_PUNCH_HOLE;
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0 && (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)))
+		rc = -EOPNOTSUPP;
+	if (rc == 0 && (off < 0 || len <= 0))
+		rc = -EINVAL;
+	if (rc == 0 && fi) {
+		pthread_mutex_lock(&file_of(fi)->lock);
+		rc = finish_trunc(fs, ref, file_of(fi));
+		pthread_mutex_unlock(&file_of(fi)->lock);
+	}
+	/* The request carries no kill flag (initflags.h): as a write by
+	 * anyone but root, it clears set-ID bits; and file capabilities. */
+	if (rc == 0 && fuse_req_ctx(req)->uid != 0)
+		rc = kill_setid(req, ino, ref);
+	if (rc == 0)
+		rc = drop_caps(fs, ref);
+	if (rc == 0)
+		rc = store_fallocate(fs->store, ref, smode, (uint64_t)off,
+				     (uint64_t)len);
+	reply_err(req, rc);
+}
+
 const struct fuse_lowlevel_ops mmfs_ops = {
 	.init = mmfs_init,
 	.destroy = mmfs_destroy,
@@ -1750,6 +1789,7 @@ const struct fuse_lowlevel_ops mmfs_ops = {
 	.removexattr = mmfs_removexattr,
 	.create = mmfs_create,
 	.poll = mmfs_poll,
+	.fallocate = mmfs_fallocate,
 	/* No getlk/setlk/flock: the kernel then does fcntl and flock locking
 	 * locally, which is right because every process goes through this
 	 * one mount.  No access: default_permissions or root only. */

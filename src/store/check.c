@@ -18,7 +18,8 @@
  *             root, a live inode or a live dentry (no leaks, no sharing);
  *   files     known file types; DATA sizes fit their blocks (a symlink's
  *             is a valid target); maps fit their size and STORE_FILE_MAX
- *             and use no slot past it; xattr records fill their block;
+ *             (slots past the size may hold reserved chunks); xattr
+ *             records fill their block;
  *             only regular files are rings; rings satisfy ring.c's
  *             invariants.
  * It reads nothing it has not validated first, so any snapshot is safe to

@@ -14,9 +14,13 @@
  *     is the commit, otherwise a copy of the map is published.
  *
  * Invariant: bytes of storage past the size may hold anything; any change
- * that makes them visible zeroes them first.  A change holds the file's
- * writer lock, then the arena lock; a wholesale rebuild drops the arena
- * lock while it copies (format.h, "Locks").
+ * that makes them visible zeroes them first.  Such storage is a DATA
+ * block's room past the size and a map's chunks past it, including those
+ * in slots at or past CHUNKS(size): space fallocate reserved (falloc.c).
+ * Copies of a small file keep its room; truncation gives back what lies
+ * past the new size.  A change holds the file's writer lock, then the
+ * arena lock; a wholesale rebuild drops the arena lock while it copies
+ * (format.h, "Locks").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,7 +49,7 @@ static unsigned char *chunk_bytes(const struct store *s, uint64_t chunk)
 /* A data block no file references any more: freed, or, while snapshots
  * read it, retired (format.h: MM_BLOCK_RETIRED) until the last of them is
  * dropped. */
-static void data_release(struct store *s, uint64_t block)
+void file_data_release(struct store *s, uint64_t block)
 {
 	if (!block)
 		return;
@@ -57,7 +61,7 @@ static void data_release(struct store *s, uint64_t block)
 
 /* Do snapshots read the file's current data block?  Then it must not
  * change in place below its size: writers copy it (rebuild). */
-static bool data_held(const struct store *s, const struct mm_inode *ino)
+bool file_data_held(const struct store *s, const struct mm_inode *ino)
 {
 	return ino->data && refmap_count(&s->snaps, ino->data);
 }
@@ -69,7 +73,7 @@ void file_free_data(struct store *s, struct mm_inode *ino)
 	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)
 		return;
 	if (type == MM_IFREG && !(ino->flags & MM_INODE_KINDS))
-		data_release(s, ino->data);
+		file_data_release(s, ino->data);
 	else
 		kind_free(s, ino->data);
 	ino->data = 0;
@@ -114,8 +118,8 @@ static const unsigned char *repr_span(const struct store *s, uint64_t data,
 
 /* Copy bytes [off, off+n) of representation data into dst; holes and bytes
  * past its size read as zeros. */
-static void read_repr(const struct store *s, uint64_t data, uint64_t off,
-		      unsigned char *dst, size_t n)
+void file_read_bytes(const struct store *s, uint64_t data, uint64_t off,
+		     unsigned char *dst, size_t n)
 {
 	const unsigned char *src;
 	uint64_t len;
@@ -188,7 +192,7 @@ static void fill_repr(struct store *s, uint64_t fresh, uint64_t old,
 	if (mm_block(s, fresh)->kind == MM_DATA) {
 		struct mm_data *d = mm_data(s, fresh);
 
-		read_repr(s, old, 0, d->bytes, keep);
+		file_read_bytes(s, old, 0, d->bytes, keep);
 		memset(d->bytes + keep, 0, mm_payload_size(s, fresh) -
 		       sizeof(*d) - keep);
 		if (w->len)
@@ -207,7 +211,7 @@ static void fill_repr(struct store *s, uint64_t fresh, uint64_t old,
 		kept = keep > cs ? (keep - cs < MM_CHUNK ? keep - cs : MM_CHUNK)
 				 : 0;
 		bytes = chunk_bytes(s, m->chunk[i]);
-		read_repr(s, old, cs, bytes, kept);
+		file_read_bytes(s, old, cs, bytes, kept);
 		memset(bytes + kept, 0, MM_CHUNK - kept);
 	}
 	fill_span(s, m, w);
@@ -258,7 +262,7 @@ static int rebuild(struct store *s, store_ref ref, uint64_t keep,
 	ino = store_valid_ref(s, ref) ? mm_inode(s, ref) : NULL;
 	if (ino && ino->ino == ino_no && ino->data == old) {
 		mm_commit64(&ino->data, fresh);
-		data_release(s, old);
+		file_data_release(s, old);
 	} else {
 		if (fresh)
 			kind_free(s, fresh);
@@ -271,8 +275,8 @@ static int rebuild(struct store *s, store_ref ref, uint64_t keep,
 
 /* Zero the existing storage of [from, to) in a map: only ever called on
  * bytes that are not visible yet. */
-static void zero_map_range(struct store *s, struct mm_map *m, uint64_t from,
-			   uint64_t to)
+void file_zero_map(struct store *s, struct mm_map *m, uint64_t from,
+		   uint64_t to)
 {
 	for (uint64_t pos = from; pos < to;) {
 		uint64_t i = pos / MM_CHUNK, in = pos % MM_CHUNK;
@@ -400,7 +404,7 @@ static int write_map(struct store *s, struct mm_inode *ino,
 		}
 	}
 	if (w->off > old_size)
-		zero_map_range(s, m, old_size, w->off);
+		file_zero_map(s, m, old_size, w->off);
 	apply_span(s, m, &p, w);
 	if (map != old) {
 		struct mm_map *nm = mm_payload(s, map);
@@ -434,6 +438,12 @@ static int write_map(struct store *s, struct mm_inode *ino,
 	return 0;
 }
 
+/* Bytes a small file's DATA block has room for. */
+static uint64_t small_room(const struct store *s, uint64_t data)
+{
+	return mm_payload_size(s, data) - sizeof(struct mm_data);
+}
+
 static int write_small(struct store *s, store_ref ref, const struct span *w)
 {
 	struct mm_inode *ino = mm_inode(s, ref);
@@ -441,8 +451,7 @@ static int write_small(struct store *s, store_ref ref, const struct span *w)
 	uint64_t old_size = d ? d->size : 0, end = w->off + w->len;
 	uint64_t new_size = end > old_size ? end : old_size, cap = new_size;
 
-	if (d && w->off >= old_size &&
-	    new_size <= mm_payload_size(s, ino->data) - sizeof(*d)) {
+	if (d && w->off >= old_size && new_size <= small_room(s, ino->data)) {
 		memset(d->bytes + old_size, 0, w->off - old_size);
 		memcpy(d->bytes + w->off, w->buf, w->len);
 		mm_commit64(&d->size, new_size);
@@ -450,6 +459,8 @@ static int write_small(struct store *s, store_ref ref, const struct span *w)
 	}
 	if (w->off >= old_size && old_size)       /* appending: room to grow */
 		cap = old_size * 2 > new_size ? old_size * 2 : new_size;
+	if (d && cap < small_room(s, ino->data))  /* reserved (fallocate) */
+		cap = small_room(s, ino->data);
 	if (cap > MM_SMALL_MAX)
 		cap = new_size > MM_SMALL_MAX ? new_size : MM_SMALL_MAX;
 	return rebuild(s, ref, old_size, w, new_size, cap);
@@ -493,7 +504,7 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 	else if (truncate_first)
 		rc = rebuild(s, ref, 0, &w, size ? off + size : 0,
 			     off + size);
-	else if (repr_kind(s, ino) == MM_MAP && !data_held(s, ino))
+	else if (repr_kind(s, ino) == MM_MAP && !file_data_held(s, ino))
 		rc = write_map(s, ino, &w);
 	else if (repr_kind(s, ino) != MM_MAP && off + size <= MM_SMALL_MAX)
 		rc = write_small(s, ref, &w);   /* in place only past the end */
@@ -544,7 +555,7 @@ ssize_t store_read(struct store *s, store_ref ref, uint64_t off, void *buf,
 
 	if (rc)
 		return rc;
-	read_repr(s, ino->data, off, buf, size);
+	file_read_bytes(s, ino->data, off, buf, size);
 	read_end(s, ino);
 	return (ssize_t)size;
 }
@@ -578,7 +589,7 @@ ssize_t store_snap_read(struct store *s, const struct store_snap *snap,
 		size = snap->size - off;
 	/* No lock: a pinned block does not change below its size and is
 	 * not freed (format.h, "Versions"). */
-	read_repr(s, snap->data, off, buf, size);
+	file_read_bytes(s, snap->data, off, buf, size);
 	return (ssize_t)size;
 }
 
@@ -633,42 +644,54 @@ static int grow_map(struct store *s, struct mm_inode *ino, uint64_t size)
 	int rc;
 
 	if (MM_CHUNKS(size) <= m->nslots) {
-		zero_map_range(s, m, m->size, size);
+		file_zero_map(s, m, m->size, size);
 		mm_commit64(&m->size, size);
 		return 0;
 	}
 	rc = copy_map(s, old, MM_CHUNKS(size), &fresh);
 	if (rc)
 		return rc;
-	zero_map_range(s, m, m->size, size);
+	file_zero_map(s, m, m->size, size);
 	((struct mm_map *)mm_payload(s, fresh))->size = size;
 	mm_commit64(&ino->data, fresh);
 	mm_free(s, old);
 	return 0;
 }
 
+/* A small file's new size within its block: what becomes visible is
+ * zeroed before the commit, what is cut off after it. */
+static void resize_small(struct mm_data *d, uint64_t old_size, uint64_t size)
+{
+	if (size > old_size)
+		memset(d->bytes + old_size, 0, size - old_size);
+	mm_commit64(&d->size, size);
+	if (size < old_size)
+		memset(d->bytes + size, 0, old_size - size);
+}
+
+/* Truncation also gives back the space fallocate reserved past the new
+ * size, as on tmpfs, even at the same size: a map's chunks past it, an
+ * empty file's room.  A small file keeps its block's room otherwise. */
 int file_truncate(struct store *s, uint64_t ref, uint64_t size)
 {
 	struct mm_inode *ino = mm_inode(s, ref);
 	uint64_t old_size = kind_size(s, ino);
 	struct span none = { 0, NULL, 0 };
-	int rc;
+	unsigned kind = repr_kind(s, ino);
+	int rc = 0;
 
-	if (size == old_size)
+	if (size == old_size && size &&
+	    (kind != MM_MAP || file_data_held(s, ino)))
 		return 0;
-	if (data_held(s, ino))
+	if (file_data_held(s, ino))
 		rc = rebuild(s, ref, old_size, &none, size, size);
-	else if (repr_kind(s, ino) == MM_MAP && size)
-		rc = size < old_size ? shrink_map(s, mm_payload(s, ino->data),
-						  size) :
-				       grow_map(s, ino, size);
-	else if (repr_kind(s, ino) == MM_DATA && size < old_size && size) {
-		struct mm_data *d = mm_payload(s, ino->data);
-
-		mm_commit64(&d->size, size);
-		memset(d->bytes + size, 0, old_size - size);
-		rc = 0;
-	} else
+	else if (kind == MM_MAP && size)
+		rc = size <= old_size ? shrink_map(s, mm_payload(s, ino->data),
+						   size) :
+					grow_map(s, ino, size);
+	else if (kind == MM_DATA && size && size <= small_room(s, ino->data))
+		resize_small(mm_payload(s, ino->data), old_size, size);
+	else
 		rc = rebuild(s, ref, old_size, &none, size, size);
 	return rc;
 }

@@ -94,10 +94,13 @@
  *   INODE   struct mm_inode (72 bytes)
  *   DENTRY  struct mm_dentry (48 bytes) + name bytes
  *   DATA    u64 size, then the bytes of a small file or a symlink target;
- *           bytes past size up to the block end are undefined
+ *           bytes past size up to the block end are undefined (room to
+ *           grow in place, and space fallocate reserved)
  *   MAP     struct mm_map: u64 size, u64 nslots, u64 chunk[nslots]
- *           (large files; a 0 slot is a hole that reads as zeros; no
- *           slot at or past CHUNKS(size) is used)
+ *           (large files; a 0 slot is a hole that reads as zeros; slots
+ *           at or past CHUNKS(size) hold chunks only where fallocate
+ *           reserved space past the end: nothing reads them, and any
+ *           change that moves the size over them zeroes them first)
  *   CHUNK   MM_CHUNK bytes of a large file (block size MM_CHUNK + 16)
  *   DIR     struct mm_dir: the directory's entry list (derived)
  *   XATTR   u32 count, u32 bytes, then count records
@@ -138,6 +141,13 @@
  *   truncate            or map->chunk[i] = new chunk when one chunk changes,
  *                       or data->size / map->size when only bytes past the
  *                       old end are written (appends: no copy)
+ *   fallocate           the same three: inode->data = new DATA block, or
+ *   (reserve, punch)    new MAP sharing the chunks it keeps (the chunks it
+ *                       drops, then the old map, are freed after); or
+ *                       map->chunk[i] = new chunk or 0 when one chunk
+ *                       changes and the size does not; or data->size /
+ *                       map->size when only the size grows into storage
+ *                       the file has (src/store/falloc.c)
  *   setxattr            inode->xattr = new XATTR block
  *   chmod, utimens ...  the field itself (each is one aligned store)
  *
@@ -157,7 +167,8 @@
  *   - nothing changes it in place below its size: writers that would
  *     (overwrites, truncation, any write to a large file) copy instead,
  *     through the usual commit of inode->data; appends past its end stay
- *     in place, unseen by the snapshot's size;
+ *     in place, unseen by the snapshot's size; fallocate does not change
+ *     it at all, and a new map it builds copies the chunks it keeps;
  *   - when a commit stops referencing it, it is not freed but flagged
  *     MM_BLOCK_RETIRED, with everything it owns, and freed when its last
  *     snapshot is dropped, or at close.
@@ -199,6 +210,8 @@
  * and that its data block is still the old one, commits and releases the
  * old block.  So writers of different files copy at the same time, and
  * readers and namespace changes wait only for the short sections.
+ * fallocate (falloc.c) holds the file lock too, and the arena mutex
+ * throughout: it copies little.
  * Lock order: a file lock before the arena mutex, never two file locks at
  * once, and no file lock taken while the arena mutex is held.  A holder
  * that dies leaves its file lock EOWNERDEAD; the next taker marks it

@@ -9,8 +9,9 @@
  * Modules: arena.c (open, map, grow, header, the arena lock), alloc.c
  * (blocks and free lists), kind.c (the block-kind table, kind.h, and
  * extension kinds, store_kind.h), ns.c (dentries, index, directories,
- * rename), file.c (file bytes), xattr.c, recover.c (recovery), check.c
- * (the checker, census and extents), store.c (inodes, attributes, holds,
+ * rename), file.c (file bytes), falloc.c (fallocate: reserving and
+ * punching file space), xattr.c, recover.c (recovery), check.c (the
+ * checker, census and extents), store.c (inodes, attributes, holds,
  * statfs).
  *
  * Layers: src/ring sits above the store and sees format.h and
@@ -191,6 +192,13 @@ void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
 
 /* file.c */
 void file_free_data(struct store *s, struct mm_inode *ino);
+/* file.c for falloc.c: the snapshot rule and the representations. */
+bool file_data_held(const struct store *s, const struct mm_inode *ino);
+void file_data_release(struct store *s, uint64_t block);
+void file_read_bytes(const struct store *s, uint64_t data, uint64_t off,
+		     unsigned char *dst, size_t n);
+void file_zero_map(struct store *s, struct mm_map *m, uint64_t from,
+		   uint64_t to);
 /* store_close: free what snapshots still open kept (retired blocks). */
 void file_drop_snapshots(struct store *s);
 int file_truncate(struct store *s, uint64_t inode, uint64_t size);

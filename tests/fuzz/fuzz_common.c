@@ -617,6 +617,64 @@ static void op_crash(struct run *r)
 	FZ_ASSERT(rc == 0, "recovered crash image: %d problem(s)", rc);
 }
 
+/* What a file shows: its size and blocks and up to FZ_MAX_READ of its
+ * bytes (a snapshot's, when snap is taken), hashed; 0 when it is no file
+ * of bytes. */
+static uint64_t shown(struct run *r, store_ref ref,
+		      const struct store_snap *snap)
+{
+	struct store_attr a;
+	uint64_t h;
+	ssize_t n;
+
+	if (store_getattr(r->s, ref, &a) != 0 || a.kind)
+		return 0;
+	if (snap->taken) {
+		h = hash_u64(0, snap->size);
+		n = store_snap_read(r->s, snap, 0, r->buf, FZ_MAX_READ);
+	} else {
+		h = hash_u64(hash_u64(0, a.size), a.blocks);
+		n = store_read(r->s, ref, 0, r->buf, FZ_MAX_READ);
+	}
+	return n < 0 ? h : fz_hash(r->buf, (size_t)n, h);
+}
+
+/* fallocate in every mode the store knows and one it refuses, at the
+ * offsets and lengths of writes and truncations (around the small/chunked
+ * boundary, the cap and STORE_FILE_MAX).  A failed call changes nothing,
+ * and a snapshot taken before reads the same version after. */
+static void op_fallocate(struct run *r)
+{
+	static const unsigned modes[] = {
+		0, STORE_FALLOC_KEEP_SIZE,
+		STORE_FALLOC_KEEP_SIZE | STORE_FALLOC_PUNCH_HOLE,
+		STORE_FALLOC_KEEP_SIZE | STORE_FALLOC_PUNCH_HOLE,
+		STORE_FALLOC_PUNCH_HOLE, 0x10,
+	};
+	store_ref ref = ref_arg(r);
+	unsigned mode = modes[byte(r) % NELEM(modes)];
+	uint64_t off = offsets[byte(r) % NELEM(offsets)];
+	uint64_t len = sizes[byte(r) % NELEM(sizes)];
+	struct store_snap snap = {0}, none = {0};
+	struct store_statfs st;
+	uint64_t file, version = 0, used;
+
+	if (byte(r) & 1 && store_snap_take(r->s, ref, &snap) == 0)
+		version = shown(r, ref, &snap);
+	file = shown(r, ref, &none);
+	store_statfs(r->s, &st);
+	used = st.used;
+	if (store_fallocate(r->s, ref, mode, off, len) != 0) {
+		store_statfs(r->s, &st);
+		FZ_ASSERT(shown(r, ref, &none) == file && st.used == used,
+			  "a failed fallocate changed the file or the arena");
+	}
+	if (snap.taken)
+		FZ_ASSERT(shown(r, ref, &snap) == version,
+			  "fallocate changed a version a snapshot reads");
+	store_snap_drop(r->s, &snap);
+}
+
 static void op_lookup(struct run *r)
 {
 	store_ref dir = ref_arg(r), out;
@@ -674,6 +732,7 @@ static void step(struct run *r)
 	case 14: op_inspect(r); break;
 	case 15: op_crash(r); break;
 	case 16: op_lookup(r); break;
+	case 22: op_fallocate(r); break;
 	default: op_misc(r, op - 17); break;
 	}
 }

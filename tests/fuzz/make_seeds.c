@@ -548,6 +548,24 @@ static const unsigned char script_full[] = {
 	15,
 };
 
+static const unsigned char script_falloc[] = {
+	2, 0,                   /* cap 1 MiB */
+	0, 0, 0, 0,             /* mknod / "a" regular -> ref 1 */
+	3, 1, 0, 3, 0,          /* write a @0 100 bytes */
+	22, 1, 1, 0, 3, 0,      /* reserve 4096 at 0, keeping the size */
+	22, 1, 0, 7, 7, 1,      /* allocate 100000 at 32768 (a map), read */
+	15,
+	22, 1, 2, 9, 6, 0,      /* punch the chunk at 65536 */
+	22, 1, 3, 4, 8, 1,      /* punch 140000 at 4095, read */
+	22, 1, 1, 12, 6, 0,     /* reserve 65536 at 200000, past the end */
+	15,
+	22, 1, 0, 0, 9, 0,      /* allocate 1 GiB: ENOSPC */
+	22, 1, 5, 0, 1, 0,      /* zero range: EOPNOTSUPP */
+	22, 1, 0, 14, 2, 0,     /* allocate at STORE_FILE_MAX - 1: EFBIG */
+	6, 1, 8, 0, 0, 3, 0,    /* truncate a to 4096 */
+	15,
+};
+
 static void write_script(const char *name, const unsigned char *p,
 			 size_t n)
 {
@@ -593,6 +611,7 @@ int main(int argc, char **argv)
 	write_script("rings", script_rings, sizeof(script_rings));
 	write_script("tree", script_tree, sizeof(script_tree));
 	write_script("full", script_full, sizeof(script_full));
+	write_script("falloc", script_falloc, sizeof(script_falloc));
 	unlink(tmp);
 	return 0;
 }

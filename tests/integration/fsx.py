@@ -27,17 +27,21 @@ checks are compared too.
 Operations: pwrite at random offsets and sizes (holes included) through
 O_WRONLY, O_RDWR and O_APPEND opens, replace (O_TRUNC + one write), pread
 and compare, truncate up and down, operations on descriptors held open
-across steps (write, read, ftruncate, fstat, fsync -- also after the file
-was renamed over or unlinked), rename within and across directories
-(over existing files and directories, RENAME_NOREPLACE, RENAME_EXCHANGE),
-link, unlink, mkdir, rmdir, symlink, readlink, mkfifo, setxattr,
-removexattr, getxattr, listxattr, chmod, utime, stat, listdir.
+across steps (write, read, ftruncate, fallocate, fstat, fsync -- also
+after the file was renamed over or unlinked), fallocate (allocate and
+extend, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE; as root also the modes
+tmpfs refuses), rename within and across directories (over existing
+files and directories, RENAME_NOREPLACE, RENAME_EXCHANGE), link, unlink,
+mkdir, rmdir, symlink, readlink, mkfifo, setxattr, removexattr,
+getxattr, listxattr, chmod, utime, stat, listdir.
 
 Differences the oracle cannot judge are left out on purpose: timestamps
 other than those set by utime, st_ino, st_blocks, directory sizes, and
 reads through a descriptor opened O_TRUNC before its first write (mmfs
-defers O_TRUNC: mmfs(7)).  Names ending in ".ring" are never used (they
-are ring logs on mmfs).
+defers O_TRUNC: mmfs(7)), and the modes of fallocate that tmpfs refuses
+when not run as root (under FUSE the kernel clears set-ID bits before it
+asks the daemon, which then refuses).  Names ending in ".ring" are never
+used (they are ring logs on mmfs).
 
 Exit status 0 when every step matched; 1 on a mismatch, after printing the
 seed, the worker, the step, a replay command and the tail of the
@@ -71,6 +75,11 @@ FILE_MODES = [0o644, 0o600, 0o640, 0o664, 0o666, 0o444, 0o755, 0o700,
 DIR_MODES = [0o755, 0o700, 0o750, 0o777, 0o1777, 0o2755, 0o500, 0o555]
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
+FALLOC_FL_KEEP_SIZE = 0x01
+FALLOC_FL_PUNCH_HOLE = 0x02
+FALLOC_FL_COLLAPSE_RANGE = 0x08
+FALLOC_FL_ZERO_RANGE = 0x10
+FALLOC_FL_INSERT_RANGE = 0x20
 
 
 class Mismatch(Exception):
@@ -122,6 +131,26 @@ def renameat2(old, new, flags):
     if fn(-100, os.fsencode(old), -100, os.fsencode(new), flags):
         e = ctypes.get_errno()
         raise OSError(e, os.strerror(e), old)
+    return 0
+
+
+_fallocate = None
+
+
+def fallocate(fd, mode, off, length):
+    global _fallocate
+    if _fallocate is None:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.fallocate64
+        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64,
+                       ctypes.c_int64]
+        fn.restype = ctypes.c_int
+        _fallocate = (fn, ctypes)
+    fn, ctypes = _fallocate
+    if fn(fd, mode, off, length):
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
     return 0
 
 
@@ -293,6 +322,22 @@ class Worker:
                                 self.rng.randrange(0, 70_000),
                                 self.rng.randrange(0, 1_200_000)])
 
+    def falloc_args(self):
+        """(mode, offset, length) of a fallocate: mostly tmpfs's modes;
+        as root, now and then one tmpfs refuses."""
+        rng = self.rng
+        modes = [0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_KEEP_SIZE,
+                 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE]
+        if os.getuid() == 0 and rng.random() < 0.1:
+            modes = [FALLOC_FL_ZERO_RANGE, FALLOC_FL_COLLAPSE_RANGE,
+                     FALLOC_FL_INSERT_RANGE, FALLOC_FL_PUNCH_HOLE]
+        length = rng.choice([rng.randrange(1, 5000),
+                             rng.randrange(1, 100_000),
+                             rng.randrange(1, 1_500_000)])
+        return rng.choice(modes), self.offset(), length
+
     def size(self):
         return self.rng.choice([0, self.rng.randrange(0, 5000),
                                 self.rng.randrange(0, 100_000),
@@ -316,7 +361,8 @@ class Worker:
                  "mkdir", "mkdir", "rmdir", "symlink", "readlink", "mkfifo",
                  "setxattr", "setxattr", "removexattr", "getxattr", "chmod",
                  "utime", "stat", "listdir", "hopen", "hopen", "hwrite",
-                 "hwrite", "hread", "hread", "htruncate", "hstat", "hsync",
+                 "hwrite", "hread", "hread", "htruncate", "hfallocate",
+                 "fallocate", "fallocate", "hstat", "hsync",
                  "hclose", "create"]
         kind = rng.choice(kinds)
         j = os.path.join
@@ -373,6 +419,22 @@ class Worker:
                     finally:
                         os.close(fd)
                 return (kind, f"{rel} acc={acc} off={off} n={n}", fn, [])
+            kind = "stat"
+
+        if kind == "fallocate":
+            rel = self.any_path(stat.S_IFREG, fresh=0.05)
+            if self.openable(rel):
+                acc = rng.choice([os.O_WRONLY, os.O_RDWR])
+                mode, off, n = self.falloc_args()
+
+                def fn(root, side):
+                    fd = os.open(j(root, rel), acc)
+                    try:
+                        return fallocate(fd, mode, off, n)
+                    finally:
+                        os.close(fd)
+                return (kind, f"{rel} acc={acc} mode={mode:#x} off={off} "
+                        f"len={n}", fn, [rel])
             kind = "stat"
 
         if kind == "truncate":
@@ -562,6 +624,12 @@ class Worker:
             size = self.size()
             return (kind, f"{h[2]} {size}",
                     lambda root, side: os.ftruncate(fd_of(side), size),
+                    [h[2]])
+
+        if kind == "hfallocate":
+            mode, off, n = self.falloc_args()
+            return (kind, f"{h[2]} mode={mode:#x} off={off} len={n}",
+                    lambda root, side: fallocate(fd_of(side), mode, off, n),
                     [h[2]])
 
         if kind == "hsync":

@@ -195,6 +195,18 @@ def renameat2(old, new, flags):
         raise OSError(e, os.strerror(e), old, None, new)
 
 
+def fallocate(fd, mode, offset, length):
+    """fallocate(2) through glibc (os.posix_fallocate has mode 0 only);
+    raises OSError."""
+    fn = _libc.fallocate64
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64,
+                   ctypes.c_int64]
+    fn.restype = ctypes.c_int
+    if fn(fd, mode, offset, length):
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
 def getxattr_raw(path, name, size):
     """getxattr(2) with a buffer of exactly size bytes (0: ask the length);
     returns the length, raises OSError (e.g. ERANGE)."""

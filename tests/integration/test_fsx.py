@@ -57,7 +57,8 @@ def test_fsx_against_tmpfs(mmfs, tmpfs_dir, measure):
     missing = {"write", "replace", "read", "truncate", "rename", "link",
                "unlink", "mkdir", "rmdir", "symlink", "setxattr",
                "removexattr", "chmod", "utime", "hwrite", "hread",
-               "htruncate"} - set(summary["counts"])
+               "htruncate", "fallocate", "hfallocate"} - \
+        set(summary["counts"])
     assert not missing, f"never ran: {missing}"
     # What fsx left survives a remount, entry for entry.
     m.remount(opts=["allow_other"])

@@ -657,6 +657,192 @@ static void test_snapshots(void)
 	verify_arena();
 }
 
+static struct store_attr attr_of(struct store *s, store_ref f)
+{
+	struct store_attr a;
+
+	memset(&a, 0, sizeof(a));
+	CHECK_RC(store_getattr(s, f, &a), 0);
+	return a;
+}
+
+static uint64_t arena_used(struct store *s)
+{
+	struct store_statfs st;
+
+	store_statfs(s, &st);
+	return st.used;
+}
+
+/* The file reads exactly as want (n bytes) and is n bytes long. */
+static void check_bytes(struct store *s, store_ref f, const void *want,
+			size_t n)
+{
+	static unsigned char got[(3 << 20) + 1];
+
+	CHECK(n < sizeof(got));
+	memset(got, 0xaa, n + 1);
+	CHECK_RC(store_read(s, f, 0, got, n + 1), n);
+	CHECK(memcmp(got, want, n) == 0);
+	CHECK_RC(attr_of(s, f).size, n);
+}
+
+/* fallocate on small files: room reserved past the end counts in
+ * st_blocks, is used by writes past the end without new space, survives
+ * copies and reads as zeros; punching zeroes bytes and gives back the
+ * room it covers to its end; the modes tmpfs refuses are refused. */
+static void test_fallocate_small(void)
+{
+	const unsigned keep = STORE_FALLOC_KEEP_SIZE;
+	const unsigned punch = keep | STORE_FALLOC_PUNCH_HOLE;
+	struct store *s = open_arena(0);
+	store_ref root = store_root(s), f = make(s, root, "v", 0100644);
+	store_ref e = make(s, root, "e", 0100644), r;
+	static unsigned char want[8192];
+	struct store_attr a;
+	uint64_t used, reserved;
+
+	CHECK_RC(store_write(s, f, 0, "hello", 5, false), 5);
+	CHECK(attr_of(s, f).blocks * 512 < 4096);
+	CHECK_RC(store_fallocate(s, f, keep, 0, 8192), 0);
+	reserved = attr_of(s, f).blocks;
+	CHECK(reserved * 512 >= 8192);
+	memcpy(want, "hello", 5);
+	check_bytes(s, f, want, 5);
+	used = arena_used(s);
+	CHECK_RC(store_write(s, f, 100, "x", 1, false), 1);
+	CHECK_RC(arena_used(s), used);          /* in the room: no new space */
+	want[100] = 'x';
+	check_bytes(s, f, want, 101);
+	CHECK_RC(store_write(s, f, 0, "J", 1, false), 1);   /* a copy */
+	want[0] = 'J';
+	check_bytes(s, f, want, 101);
+	CHECK_RC(attr_of(s, f).blocks, reserved);          /* keeps the room */
+	CHECK_RC(store_fallocate(s, f, 0, 4000, 1000), 0);  /* extends */
+	check_bytes(s, f, want, 5000);
+	CHECK_RC(store_fallocate(s, f, 0, 0, 10), 0);       /* nothing to do */
+	CHECK_RC(store_fallocate(s, f, punch, 1, 2), 0);
+	want[1] = want[2] = 0;
+	check_bytes(s, f, want, 5000);
+	CHECK_RC(attr_of(s, f).blocks, reserved);
+	CHECK_RC(store_fallocate(s, f, punch, 6000, 1 << 20), 0);
+	a = attr_of(s, f);
+	CHECK(a.blocks < reserved && a.blocks * 512 >= 5000);
+	check_bytes(s, f, want, 5000);
+	/* An empty file reserves without a size; truncation gives it back. */
+	CHECK_RC(store_fallocate(s, e, keep, 0, 100), 0);
+	a = attr_of(s, e);
+	CHECK(a.size == 0 && a.blocks > 0);
+	CHECK_RC(store_setattr(s, e, STORE_SET_SIZE,
+			       &(struct store_attr){ .size = 0 }, &a), 0);
+	CHECK_RC(a.blocks, 0);
+	/* Refused: what Linux and tmpfs refuse. */
+	CHECK_RC(store_fallocate(s, f, STORE_FALLOC_PUNCH_HOLE, 0, 1), -EINVAL);
+	CHECK_RC(store_fallocate(s, f, 0, 0, 0), -EINVAL);
+	CHECK_RC(store_fallocate(s, f, 0x10, 0, 1), -EOPNOTSUPP);
+	CHECK_RC(store_fallocate(s, f, 0, STORE_FILE_MAX, 1), -EFBIG);
+	CHECK_RC(store_fallocate(s, f, keep, STORE_FILE_MAX - 1, 2), -EFBIG);
+	CHECK_RC(store_fallocate(s, f, punch, STORE_FILE_MAX - 1, 100), 0);
+	CHECK_RC(store_fallocate(s, root, 0, 0, 1), -EISDIR);
+	CHECK_RC(ring_create(s, root, "log.ring", 0100644, 0, 0, &r, &a), 0);
+	CHECK_RC(store_fallocate(s, r, 0, 0, 1), -EOPNOTSUPP);
+	check_bytes(s, f, want, 5000);
+	verify_arena();
+	store_close(s);
+	verify_arena();
+}
+
+/* fallocate on large files: reserved chunks (also past the end, where
+ * the checker accepts them), whole chunks punched back to holes and to
+ * free space, partial chunks zeroed, truncation over reserved chunks,
+ * ENOSPC that changes nothing, and snapshots that keep their version. */
+static void test_fallocate_large(void)
+{
+	const unsigned keep = STORE_FALLOC_KEEP_SIZE;
+	const unsigned punch = keep | STORE_FALLOC_PUNCH_HOLE;
+	static unsigned char want[3 << 20];
+	const size_t mib = 1 << 20;
+	struct store *s = open_arena(64 << 20);
+	store_ref root = store_root(s), f = make(s, root, "big", 0100644);
+	store_ref g = make(s, root, "grow", 0100644);
+	struct store_snap snap = {0};
+	struct store_attr a;
+	uint64_t used, blocks;
+
+	CHECK_RC(store_fallocate(s, f, 0, 0, mib), 0);
+	a = attr_of(s, f);
+	CHECK(a.size == mib && a.blocks * 512 >= mib);
+	check_bytes(s, f, want, mib);                   /* zeros */
+	pattern(want, mib, 5);
+	used = arena_used(s);
+	CHECK_RC(store_write(s, f, 0, want, mib, false), mib);
+	CHECK(arena_used(s) <= used + 2 * 65536);        /* no new chunks */
+	CHECK_RC(store_fallocate(s, f, keep, mib, mib), 0);
+	a = attr_of(s, f);
+	CHECK(a.size == mib && a.blocks * 512 >= 2 * mib);
+	verify_arena();                 /* chunks past the size are no fault */
+	used = arena_used(s);
+	CHECK_RC(store_fallocate(s, f, punch, 100000, 300000), 0);
+	memset(want + 100000, 0, 300000);
+	check_bytes(s, f, want, mib);
+	CHECK(arena_used(s) + 4 * 65536 <= used);       /* 4 whole chunks */
+	blocks = attr_of(s, f).blocks;
+	CHECK_RC(store_fallocate(s, f, punch, 65536, 65536), 0);   /* a slot */
+	memset(want + 65536, 0, 65536);
+	check_bytes(s, f, want, mib);
+	CHECK(attr_of(s, f).blocks < blocks);
+	CHECK_RC(store_fallocate(s, f, punch, 10, 20), 0);  /* in one chunk */
+	memset(want + 10, 0, 20);
+	check_bytes(s, f, want, mib);
+	CHECK_RC(store_fallocate(s, f, keep, 65536, 10), 0);  /* refill one */
+	CHECK_RC(store_fallocate(s, f, 0, 100, 2 * mib), 0);  /* extends */
+	check_bytes(s, f, want, 2 * mib + 100);
+	CHECK_RC(store_fallocate(s, f, keep, 3 * mib, 100), 0);
+	CHECK_RC(store_setattr(s, f, STORE_SET_SIZE, &(struct store_attr){
+			       .size = 3 * mib }, &a), 0);    /* over them */
+	check_bytes(s, f, want, 3 * mib);
+	CHECK_RC(store_fallocate(s, f, keep, 3 * mib, mib), 0);
+	blocks = attr_of(s, f).blocks;
+	CHECK_RC(store_setattr(s, f, STORE_SET_SIZE, &(struct store_attr){
+			       .size = 3 * mib }, &a), 0);    /* same size */
+	CHECK(a.blocks + mib / 512 <= blocks);
+	/* ENOSPC: nothing changes. */
+	used = arena_used(s);
+	blocks = attr_of(s, f).blocks;
+	CHECK_RC(store_fallocate(s, f, 0, 0, 1ULL << 30), -ENOSPC);
+	CHECK_RC(store_fallocate(s, f, keep, 3 * mib, 100 * mib), -ENOSPC);
+	CHECK_RC(arena_used(s), used);
+	CHECK_RC(attr_of(s, f).blocks, blocks);
+	check_bytes(s, f, want, 3 * mib);
+	/* A small file becomes large to reserve past MM_SMALL_MAX. */
+	CHECK_RC(store_write(s, g, 0, "abc", 3, false), 3);
+	CHECK_RC(store_fallocate(s, g, keep, 0, 200000), 0);
+	a = attr_of(s, g);
+	CHECK(a.size == 3 && a.blocks * 512 >= 200000);
+	CHECK_RC(store_write(s, g, 150000, "z", 1, false), 1);
+	memset(want, 0, 150001);
+	memcpy(want, "abc", 3);
+	want[150000] = 'z';
+	check_bytes(s, g, want, 150001);
+	/* A snapshot keeps its version through a punch and a reservation. */
+	pattern(want, mib, 6);
+	CHECK_RC(store_write(s, g, 0, want, mib, true), mib);
+	CHECK_RC(store_snap_take(s, g, &snap), 0);
+	CHECK_RC(store_fallocate(s, g, punch, 1000, 200000), 0);
+	CHECK_RC(store_fallocate(s, g, 0, 0, 2 * mib), 0);
+	check_snap(s, &snap, mib, 6);
+	CHECK_RC(retired_blocks(s), 1);
+	verify_arena();
+	store_snap_drop(s, &snap);
+	CHECK_RC(retired_blocks(s), 0);
+	memset(want + 1000, 0, 200000);
+	memset(want + mib, 0, mib);
+	check_bytes(s, g, want, 2 * mib);
+	verify_arena();
+	store_close(s);
+	verify_arena();
+}
+
 /* "test_store --unregistered PATH": a program that did not define the
  * ring kind must not open an arena (it could not check or recover rings):
  * -EPROTONOSUPPORT, with a reason that names the kind. */
@@ -791,7 +977,9 @@ int main(int argc, char **argv)
 				  test_stats, test_snapshots,
 				  test_ring_size_limits,
 				  test_size_cap_limits, test_discard,
-				  test_served };
+				  test_served,
+				  test_fallocate_small,
+				  test_fallocate_large };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);

@@ -261,6 +261,31 @@ ssize_t store_read(struct store *s, store_ref ref, uint64_t off,
 ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 		    const void *buf, size_t size, bool truncate_first);
 
+/* fallocate(2) on a regular file of bytes, with tmpfs's three modes:
+ *   0                  reserve arena space for [off, off + len) and make
+ *                      the size at least off + len;
+ *   KEEP_SIZE          reserve it without changing the size (space past
+ *                      the end: a later write or truncate there reads
+ *                      zeros and needs no new space);
+ *   PUNCH_HOLE | KEEP_SIZE
+ *                      zero [off, off + len) and give its space back:
+ *                      whole chunks of a large file become holes, a
+ *                      partly covered chunk or a small file keeps its
+ *                      space with the range zeroed; reserved space past
+ *                      the end that the range covers is given back.
+ * Reserved space counts in st_blocks and is not free in store_statfs.
+ * Overwriting reserved bytes that are already visible still copies them
+ * (copy on write), so only writes past the end are sure to need no new
+ * space.  Atomic, like a write; mtime and ctime change.  -EINVAL (len 0,
+ * PUNCH_HOLE without KEEP_SIZE, not a regular file), -EOPNOTSUPP (any
+ * other mode bit, or a ring: its size is its capacity), -EFBIG
+ * (reserving past STORE_FILE_MAX; a punch is cut there), -ENOSPC (the
+ * arena cannot hold it; nothing changed), -ESTALE, -EROFS, -EISDIR. */
+#define STORE_FALLOC_KEEP_SIZE 1
+#define STORE_FALLOC_PUNCH_HOLE 2
+int store_fallocate(struct store *s, store_ref ref, unsigned mode,
+		    uint64_t off, uint64_t len);
+
 /* Snapshots: one committed version of a regular file's bytes, readable
  * while the file goes on changing (one version per open: a reader that
  * reads a value in several calls sees one value, never the start of one
