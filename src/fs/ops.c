@@ -82,11 +82,11 @@
  * st_size (cleared since).  POLLHUP: the file has no link left.  A poll that
  * may sleep leaves its handle in fs->polls (pollq.h); wake_pollers wakes a
  * node's waiters wherever the node changes: write, setattr of size or
- * times, the truncation at release, and unlink or rename of a polled
- * name.  Woken, the kernel polls again and gets the new answer.  The wake
- * follows the reply, so that the changer's kernel is already finishing its
- * part (the new name of a rename, the pages a direct write drops) when the
- * waiters run.  The daemon sees an O_RDWR handle's reads only when they miss
+ * times, fallocate, the truncation at release, and unlink or rename of a
+ * polled name.  Woken, the kernel polls again and gets the new answer.
+ * The wake follows the reply, so that the changer's kernel is already
+ * finishing its part (the new name of a rename, the pages a direct write
+ * drops) when the waiters run.  The daemon sees an O_RDWR handle's reads only when they miss
  * the page cache.  A change written with direct I/O drops the cache, so the
  * next read comes here; but one that leaves its pages in the cache (stores
  * through a mapping, whole pages written through an O_RDWR handle) leaves a
@@ -1720,8 +1720,9 @@ static void mmfs_poll(fuse_req_t req, fuse_ino_t ino,
 /* fallocate(2): tmpfs's modes (store_fallocate); ZERO_RANGE and the rest
  * are refused with EOPNOTSUPP, as tmpfs refuses them.  The call changes
  * the file as a write does: a deferred O_TRUNC of the handle applies
- * first, and set-ID bits go (kill_setid).  The kernel then drops its
- * cached pages of a punched range and its attributes. */
+ * first, set-ID bits go (kill_setid), and pollers are woken (its mtime
+ * changes).  The kernel then drops its cached pages of a punched range
+ * and its attributes. */
 static void mmfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			   off_t off, off_t len, struct fuse_file_info *fi)
 {
@@ -1754,6 +1755,8 @@ static void mmfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		rc = store_fallocate(fs->store, ref, smode, (uint64_t)off,
 				     (uint64_t)len);
 	reply_err(req, rc);
+	if (rc == 0)
+		wake_pollers(fs, ref);
 }
 
 const struct fuse_lowlevel_ops mmfs_ops = {

@@ -199,6 +199,9 @@ CHANGES = {
     "touch": "touch {var}",
     "pwrite through O_RDWR": PYTHON + " -c \"import os; "
     "os.pwrite(os.open('{var}', os.O_RDWR), b'X', 1)\"",
+    "fallocate past the end": "fallocate -l 100 {var}",
+    "fallocate, keeping the size": "fallocate -n -l 100000 {var}",
+    "punch a hole": "fallocate -p -o 1 -l 2 {var}",
 }
 
 
