@@ -175,11 +175,16 @@ def test_enospc_and_efbig_change_nothing(mmfs):
     check_arena(m.arena)
 
 
-@pytest.mark.parametrize("args", [["-l", "100"], ["-n", "-l", "100"],
-                                  ["-p", "-o", "0", "-l", "1"]])
-def test_unprivileged_fallocate_clears_set_id_bits(mmfs, tmpfs_dir, args):
+@pytest.mark.parametrize("args,status,want", [
+    (["-l", "100"], 0, ["0o757", "0o777", "0o6757"]),
+    (["-n", "-l", "100"], 0, ["0o757", "0o777", "0o6757"]),
+    (["-p", "-o", "0", "-l", "1"], 0, ["0o757", "0o777", "0o6757"]),
+    (["-z", "-o", "0", "-l", "1"], 1, ["0o4757", "0o2777", "0o6757"])])
+def test_unprivileged_fallocate_clears_set_id_bits(mmfs, tmpfs_dir, args,
+                                                   status, want):
     """As a write does, and as on tmpfs: S_ISUID always, S_ISGID of a
-    group-executable file; root keeps them."""
+    group-executable file; root keeps them; a refused mode (zero range)
+    changes nothing."""
     m = mmfs(opts=["allow_other"])
     modes = {}
     for side, d in (("mmfs", m.mnt), ("tmpfs", tmpfs_dir)):
@@ -190,12 +195,13 @@ def test_unprivileged_fallocate_clears_set_id_bits(mmfs, tmpfs_dir, args):
             with open(p, "wb") as f:
                 f.write(b"xy")
             os.chmod(p, mode)
-        assert fallocate_tool(args + ["suid"], d, uid=OTHER_UID)[0] == 0
-        assert fallocate_tool(args + ["sgid"], d, uid=OTHER_UID)[0] == 0
-        assert fallocate_tool(args + ["root"], d)[0] == 0
+        for name in ("suid", "sgid"):
+            assert fallocate_tool(args + [name], d,
+                                  uid=OTHER_UID)[0] == status
+        assert fallocate_tool(args + ["root"], d)[0] == status
         modes[side] = [oct(os.stat(os.path.join(d, n)).st_mode & 0o7777)
                        for n in ("suid", "sgid", "root")]
-    assert modes["mmfs"] == modes["tmpfs"] == ["0o757", "0o777", "0o6757"]
+    assert modes["mmfs"] == modes["tmpfs"] == want
 
 
 def check_arena(arena):
