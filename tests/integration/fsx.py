@@ -29,8 +29,8 @@ O_WRONLY, O_RDWR and O_APPEND opens, replace (O_TRUNC + one write), pread
 and compare, truncate up and down, operations on descriptors held open
 across steps (write, read, ftruncate, fallocate, fstat, fsync -- also
 after the file was renamed over or unlinked), fallocate (allocate and
-extend, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE; as root also the modes
-tmpfs refuses), rename within and across directories (over existing
+extend, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, and the modes tmpfs
+refuses), rename within and across directories (over existing
 files and directories, RENAME_NOREPLACE, RENAME_EXCHANGE), link, unlink,
 mkdir, rmdir, symlink, readlink, mkfifo, setxattr, removexattr,
 getxattr, listxattr, chmod, utime, stat, listdir.
@@ -38,10 +38,8 @@ getxattr, listxattr, chmod, utime, stat, listdir.
 Differences the oracle cannot judge are left out on purpose: timestamps
 other than those set by utime, st_ino, st_blocks, directory sizes, and
 reads through a descriptor opened O_TRUNC before its first write (mmfs
-defers O_TRUNC: mmfs(7)), and the modes of fallocate that tmpfs refuses
-when not run as root (under FUSE the kernel clears set-ID bits before it
-asks the daemon, which then refuses).  Names ending in ".ring" are never
-used (they are ring logs on mmfs).
+defers O_TRUNC: mmfs(7)).  Names ending in ".ring" are never used (they
+are ring logs on mmfs).
 
 Exit status 0 when every step matched; 1 on a mismatch, after printing the
 seed, the worker, the step, a replay command and the tail of the
@@ -323,14 +321,14 @@ class Worker:
                                 self.rng.randrange(0, 1_200_000)])
 
     def falloc_args(self):
-        """(mode, offset, length) of a fallocate: mostly tmpfs's modes;
-        as root, now and then one tmpfs refuses."""
+        """(mode, offset, length) of a fallocate: mostly tmpfs's modes,
+        now and then one tmpfs refuses."""
         rng = self.rng
         modes = [0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_KEEP_SIZE,
                  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE]
-        if os.getuid() == 0 and rng.random() < 0.1:
+        if rng.random() < 0.1:
             modes = [FALLOC_FL_ZERO_RANGE, FALLOC_FL_COLLAPSE_RANGE,
                      FALLOC_FL_INSERT_RANGE, FALLOC_FL_PUNCH_HOLE]
         length = rng.choice([rng.randrange(1, 5000),
