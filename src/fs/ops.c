@@ -801,8 +801,10 @@ static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf,
 /* ---- directory listings ------------------------------------------------
  *
  * A reply to READDIR or READDIRPLUS is filled in a struct listing.
- * Offsets: "." is 1, ".." is 2, entry k (1-based) of the store's cursor is
- * 2 + k.  The cursor moves only past entries that went into a reply.
+ * Offsets: "." is 1, ".." is 2, an entry's is 2 + its position (store.h,
+ * "Directory cursors"), so a request resumes where it says with no walk
+ * from the start.  The cursor moves only past entries that went into a
+ * reply.
  *
  * READDIRPLUS hands the kernel each entry's node and attributes, as a
  * lookup would, and each entry but "." and ".." adds one to its node's
@@ -937,7 +939,7 @@ static void add_entries(struct listing *l, struct store_dir *d)
 	while (store_dir_peek(d, &ent) == 1) {
 		memcpy(name, ent.name, ent.namelen);
 		name[ent.namelen] = '\0';
-		next = (off_t)(DOT_ENTRIES + store_dir_pos(d) + 1);
+		next = (off_t)(DOT_ENTRIES + ent.pos);
 		counted = entry_param(l, &ent, &e);
 		if (!listing_put(l, name, &e, next)) {
 			if (counted)
@@ -948,6 +950,20 @@ static void add_entries(struct listing *l, struct store_dir *d)
 			l->counted[l->ncounted++] = ent.ref;
 		store_dir_advance(d);
 	}
+}
+
+/* Put the cursor where a listing resumes at offset off: offset 0 starts a
+ * new pass (opendir, rewinddir: store.h, "Directory cursors"); any other
+ * continues after the entry whose offset it is (a seekdir, or a reply the
+ * kernel took only part of).  A seek to where the cursor is costs
+ * nothing. */
+static void dir_cursor_at(struct store_dir *d, off_t off)
+{
+	if (off == 0)
+		store_dir_rewind(d);
+	else
+		store_dir_seek(d, off > DOT_ENTRIES ? (uint64_t)off - DOT_ENTRIES
+						    : 0);
 }
 
 /* READDIR and READDIRPLUS: the entries from offset off on. */
@@ -967,12 +983,7 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	if (off >= DOT_ENTRIES || add_dots(&l, ref, off)) {
-		/* Not where the last reply left off: seekdir, rewinddir
-		 * or a partly consumed reply.  Position the cursor by
-		 * count. */
-		if (off < 0 || (uint64_t)off != DOT_ENTRIES + store_dir_pos(d))
-			store_dir_seek(d, off > DOT_ENTRIES
-					  ? (uint64_t)off - DOT_ENTRIES : 0);
+		dir_cursor_at(d, off);
 		add_entries(&l, d);
 	}
 	listing_reply(&l);
