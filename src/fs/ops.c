@@ -110,6 +110,7 @@
 
 #include "ops.h"
 #include "ring.h"
+#include "rowatch.h"
 
 /* How long the kernel may cache entries and attributes, in seconds: a
  * day, as good as forever.  One daemon owns an arena (flock) and every
@@ -798,6 +799,30 @@ static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf,
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/* ---- access times --------------------------------------------------------
+ *
+ * A read of ref reached the daemon (a file's READ, a directory's READDIR
+ * or READDIRPLUS): record it in atime as the mount options say (mmfs(7),
+ * ACCESS TIMES).  A read through a descriptor opened with O_NOATIME (its
+ * flags come with each READ; the kernel checked that the caller may) and
+ * any read of a read-only mount, or one remounted read-only (asked of the
+ * watch only when an update is due: it may read the mount table), leave
+ * atime alone.  The kernel drops its cached atime after every read it
+ * forwards, so the next stat asks.
+ */
+static void note_read(struct mmfs_fs *fs, store_ref ref, int flags, bool dir)
+{
+	enum store_atime how = fs->atime == MMFS_ATIME_STRICT ?
+			       STORE_ATIME_STRICT : STORE_ATIME_RELATIVE;
+
+	if (fs->atime == MMFS_ATIME_NEVER || (flags & O_NOATIME) ||
+	    (dir && fs->nodiratime) || store_readonly(fs->store))
+		return;
+	if (store_atime_due(fs->store, ref, how) == 1 &&
+	    !ro_watch_readonly(fs->ro))
+		(void)store_touch_atime(fs->store, ref, how);
+}
+
 /* ---- directory listings ------------------------------------------------
  *
  * A reply to READDIR or READDIRPLUS is filled in a struct listing.
@@ -986,6 +1011,7 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		dir_cursor_at(d, off);
 		add_entries(&l, d);
 	}
+	note_read(l.fs, ref, 0, true);
 	listing_reply(&l);
 }
 
@@ -1395,6 +1421,8 @@ static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		n = read_handle(fs, ref, file_of(fi), (uint64_t)off, buf, size);
 	if (n >= 0 && off == 0)
 		file_saw(fs, ref, file_of(fi));
+	if (n >= 0)
+		note_read(fs, ref, fi->flags, false);
 	if (n < 0)
 		reply_err(req, n);
 	else

@@ -166,6 +166,7 @@
  *                       the file has (src/store/falloc.c)
  *   setxattr            inode->xattr = new XATTR block
  *   chmod, utimens ...  the field itself (each is one aligned store)
+ *   read (atime)        inode->atime (one aligned store)
  *
  * Blocks freed by a change are released only after its commit.  A death in
  * between leaves them allocated but unreferenced; recovery frees them.

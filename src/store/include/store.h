@@ -249,6 +249,22 @@ enum store_setattr_mask {
 int store_setattr(struct store *s, store_ref ref, unsigned mask,
 		  const struct store_attr *in, struct store_attr *out);
 
+/* Access times.  A read of ref happened now: STORE_ATIME_STRICT sets its
+ * atime to now; STORE_ATIME_RELATIVE only when atime is not after its
+ * mtime or its ctime, or is a day old or more (Linux's relatime).  Nothing
+ * else changes (ctime neither), in one aligned store (format.h).  The
+ * read calls do not do it: the caller decides, by mount option and open
+ * flags.  store_atime_due only asks (1: a read now would change atime, 0:
+ * not; -ESTALE), for a caller with more to check before a change;
+ * store_touch_atime returns 1 when atime changed, 0 when it did not;
+ * -ESTALE, -EROFS. */
+enum store_atime {
+	STORE_ATIME_RELATIVE,
+	STORE_ATIME_STRICT,
+};
+int store_atime_due(struct store *s, store_ref ref, enum store_atime how);
+int store_touch_atime(struct store *s, store_ref ref, enum store_atime how);
+
 /* Read up to size bytes at off; returns the count (0 at or past EOF).
  * Holes read as zeros.  -ESTALE, -EISDIR, -EINVAL (not a regular file of
  * bytes: rings are read with ring.h). */
