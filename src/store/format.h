@@ -222,8 +222,9 @@
  * is redone (its dentries may be DENTRY_V1: both layouts keep the state
  * byte at offset 46) and before the names are re-inserted:
  *   1. check that the room past brk, under size_cap, holds a new DENTRY
- *      for every DENTRY_V1 (else refuse: nothing changes but the lock
- *      words, which every writable open sets up);
+ *      for every LIVE DENTRY_V1 and every one the intent adds (else
+ *      refuse: nothing changes but the lock words, which every writable
+ *      open sets up);
  *   2. store version = 2 (a version-1 mmfs now refuses the arena);
  *   3. for each LIVE DENTRY_V1 in heap order: copy it into a new DENTRY
  *      with pos = next_pos++, store its state LIVE, then the old one's

@@ -663,19 +663,22 @@ static struct mm_dir *cursor_dir(struct store_dir *d)
 	return mm_dir(d->s, d->dir);
 }
 
-static uint64_t list_next(struct store_dir *d, uint64_t off)
+/* The dentry after off in dir's list; off 0 stands before the head. */
+static uint64_t list_next(struct store *s, const struct mm_dir *dir,
+			  uint64_t off)
 {
-	return off ? mm_dentry(d->s, off)->next : cursor_dir(d)->head;
+	return off ? mm_dentry(s, off)->next : dir->head;
 }
 
 /* The next entry the pass returns, 0 at its end. */
 static uint64_t cursor_next(struct store_dir *d)
 {
+	struct mm_dir *dir = cursor_dir(d);
 	uint64_t off;
 
-	if (!cursor_dir(d) || d->after >= d->end)
+	if (!dir || d->after >= d->end)
 		return 0;
-	off = list_next(d, d->last);
+	off = list_next(d->s, dir, d->last);
 	while (off && mm_dentry(d->s, off)->pos <= d->after)
 		off = mm_dentry(d->s, off)->next;
 	return off && mm_dentry(d->s, off)->pos < d->end ? off : 0;
@@ -727,14 +730,15 @@ void store_dir_rewind(struct store_dir *d)
 }
 
 /* Move last to the last dentry at or before pos, from where it is. */
-static void cursor_locate(struct store_dir *d, uint64_t pos)
+static void cursor_locate(struct store_dir *d, const struct mm_dir *dir,
+			  uint64_t pos)
 {
 	struct store *s = d->s;
 	uint64_t at = d->last, next;
 
 	while (at && mm_dentry(s, at)->pos > pos)
 		at = mm_dentry(s, at)->prev;
-	while ((next = list_next(d, at)) && mm_dentry(s, next)->pos <= pos)
+	while ((next = list_next(s, dir, at)) && mm_dentry(s, next)->pos <= pos)
 		at = next;
 	d->last = at;
 	d->after = pos;
@@ -742,9 +746,12 @@ static void cursor_locate(struct store_dir *d, uint64_t pos)
 
 void store_dir_seek(struct store_dir *d, uint64_t pos)
 {
+	struct mm_dir *dir;
+
 	arena_lock(d->s);
-	if (pos != d->after && cursor_dir(d))
-		cursor_locate(d, pos);
+	dir = cursor_dir(d);
+	if (pos != d->after && dir)
+		cursor_locate(d, dir, pos);
 	arena_unlock(d->s);
 }
 

@@ -208,8 +208,9 @@ void file_drop_snapshots(struct store *s);
 int file_truncate(struct store *s, uint64_t inode, uint64_t size);
 
 /* upgrade.c, run by recovery (format.h, "Upgrade from version 1").
- * upgrade_check reads only: 0 when every DENTRY_V1 block can be copied,
- * else -ENOSPC (no room past brk) or -EPROTONOSUPPORT (a store that cannot
+ * upgrade_check reads only: 0 when every DENTRY_V1 block the upgrade will
+ * copy (LIVE, or added by the rename intent recovery redoes) can be, else
+ * -ENOSPC (no room past brk) or -EPROTONOSUPPORT (a store that cannot
  * change), with the reason in why.  upgrade_names raises the version and
  * copies each LIVE DENTRY_V1 into a DENTRY with the next position (*count
  * of them): 0, or -ENOSPC when an allocation failed all the same (the

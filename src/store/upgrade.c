@@ -34,13 +34,24 @@ static uint64_t copy_size(const struct store *s, uint64_t off)
 				 dentry_v1(s, off)->namelen);
 }
 
+/* A name the upgrade will copy: LIVE, or made LIVE by the rename intent
+ * recovery redoes first. */
+static bool to_copy(const struct store *s, uint64_t off)
+{
+	const struct mm_intent *in = &s->hdr->intent;
+
+	return is_dentry_v1(s, off) &&
+	       (dentry_v1(s, off)->state == MM_DENTRY_LIVE ||
+		(in->commit == 1 && (off == in->add[0] || off == in->add[1])));
+}
+
 int upgrade_check(struct store *s, char *why, size_t whylen)
 {
 	struct mm_header *h = s->hdr;
 	uint64_t need = 0, names = 0;
 
 	for_each_block(s, off)
-		if (is_dentry_v1(s, off)) {
+		if (to_copy(s, off)) {
 			need += copy_size(s, off);
 			names++;
 		}
