@@ -164,3 +164,21 @@ def test_page_cache_reads_update_atime_when_they_reach_the_daemon(mmfs):
         assert times(f) == first, "a read from the page cache updated atime"
     finally:
         os.close(fd)
+
+
+def test_remounted_read_only_never_updates(mmfs):
+    """mount -o remount,ro (here mount -i: mount(2) itself) stops atime
+    updates of a strictatime mount; remount,rw brings them back."""
+    m = mmfs(opts=["strictatime"])
+    f = file_with_value(m)
+    cat(f)
+    run(["mount", "-i", "-o", "remount,ro", m.mnt])
+    try:
+        before = times(f)
+        cat(f)
+        run(["ls", m.mnt])
+        assert times(f) == before, "a read updated atime while read-only"
+    finally:
+        run(["mount", "-i", "-o", "remount,rw", m.mnt])
+    cat(f)
+    assert times(f)[0] != before[0], "no atime update after remount,rw"
