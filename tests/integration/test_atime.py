@@ -150,7 +150,8 @@ def test_read_only_mount_never_updates(mmfs):
 def test_page_cache_reads_update_atime_when_they_reach_the_daemon(mmfs):
     """An O_RDWR descriptor reads through the page cache, which each open
     drops: its first read reaches the daemon and updates atime (here under
-    strictatime); a read the cache answers does not."""
+    strictatime).  (Whether a later read is answered by the cache, and so
+    leaves atime alone, is the kernel's choice: it may drop the page.)"""
     m = mmfs(opts=["strictatime"])
     f = file_with_value(m)
     cat(f)
@@ -158,10 +159,7 @@ def test_page_cache_reads_update_atime_when_they_reach_the_daemon(mmfs):
     fd = os.open(f, os.O_RDWR)
     try:
         assert os.pread(fd, 100, 0) == b"value\n"
-        first = times(f)
-        assert first[0] != before[0], "first O_RDWR read kept atime"
-        assert os.pread(fd, 100, 0) == b"value\n"
-        assert times(f) == first, "a read from the page cache updated atime"
+        assert times(f)[0] != before[0], "first O_RDWR read kept atime"
     finally:
         os.close(fd)
 
