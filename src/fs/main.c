@@ -350,6 +350,8 @@ int main(int argc, char *argv[])
 	if (!store)
 		goto out_paths;
 	mmfs_fs_init(&fs, store);
+	fs.atime = o.atime;
+	fs.nodiratime = o.nodiratime;
 	if (session_args(&args, &o, arena) == 0)
 		ret = serve(&args, &o, mnt, &fs, &mounted);
 	fuse_opt_free_args(&args);

@@ -110,6 +110,7 @@
 
 #include "ops.h"
 #include "ring.h"
+#include "rowatch.h"
 
 /* How long the kernel may cache entries and attributes, in seconds: a
  * day, as good as forever.  One daemon owns an arena (flock) and every
@@ -798,11 +799,37 @@ static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf,
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/* ---- access times --------------------------------------------------------
+ *
+ * A read of ref reached the daemon (a file's READ, a directory's READDIR
+ * or READDIRPLUS): record it in atime as the mount options say (mmfs(7),
+ * ACCESS TIMES).  A read through a descriptor opened with O_NOATIME (its
+ * flags come with each READ; the kernel checked that the caller may) and
+ * any read of a read-only mount, or one remounted read-only (asked of the
+ * watch only when an update is due: it may read the mount table), leave
+ * atime alone.  The kernel drops its cached atime after every read it
+ * forwards, so the next stat asks.
+ */
+static void note_read(struct mmfs_fs *fs, store_ref ref, int flags, bool dir)
+{
+	enum store_atime how = fs->atime == MMFS_ATIME_STRICT ?
+			       STORE_ATIME_STRICT : STORE_ATIME_RELATIVE;
+
+	if (fs->atime == MMFS_ATIME_NEVER || (flags & O_NOATIME) ||
+	    (dir && fs->nodiratime) || store_readonly(fs->store))
+		return;
+	if (store_atime_due(fs->store, ref, how) == 1 &&
+	    !ro_watch_readonly(fs->ro))
+		(void)store_touch_atime(fs->store, ref, how);
+}
+
 /* ---- directory listings ------------------------------------------------
  *
  * A reply to READDIR or READDIRPLUS is filled in a struct listing.
- * Offsets: "." is 1, ".." is 2, entry k (1-based) of the store's cursor is
- * 2 + k.  The cursor moves only past entries that went into a reply.
+ * Offsets: "." is 1, ".." is 2, an entry's is 2 + its position (store.h,
+ * "Directory cursors"), so a request resumes where it says with no walk
+ * from the start.  The cursor moves only past entries that went into a
+ * reply.
  *
  * READDIRPLUS hands the kernel each entry's node and attributes, as a
  * lookup would, and each entry but "." and ".." adds one to its node's
@@ -937,7 +964,7 @@ static void add_entries(struct listing *l, struct store_dir *d)
 	while (store_dir_peek(d, &ent) == 1) {
 		memcpy(name, ent.name, ent.namelen);
 		name[ent.namelen] = '\0';
-		next = (off_t)(DOT_ENTRIES + store_dir_pos(d) + 1);
+		next = (off_t)(DOT_ENTRIES + ent.pos);
 		counted = entry_param(l, &ent, &e);
 		if (!listing_put(l, name, &e, next)) {
 			if (counted)
@@ -948,6 +975,20 @@ static void add_entries(struct listing *l, struct store_dir *d)
 			l->counted[l->ncounted++] = ent.ref;
 		store_dir_advance(d);
 	}
+}
+
+/* Put the cursor where a listing resumes at offset off: offset 0 starts a
+ * new pass (opendir, rewinddir: store.h, "Directory cursors"); any other
+ * continues after the entry whose offset it is (a seekdir, or a reply the
+ * kernel took only part of).  A seek to where the cursor is costs
+ * nothing. */
+static void dir_cursor_at(struct store_dir *d, off_t off)
+{
+	if (off == 0)
+		store_dir_rewind(d);
+	else
+		store_dir_seek(d, off > DOT_ENTRIES ? (uint64_t)off - DOT_ENTRIES
+						    : 0);
 }
 
 /* READDIR and READDIRPLUS: the entries from offset off on. */
@@ -967,14 +1008,10 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	if (off >= DOT_ENTRIES || add_dots(&l, ref, off)) {
-		/* Not where the last reply left off: seekdir, rewinddir
-		 * or a partly consumed reply.  Position the cursor by
-		 * count. */
-		if (off < 0 || (uint64_t)off != DOT_ENTRIES + store_dir_pos(d))
-			store_dir_seek(d, off > DOT_ENTRIES
-					  ? (uint64_t)off - DOT_ENTRIES : 0);
+		dir_cursor_at(d, off);
 		add_entries(&l, d);
 	}
+	note_read(l.fs, ref, 0, true);
 	listing_reply(&l);
 }
 
@@ -1384,6 +1421,8 @@ static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		n = read_handle(fs, ref, file_of(fi), (uint64_t)off, buf, size);
 	if (n >= 0 && off == 0)
 		file_saw(fs, ref, file_of(fi));
+	if (n >= 0)
+		note_read(fs, ref, fi->flags, false);
 	if (n < 0)
 		reply_err(req, n);
 	else

@@ -42,6 +42,7 @@
 
 #include "initflags.h"
 #include "nodes.h"
+#include "opts.h"
 #include "pollq.h"
 #include "store.h"
 
@@ -57,11 +58,14 @@ struct mmfs_fs {
 	struct pollq polls;     /* poll handles waiting for a change */
 	struct initflags init;  /* what INIT settled; the kill flags of the
 				   request being served (initflags.h) */
+	enum mmfs_atime atime;  /* when reads update atime (mount options) */
+	bool nodiratime;        /* listings never update a directory's */
 };
 
 extern const struct fuse_lowlevel_ops mmfs_ops;
 
-/* Ready fs to serve store s (allocates nothing). */
+/* Ready fs to serve store s (allocates nothing), with relatime; the
+ * caller may set atime and nodiratime before serving. */
 void mmfs_fs_init(struct mmfs_fs *fs, struct store *s);
 
 /* Release what the operations allocated, finishing the work of file

@@ -37,6 +37,7 @@ enum opt_key {
 	KEY_REMOUNT,
 	KEY_REMOUNT_ONLY, /* the kernel's, copied by mount(8) into a remount */
 	KEY_MNT_FLAG,   /* [no]suid, [no]dev, [no]exec (set_mnt_flag) */
+	KEY_ATIME,      /* the access-time options: set_atime_option */
 	KEY_KERNEL,     /* handed to fuse_session_new as given */
 	KEY_DROP,       /* meant for mount(8) or fstab: ignored */
 };
@@ -60,6 +61,14 @@ static const struct fuse_opt opt_table[] = {
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
+	FUSE_OPT_KEY("atime", KEY_ATIME),
+	FUSE_OPT_KEY("noatime", KEY_ATIME),
+	FUSE_OPT_KEY("strictatime", KEY_ATIME),
+	FUSE_OPT_KEY("nostrictatime", KEY_ATIME),
+	FUSE_OPT_KEY("relatime", KEY_ATIME),
+	FUSE_OPT_KEY("norelatime", KEY_ATIME),
+	FUSE_OPT_KEY("diratime", KEY_ATIME),
+	FUSE_OPT_KEY("nodiratime", KEY_ATIME),
 
 	FUSE_OPT_KEY("remount", KEY_REMOUNT),
 	FUSE_OPT_KEY("user_id=", KEY_REMOUNT_ONLY),
@@ -91,14 +100,6 @@ static const struct fuse_opt opt_table[] = {
 	FUSE_OPT_KEY("group", KEY_DROP),
 	FUSE_OPT_KEY("_netdev", KEY_DROP),
 	FUSE_OPT_KEY("nofail", KEY_DROP),
-	FUSE_OPT_KEY("atime", KEY_DROP),
-	FUSE_OPT_KEY("noatime", KEY_DROP),
-	FUSE_OPT_KEY("diratime", KEY_DROP),
-	FUSE_OPT_KEY("nodiratime", KEY_DROP),
-	FUSE_OPT_KEY("relatime", KEY_DROP),
-	FUSE_OPT_KEY("norelatime", KEY_DROP),
-	FUSE_OPT_KEY("strictatime", KEY_DROP),
-	FUSE_OPT_KEY("nostrictatime", KEY_DROP),
 	FUSE_OPT_KEY("lazytime", KEY_DROP),
 	FUSE_OPT_KEY("nolazytime", KEY_DROP),
 	FUSE_OPT_KEY("async", KEY_DROP),
@@ -143,6 +144,14 @@ void mmfs_opts_usage(FILE *f)
 "     default_permissions      let the kernel check permissions\n"
 "     no_default_permissions   not implied by allow_other (refused with\n"
 "                              allow_other: mmfs checks no permissions)\n"
+"     relatime                 a read updates atime if it is not after mtime\n"
+"                              or ctime, or a day old (the default)\n"
+"     strictatime              every read updates atime\n"
+"     noatime                  reads never update atime\n"
+"     nodiratime               listings never update a directory's atime\n"
+"     atime, diratime, nostrictatime\n"
+"                              undo noatime, nodiratime, strictatime\n"
+"     norelatime               changes nothing (as on Linux)\n"
 "     nosuid, suid, nodev, dev, noexec, exec\n"
 "                              for the kernel; default nosuid,nodev (as\n"
 "                              mount.fuse.mmfs run by root: suid,dev)\n"
@@ -150,8 +159,7 @@ void mmfs_opts_usage(FILE *f)
 "     defcontext=, rootcontext=\n"
 "                              passed to the kernel\n"
 "     defaults, auto, noauto, user, nouser, users, owner, group, _netdev,\n"
-"     nofail, x-*, comment=*, [no]atime, [no]diratime, [no]relatime,\n"
-"     [no]strictatime, [no]lazytime, async, sync\n"
+"     nofail, x-*, comment=*, [no]lazytime, async, sync\n"
 "                              for mount(8) and fstab: ignored\n"
 "     user_id=, group_id=      the kernel's: ignored in a remount\n",
 		(unsigned long long)(STORE_DEFAULT_SIZE >> 20),
@@ -235,6 +243,30 @@ static int set_name(struct mmfs_opts *o, const char *arg)
 	free(o->name);
 	o->name = strdup(v);
 	return o->name ? 0 : -1;
+}
+
+/* One access-time option: the flag it sets or clears, as mount(8) has
+ * it.  relatime is the default and norelatime does not change it (on
+ * Linux too: strictatime is the way out of it). */
+static void set_atime_option(struct mmfs_opts *o, const char *arg)
+{
+	bool set = strncmp(arg, "no", 2) != 0;
+	const char *flag = set ? arg : arg + 2;
+
+	if (!strcmp(flag, "atime"))
+		o->noatime = !set;
+	else if (!strcmp(flag, "strictatime"))
+		o->strictatime = set;
+	else if (!strcmp(flag, "diratime"))
+		o->nodiratime = !set;
+}
+
+/* What the flags decide, as Linux decides it for a mount. */
+static enum mmfs_atime atime_policy(const struct mmfs_opts *o)
+{
+	if (o->strictatime)
+		return MMFS_ATIME_STRICT;
+	return o->noatime ? MMFS_ATIME_NEVER : MMFS_ATIME_RELATIVE;
 }
 
 static int add_positional(struct mmfs_opts *o, const char *arg)
@@ -337,6 +369,9 @@ static int opt_proc(void *data, const char *arg, int key,
 		return o->remount_only ? 0 : -1;
 	case KEY_MNT_FLAG:
 		return set_mnt_flag(o, arg);
+	case KEY_ATIME:
+		set_atime_option(o, arg);
+		return 0;
 	case KEY_KERNEL:
 		return fuse_opt_add_opt_escaped(&o->fuse_opts, arg);
 	case KEY_DROP:
@@ -393,7 +428,9 @@ static void default_mnt_flags(struct mmfs_opts *o, const char *argv0)
 }
 
 /* Add the options decided by flags (rather than passed through) to the
- * list for fuse_session_new. */
+ * list for fuse_session_new.  noatime goes to the kernel too, so that
+ * /proc/mounts shows it (libfuse 3.14 passes no other atime flag); the
+ * kernel updates no atime of a FUSE file itself either way. */
 static int add_flag_opts(struct mmfs_opts *o)
 {
 	bool perms = kernel_checks(o);
@@ -407,6 +444,9 @@ static int add_flag_opts(struct mmfs_opts *o)
 	if (o->allow_other && fuse_opt_add_opt(&o->fuse_opts, "allow_other"))
 		return -1;
 	if (perms && fuse_opt_add_opt(&o->fuse_opts, "default_permissions"))
+		return -1;
+	if (o->atime == MMFS_ATIME_NEVER &&
+	    fuse_opt_add_opt(&o->fuse_opts, "noatime"))
 		return -1;
 	return 0;
 }
@@ -452,6 +492,7 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 		o->store.flags |= STORE_OPEN_RDONLY;
 	else
 		o->store.flags |= STORE_OPEN_CREATE;
+	o->atime = atime_policy(o);
 	return add_flag_opts(o);
 }
 

@@ -17,7 +17,9 @@
  * permissions itself).  Invariants after a successful parse:
  * mountpoint is set; a value given for size/max_files is > 0, one given
  * for ring_size a ring capacity (RING_CAPACITY_MIN to _MAX, ring.h);
- * nosuid, nodev and noexec are 0 or 1.
+ * nosuid, nodev and noexec are 0 or 1; atime says what the access-time
+ * options decided, as the kernel decides for a local file system
+ * (strictatime beats noatime; relatime is the default).
  */
 #ifndef MMFS_OPTS_H
 #define MMFS_OPTS_H
@@ -26,6 +28,14 @@
 #include <stdio.h>
 
 #include "store.h"
+
+/* When a read updates atime (mmfs(7), ACCESS TIMES). */
+enum mmfs_atime {
+	MMFS_ATIME_RELATIVE,    /* relatime: the first read after a change,
+				   or once a day (the default) */
+	MMFS_ATIME_STRICT,      /* strictatime: every read */
+	MMFS_ATIME_NEVER,       /* noatime */
+};
 
 struct mmfs_opts {
 	char *arena;            /* first positional, NULL when only one */
@@ -45,6 +55,9 @@ struct mmfs_opts {
 	bool default_permissions;
 	bool no_default_permissions;
 	unsigned threads;       /* threads=: serving threads */
+	bool noatime, strictatime;  /* as given, last one of a pair wins */
+	bool nodiratime;        /* reads of directories never update atime */
+	enum mmfs_atime atime;  /* what they decide */
 };
 
 #define MMFS_THREADS_DEFAULT 4  /* docs/BENCHMARKS.md: why */

@@ -153,8 +153,11 @@ void file_unlock(struct store *s, store_ref ref)
 		pthread_mutex_unlock(file_lock_of(s, ref));
 }
 
+/* Is the header one this mmfs serves?  An older format is upgraded by
+ * recovery (format.h, "Upgrade from version 1"), so only a writable open
+ * takes it. */
 static int check_header(const struct mm_header *h, uint64_t st_size,
-			char *err, size_t errlen)
+			bool writable, char *err, size_t errlen)
 {
 	if (h->magic == MM_MAGIC_SWAPPED)
 		return fail(err, errlen, -EINVAL,
@@ -166,7 +169,13 @@ static int check_header(const struct mm_header *h, uint64_t st_size,
 			    "arena format version %" PRIu32
 			    " is newer than this mmfs supports (%u)",
 			    h->version, MM_FORMAT_VERSION);
-	if (h->version == 0 || h->page_size != MM_PAGE ||
+	if (h->version >= MM_FORMAT_OLDEST && h->version < MM_FORMAT_VERSION &&
+	    !writable)
+		return fail(err, errlen, -EPROTONOSUPPORT,
+			    "arena format version %" PRIu32 " is older than "
+			    "this mmfs (%u): a read-write mount upgrades it",
+			    h->version, MM_FORMAT_VERSION);
+	if (h->version < MM_FORMAT_OLDEST || h->page_size != MM_PAGE ||
 	    h->lock_version != MM_LOCK_VERSION)
 		return fail(err, errlen, -EINVAL,
 			    "damaged arena: bad version fields");
@@ -220,6 +229,7 @@ static void init_header(struct store *s, const struct store_options *o)
 		seed = (uint64_t)mm_now() ^ (uint64_t)getpid() << 32;
 	h->hash_seed = seed;
 	h->created = mm_now();
+	h->next_pos = 1;
 	h->used = MM_PAGE;
 	h->clean = 1;           /* nothing to recover in a new arena */
 	init_mutex(h);
@@ -481,7 +491,7 @@ static int apply_options(struct store *s, const struct store_options *o,
 
 /* Read and check the header of the open file without mapping it. */
 static int read_header(struct store *s, struct mm_header *h, uint64_t *size,
-		       char *err, size_t errlen)
+		       bool writable, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -501,7 +511,7 @@ static int read_header(struct store *s, struct mm_header *h, uint64_t *size,
 	}
 	if (pread(s->fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h))
 		return fail(err, errlen, -EIO, "cannot read the header");
-	return check_header(h, *size, err, errlen);
+	return check_header(h, *size, writable, err, errlen);
 }
 
 static int open_existing(struct store *s, const struct store_options *o,
@@ -509,7 +519,7 @@ static int open_existing(struct store *s, const struct store_options *o,
 {
 	struct mm_header h;
 	uint64_t size, len;
-	int rc = read_header(s, &h, &size, err, errlen);
+	int rc = read_header(s, &h, &size, !store_readonly(s), err, errlen);
 
 	if (rc == 0)
 		rc = check_options(o, err, errlen);
@@ -581,7 +591,7 @@ static int open_snapshot(struct store *s, const char *path, char *err,
 	}
 	if (s->fd < 0)
 		return fail(err, errlen, -errno, "%s", strerror(errno));
-	rc = read_header(s, &h, &size, err, errlen);
+	rc = read_header(s, &h, &size, false, err, errlen);
 	if (rc)
 		return rc;
 	for (len = round_up(h.file_size, MM_PAGE); rc == 0; len = grown) {
@@ -603,7 +613,7 @@ static int open_snapshot(struct store *s, const char *path, char *err,
 			    strerror(-rc));
 	s->hdr = (struct mm_header *)s->base;
 	s->private_map = true;
-	return check_header(s->hdr, len, err, errlen);
+	return check_header(s->hdr, len, false, err, errlen);
 }
 
 int store_open(const char *path, const struct store_options *opt,
@@ -653,8 +663,8 @@ int store_open(const char *path, const struct store_options *opt,
 		init_mutex(s->hdr);
 		rc = recover_run(s);
 		if (rc) {
-			fail(err, errlen, rc, "damaged arena: %s",
-			     s->recovery);
+			fail(err, errlen, rc, "%s%s", rc == -EINVAL ?
+			     "damaged arena: " : "", s->recovery);
 			goto out;
 		}
 		if (!s->private_map) {

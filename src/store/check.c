@@ -12,7 +12,9 @@
  *             found by the index, sits in its directory's list, and its
  *             directory is reachable from the root; the index holds
  *             exactly the live dentries in finite chains; lists agree with
- *             counts; a directory's DIR block names its one entry;
+ *             counts and are in increasing position, below next_pos,
+ *             which leaves room to renumber; a directory's DIR block names
+ *             its one entry; no name has version 1's layout;
  *   links     each inode's nlink equals its live names;
  *   space     every allocated block is referenced exactly once from the
  *             root, a live inode or a live dentry (no leaks, no sharing);
@@ -276,6 +278,10 @@ static void check_dentry(struct verify *v, uint64_t off, bool chains)
 	if (chains && ns_find(s, d->parent, d->name, d->namelen) != off)
 		problem(v, "name '%.*s' is missing from the index",
 			d->namelen, d->name);
+	if (d->pos == 0 || d->pos >= s->hdr->next_pos)
+		problem(v, "name '%.*s': position %" PRIu64 " is not below "
+			"next_pos %" PRIu64, d->namelen, d->name, d->pos,
+			s->hdr->next_pos);
 }
 
 /* Names: the index, the lists and nlink against the live dentries. */
@@ -286,6 +292,9 @@ static void check_names(struct verify *v)
 	bool chains = check_chains(v);
 
 	for_each_block(s, off) {
+		if (mm_block(s, off)->kind == MM_DENTRY_V1)
+			problem(v, "dentry %" PRIu64 " has format version 1's "
+				"layout (recovery upgrades it)", off);
 		if (mm_block(s, off)->kind != MM_DENTRY)
 			continue;
 		if (mm_dentry(s, off)->state != MM_DENTRY_LIVE) {
@@ -300,6 +309,9 @@ static void check_names(struct verify *v)
 	if (live != s->hdr->hash_count)
 		problem(v, "index counts %" PRIu64 " names, the heap holds %"
 			PRIu64, s->hdr->hash_count, live);
+	if (s->hdr->next_pos >= MM_POS_MAX - live)
+		problem(v, "next_pos %" PRIu64 " leaves no room for new "
+			"positions (recovery renumbers)", s->hdr->next_pos);
 }
 
 static uint64_t count_list(struct verify *v, uint64_t dir, uint64_t *subdirs)
@@ -317,7 +329,8 @@ static uint64_t count_list(struct verify *v, uint64_t dir, uint64_t *subdirs)
 		}
 		if (mm_dentry(s, off)->prev != prev ||
 		    mm_dentry(s, off)->parent != dir ||
-		    mm_dentry(s, off)->state != MM_DENTRY_LIVE)
+		    mm_dentry(s, off)->state != MM_DENTRY_LIVE ||
+		    (prev && mm_dentry(s, off)->pos <= mm_dentry(s, prev)->pos))
 			problem(v, "directory %" PRIu64 ": entry '%.*s' is "
 				"misplaced in its list", mm_inode(s, dir)->ino,
 				mm_dentry(s, off)->namelen,

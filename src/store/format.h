@@ -1,4 +1,4 @@
-/* format.h -- the mmfs arena file format, version 1.
+/* format.h -- the mmfs arena file format, version 2.
  *
  * An arena is one file, mapped MAP_SHARED by the daemon that serves it.  It
  * holds offsets, never pointers: every reference is a byte offset from the
@@ -23,7 +23,8 @@
  *
  *   OFFSET SIZE DESCRIPTION
  *        0    8 magic: MM_MAGIC ("MMFSarn1" as a little-endian u64)
- *        8    4 format version (MM_FORMAT_VERSION); newer ones are refused
+ *        8    4 format version (MM_FORMAT_VERSION); newer ones are refused,
+ *               older ones upgraded (see "Upgrade from version 1")
  *       12    4 page size: always 4096 (header size; heap start)
  *       16    8 size_cap: largest file size the arena may grow to, in
  *               [MM_MIN_ARENA, MM_MAX_ARENA]
@@ -49,7 +50,9 @@
  *      248    8 nsymlinks: live symbolic links (derived)
  *      256    8 nrings: live ring logs (derived)
  *      264  8*N free: heads of the free lists, N = MM_NFREE (derived)
- *      992   32 reserved, zero
+ *      992    8 next_pos: the next directory position to hand out (see
+ *               "Names"); recovery raises it past every live dentry's
+ *     1000   24 reserved, zero
  *     1024  512 stats: statistics area (statistics; see below)
  *     1536 2048 file_locks: MM_FILE_LOCKS file writer locks (pthread,
  *               robust, process-shared; see "Locks")
@@ -92,7 +95,10 @@
  *
  *   FREE    u64 next free block of the same list (0 ends it)
  *   INODE   struct mm_inode (72 bytes)
- *   DENTRY  struct mm_dentry (48 bytes) + name bytes
+ *   DENTRY  struct mm_dentry (56 bytes) + name bytes
+ *   DENTRY_V1  struct mm_dentry_v1 (48 bytes) + name bytes: a name as
+ *           version 1 wrote it (kind 3, which version 1 called DENTRY);
+ *           only in an arena being upgraded (see "Upgrade from version 1")
  *   DATA    u64 size, then the bytes of a small file or a symlink target;
  *           bytes past size up to the block end are undefined (room to
  *           grow in place, and space fallocate reserved)
@@ -125,16 +131,26 @@
  *
  * Names
  *
- * Every link is one DENTRY block {parent inode, inode, name}.  Live dentries
- * are chained by hash(seed, parent, name) from the HASH block and linked
- * into their directory's list, in creation order, through next/prev.
+ * Every link is one DENTRY block {parent inode, inode, position, name}.
+ * Live dentries are chained by hash(seed, parent, name) from the HASH block
+ * and linked into their directory's list, in increasing position, through
+ * next/prev.
+ *
+ * Positions.  A dentry's position (pos) is header.next_pos when the dentry
+ * is made, and next_pos is then raised by one: positions are unique in the
+ * arena, only grow, and a dentry keeps its own for life.  A rename makes
+ * new dentries, so a renamed name has a new, larger position.  Positions
+ * lie in [1, MM_POS_MAX); readdir cursors and offsets are positions
+ * (store.h, "Directory cursors").  A directory's list is in creation
+ * order, which is position order, and stays so across remounts.
  *
  * Commit points (what makes kill -9 harmless)
  *
  * The owner may die between any two stores.  Each change is prepared in
  * blocks nobody references yet and published by ONE aligned 8-byte store:
  *
- *   create/mkdir/link   dentry->state = MM_DENTRY_LIVE
+ *   create/mkdir/link   dentry->state = MM_DENTRY_LIVE (its pos and
+ *                       header.next_pos are written before)
  *   unlink/rmdir        dentry->state = MM_DENTRY_DEAD
  *   rename              header intent.commit = 1 (redo record; see below)
  *   write, replace,     inode->data = new DATA/MAP block (copy on write),
@@ -150,6 +166,7 @@
  *                       the file has (src/store/falloc.c)
  *   setxattr            inode->xattr = new XATTR block
  *   chmod, utimens ...  the field itself (each is one aligned store)
+ *   read (atime)        inode->atime (one aligned store)
  *
  * Blocks freed by a change are released only after its commit.  A death in
  * between leaves them allocated but unreferenced; recovery frees them.
@@ -183,11 +200,45 @@
  * table, kind.c: a new kind or a changed payload touches this file and one
  * entry there.
  *
- * Recovery (recover.c) walks the heap, drops PENDING and DEAD dentries and
- * dentries whose directory is unreachable from the root, recounts links,
- * frees inodes without links and blocks nothing reachable references,
- * rebuilds the index, directory lists and free lists, and marks the arena
- * clean.
+ * Recovery (recover.c) walks the heap, upgrades version-1 names, drops
+ * PENDING and DEAD dentries and dentries whose directory is unreachable
+ * from the root, recounts links, frees inodes without links and blocks
+ * nothing reachable references, rebuilds the index, directory lists and
+ * free lists, raises next_pos past every live position, and marks the
+ * arena clean.  Lists are rebuilt in position order; a dentry whose
+ * position is 0 or that of the one before it in its directory gets a new
+ * one, past all others; and when next_pos or a position comes within n
+ * (the number of live dentries) of MM_POS_MAX, every dentry is renumbered
+ * 1..n, in order.
+ *
+ * Upgrade from version 1
+ *
+ * Version 1 had no positions: its dentries were 48 bytes (struct
+ * mm_dentry_v1, kind 3) and a directory listed them in the order recovery
+ * re-inserted them, which is heap (address) order.  Only a writable
+ * store_open upgrades (read-only, peeking and snapshot opens refuse a
+ * version-1 arena, naming the fix, and recovery of a private copy refuses
+ * DENTRY_V1 blocks); it runs in recovery, after a committed rename intent
+ * is redone (its dentries may be DENTRY_V1: both layouts keep the state
+ * byte at offset 46) and before the names are re-inserted:
+ *   1. check that the room past brk, under size_cap, holds a new DENTRY
+ *      for every LIVE DENTRY_V1 and every one the intent adds (else
+ *      refuse: nothing changes but the lock words, which every writable
+ *      open sets up);
+ *   2. store version = 2 (a version-1 mmfs now refuses the arena);
+ *   3. for each LIVE DENTRY_V1 in heap order: copy it into a new DENTRY
+ *      with pos = next_pos++, store its state LIVE, then the old one's
+ *      DEAD.
+ * The rest of recovery then treats the copies as any dentry and frees the
+ * old blocks.  A death anywhere leaves an arena that the next writable
+ * open upgrades further: before step 2, a version-1 arena; after it,
+ * DENTRY_V1 blocks still LIVE are copied then (a copy still PENDING is
+ * unreferenced, and freed),
+ * and a name that was copied but not yet killed has two LIVE dentries,
+ * of which recovery keeps the one with the smaller position.  So each
+ * directory lists its names in the order version 1 did, and every
+ * position is new.  Version 1's derived fields of the header and of DIR
+ * blocks mean the same in version 2.
  *
  * Locks
  *
@@ -239,7 +290,8 @@
 
 #define MM_MAGIC 0x316e726153464d4dULL        /* "MMFSarn1" little-endian */
 #define MM_MAGIC_SWAPPED 0x4d4d465361726e31ULL /* the same, other byte order */
-#define MM_FORMAT_VERSION 1u
+#define MM_FORMAT_VERSION 2u
+#define MM_FORMAT_OLDEST 1u                    /* oldest one upgraded */
 #define MM_LOCK_VERSION 1u
 #define MM_PAGE 4096u
 #define MM_ALIGN 16u
@@ -252,6 +304,7 @@
 #define MM_STATS_SIZE 512                      /* statistics area */
 #define MM_FILE_LOCKS 32                       /* file writer locks */
 #define MM_CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK) /* map slots */
+#define MM_POS_MAX (1ULL << 62)                /* directory positions */
 
 /* File types in mm_inode.mode: the values of Linux's S_IF*, fixed by the
  * format whatever the machine's headers say. */
@@ -267,7 +320,7 @@
 enum mm_kind {
 	MM_FREE = 1,
 	MM_INODE = 2,
-	MM_DENTRY = 3,
+	MM_DENTRY_V1 = 3,       /* version 1's dentry: upgraded by recovery */
 	MM_DATA = 4,
 	MM_MAP = 5,
 	MM_CHUNK_KIND = 6,
@@ -275,7 +328,8 @@ enum mm_kind {
 	MM_XATTR = 8,
 	MM_HASH = 9,
 	MM_RING = 10,
-	MM_KIND_MAX = 10,
+	MM_DENTRY = 11,
+	MM_KIND_MAX = 11,
 };
 
 #define MM_BLOCK_MARK 1u
@@ -324,7 +378,8 @@ struct mm_header {
 	uint64_t ninodes;
 	uint64_t ndirs, nsymlinks, nrings;
 	uint64_t free[MM_NFREE];
-	uint64_t reserved[4];
+	uint64_t next_pos;                /* next directory position */
+	uint64_t reserved[3];
 	uint8_t stats[MM_STATS_SIZE];     /* statistics: not format */
 	union {
 		pthread_mutex_t mutex;
@@ -356,10 +411,22 @@ struct mm_dentry {
 	uint64_t parent;      /* directory inode */
 	uint64_t inode;
 	uint64_t hash_next;   /* derived: next in bucket */
-	uint64_t next, prev;  /* derived: directory list */
-	uint32_t hash;
+	uint64_t next, prev;  /* derived: directory list, by position */
+	uint32_t hash;        /* derived */
 	uint16_t namelen;
 	uint8_t state;        /* enum mm_dentry_state, the commit point */
+	uint8_t pad;
+	uint64_t pos;         /* position in its directory (see "Names") */
+	char name[];
+};
+
+/* A DENTRY_V1 block: version 1's dentry, without a position.  Its first
+ * 48 bytes are laid out as struct mm_dentry's. */
+struct mm_dentry_v1 {
+	uint64_t parent, inode, hash_next, next, prev;
+	uint32_t hash;
+	uint16_t namelen;
+	uint8_t state;
 	uint8_t pad;
 	char name[];
 };
@@ -421,7 +488,11 @@ _Static_assert(sizeof(((struct mm_header *)0)->stats) == 512, "");
 _Static_assert(__builtin_offsetof(struct mm_header, file_locks) == 1536, "");
 _Static_assert(sizeof(struct mm_header) <= MM_PAGE, "header fits a page");
 _Static_assert(sizeof(struct mm_inode) == 72, "inode is 72 bytes");
-_Static_assert(sizeof(struct mm_dentry) == 48, "dentry is 48 bytes");
+_Static_assert(sizeof(struct mm_dentry) == 56, "dentry is 56 bytes");
+_Static_assert(sizeof(struct mm_dentry_v1) == 48, "version 1's dentry");
+_Static_assert(__builtin_offsetof(struct mm_dentry, state) ==
+	       __builtin_offsetof(struct mm_dentry_v1, state), "one state");
+_Static_assert(__builtin_offsetof(struct mm_header, next_pos) == 992, "");
 _Static_assert(sizeof(struct mm_xattr_rec) == 8, "xattr record head");
 
 #endif

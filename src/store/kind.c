@@ -36,6 +36,11 @@ static size_t dentry_need(const void *p)
 	return ((const struct mm_dentry *)p)->namelen;
 }
 
+static size_t dentry_v1_need(const void *p)
+{
+	return ((const struct mm_dentry_v1 *)p)->namelen;
+}
+
 static size_t data_need(const void *p)
 {
 	uint64_t size = ((const struct mm_data *)p)->size;
@@ -127,8 +132,9 @@ static bool ext_check(struct kind_check *k, uint64_t off)
 static struct kind_entry kinds[MM_KIND_MAX + 1] = {
 	[MM_FREE] = { .name = "free", .fixed = 8 },
 	[MM_INODE] = { .name = "inode", .fixed = sizeof(struct mm_inode) },
-	[MM_DENTRY] = { .name = "dentry", .fixed = sizeof(struct mm_dentry),
-			.need = dentry_need },
+	[MM_DENTRY_V1] = { .name = "dentry-v1",
+			   .fixed = sizeof(struct mm_dentry_v1),
+			   .need = dentry_v1_need },
 	[MM_DATA] = { .name = "data", .layout = "small",
 		      .holders = HOLD(MM_IFREG) | HOLD(MM_IFLNK),
 		      .fixed = sizeof(struct mm_data), .need = data_need,
@@ -146,6 +152,8 @@ static struct kind_entry kinds[MM_KIND_MAX + 1] = {
 	[MM_RING] = { .name = "ring", .layout = "ring",
 		      .holders = HOLD(MM_IFREG), .inode_flag = MM_INODE_RING,
 		      .fixed = sizeof(struct mm_ring), .check = ext_check },
+	[MM_DENTRY] = { .name = "dentry", .fixed = sizeof(struct mm_dentry),
+			.need = dentry_need },
 };
 
 static const struct kind_entry *entry(unsigned kind)

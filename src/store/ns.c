@@ -2,17 +2,24 @@
  *
  * Every link is a DENTRY block.  A dentry counts only once its state byte
  * says LIVE (the commit point of create and link) and stops counting when
- * it says DEAD (unlink, rmdir).  Live dentries are also
+ * it says DEAD (unlink, rmdir).  Each gets a position when it is made
+ * (format.h, "Names": header.next_pos, which only grows).  Live dentries
+ * are also
  *   - chained from the HASH block by ns_hash(parent, name): O(1) lookups
  *     whatever the directory size;
- *   - linked into their directory's list in creation order (readdir).
+ *   - linked into their directory's list in position order (readdir):
+ *     ns_insert appends, and a new dentry has the largest position.
  * Both are derived: recovery rebuilds them, so only the state byte needs to
  * be crash-ordered.  Rename uses the header's intent record (format.h).
  *
- * Cursors: a struct store_dir remembers the last dentry it returned.
- * ns_remove moves any cursor sitting on the removed dentry back to its
- * predecessor, so a listing never skips or repeats an entry that exists for
- * its whole duration; entries appended meanwhile are met at the tail.
+ * Cursors (store.h, "Directory cursors").  A struct store_dir returns the
+ * entries whose position lies in (after, end): `after` is the position it
+ * has gone past, `end` the header's next_pos when its pass began.  It
+ * also keeps `last`, the last dentry of the list at or before `after` (0:
+ * none), so that the next entry is one step away.  Invariant: last is 0
+ * or a live dentry of the directory with pos <= after.  ns_remove keeps it
+ * by moving a cursor on the removed dentry to the one before; appends come
+ * after it.  A seek walks from last to the new place: O(entries passed).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -154,7 +161,7 @@ void ns_remove(struct store *s, uint64_t off)
 
 	for (struct store_dir *c = s->cursors; c; c = c->next)
 		if (c->last == off)
-			c->last = d->prev;
+			c->last = d->prev;      /* keeps pos <= after */
 	unhash(s, off);
 	if (d->prev)
 		mm_dentry(s, d->prev)->next = d->next;
@@ -171,12 +178,18 @@ void ns_remove(struct store *s, uint64_t off)
 	}
 }
 
+/* A PENDING dentry with the next position.  -ENOSPC also when the
+ * positions are used up (2^62 names made since the arena was created: a
+ * remount renumbers them, recover.c). */
 static int dentry_new(struct store *s, uint64_t parent, const char *name,
 		      size_t len, uint64_t inode, uint64_t *out)
 {
 	struct mm_dentry *d;
-	int rc = mm_alloc(s, MM_DENTRY, sizeof(*d) + len, out);
+	int rc;
 
+	if (s->hdr->next_pos >= MM_POS_MAX)
+		return -ENOSPC;
+	rc = mm_alloc(s, MM_DENTRY, sizeof(*d) + len, out);
 	if (rc)
 		return rc;
 	d = mm_dentry(s, *out);
@@ -186,6 +199,7 @@ static int dentry_new(struct store *s, uint64_t parent, const char *name,
 	d->hash = ns_hash(s, parent, name, len);
 	d->namelen = (uint16_t)len;
 	d->state = MM_DENTRY_PENDING;
+	d->pos = s->hdr->next_pos++;
 	memcpy(d->name, name, len);
 	return 0;
 }
@@ -605,38 +619,69 @@ out:
 	return rc;
 }
 
+/* A new pass: before the first entry, up to what exists now. */
+static void cursor_start(struct store_dir *d)
+{
+	d->last = 0;
+	d->after = 0;
+	d->end = d->s->hdr->next_pos;
+}
+
 int store_dir_open(struct store *s, store_ref dir, struct store_dir **out)
 {
-	struct store_dir *d = calloc(1, sizeof(*d));
-	int rc;
+	struct store_dir *d;
+	int rc = store_enter(s, dir);
 
-	if (!d)
-		return -ENOMEM;
-	rc = store_enter(s, dir);
-	if (rc == 0 && !mm_is_dir(mm_inode(s, dir))) {
-		arena_unlock(s);
-		rc = -ENOTDIR;
-	}
-	if (rc) {
-		free(d);
+	if (rc)
 		return rc;
-	}
+	rc = -ENOTDIR;
+	if (!mm_is_dir(mm_inode(s, dir)))
+		goto out;
+	rc = -ENOMEM;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		goto out;
 	d->s = s;
 	d->dir = dir;
+	cursor_start(d);
 	d->next = s->cursors;
 	if (s->cursors)
 		s->cursors->prev = d;
 	s->cursors = d;
-	arena_unlock(s);
 	*out = d;
-	return 0;
+	rc = 0;
+out:
+	arena_unlock(s);
+	return rc;
 }
 
+/* The directory's list, or NULL when the directory is gone. */
+static struct mm_dir *cursor_dir(struct store_dir *d)
+{
+	if (!store_valid_ref(d->s, d->dir) || !mm_is_dir(mm_inode(d->s, d->dir)))
+		return NULL;
+	return mm_dir(d->s, d->dir);
+}
+
+/* The dentry after off in dir's list; off 0 stands before the head. */
+static uint64_t list_next(struct store *s, const struct mm_dir *dir,
+			  uint64_t off)
+{
+	return off ? mm_dentry(s, off)->next : dir->head;
+}
+
+/* The next entry the pass returns, 0 at its end. */
 static uint64_t cursor_next(struct store_dir *d)
 {
-	struct store *s = d->s;
+	struct mm_dir *dir = cursor_dir(d);
+	uint64_t off;
 
-	return d->last ? mm_dentry(s, d->last)->next : mm_dir(s, d->dir)->head;
+	if (!dir || d->after >= d->end)
+		return 0;
+	off = list_next(d->s, dir, d->last);
+	while (off && mm_dentry(d->s, off)->pos <= d->after)
+		off = mm_dentry(d->s, off)->next;
+	return off && mm_dentry(d->s, off)->pos < d->end ? off : 0;
 }
 
 int store_dir_peek(struct store_dir *d, struct store_dirent *ent)
@@ -653,6 +698,7 @@ int store_dir_peek(struct store_dir *d, struct store_dirent *ent)
 		ent->ref = de->inode;
 		ent->ino = mm_inode(s, de->inode)->ino;
 		ent->mode = mm_inode(s, de->inode)->mode;
+		ent->pos = de->pos;
 		ent->namelen = de->namelen;
 		/* a copy: another thread may remove the entry at once */
 		memcpy(d->name, de->name, de->namelen);
@@ -671,41 +717,58 @@ void store_dir_advance(struct store_dir *d)
 	off = cursor_next(d);
 	if (off) {
 		d->last = off;
-		d->pos++;
+		d->after = mm_dentry(d->s, off)->pos;
 	}
 	arena_unlock(d->s);
 }
 
-void store_dir_seek(struct store_dir *d, uint64_t n)
+void store_dir_rewind(struct store_dir *d)
 {
-	uint64_t off;
+	arena_lock(d->s);
+	cursor_start(d);
+	arena_unlock(d->s);
+}
+
+/* Move last to the last dentry at or before pos, from where it is. */
+static void cursor_locate(struct store_dir *d, const struct mm_dir *dir,
+			  uint64_t pos)
+{
+	struct store *s = d->s;
+	uint64_t at = d->last, next;
+
+	while (at && mm_dentry(s, at)->pos > pos)
+		at = mm_dentry(s, at)->prev;
+	while ((next = list_next(s, dir, at)) && mm_dentry(s, next)->pos <= pos)
+		at = next;
+	d->last = at;
+	d->after = pos;
+}
+
+void store_dir_seek(struct store_dir *d, uint64_t pos)
+{
+	struct mm_dir *dir;
 
 	arena_lock(d->s);
-	d->last = 0;
-	d->pos = 0;
-	while (d->pos < n && (off = cursor_next(d))) {
-		d->last = off;
-		d->pos++;
-	}
+	dir = cursor_dir(d);
+	if (pos != d->after && dir)
+		cursor_locate(d, dir, pos);
 	arena_unlock(d->s);
-}
-
-uint64_t store_dir_pos(const struct store_dir *d)
-{
-	return d->pos;
 }
 
 void store_dir_close(struct store_dir *d)
 {
+	struct store *s;
+
 	if (!d)
 		return;
-	arena_lock(d->s);
+	s = d->s;
+	arena_lock(s);
 	if (d->prev)
 		d->prev->next = d->next;
 	else
-		d->s->cursors = d->next;
+		s->cursors = d->next;
 	if (d->next)
 		d->next->prev = d->prev;
-	arena_unlock(d->s);
+	arena_unlock(s);
 	free(d);
 }

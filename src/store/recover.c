@@ -12,8 +12,11 @@
  *   3. keep LIVE dentries whose parent and inode are valid and whose name
  *      is a file name;
  *   4. clear every derived structure (free lists, index, directory lists,
- *      link counts, lock words), give each DIR block to one directory and
- *      re-insert the live dentries;
+ *      link counts, lock words), give each DIR block to one directory,
+ *      upgrade the names of an older format (upgrade.c; the room it needs
+ *      is checked before step 2) and re-insert the live dentries in
+ *      position order, giving a new position past the others to one whose
+ *      position is 0 or another's, and raising next_pos past them all;
  *   5. drop dentries whose directory is not reachable from the root
  *      (cycles included), and extra names of a directory;
  *   6. mark what the root, linked inodes and live dentries reference, cut
@@ -22,7 +25,8 @@
  *      rest to free;
  *   7. rebuild the free lists and the counters.
  *
- * Work is O(blocks): reachability is remembered per directory.  s->recovery
+ * Work is O(blocks), and O(n log n) to sort the n names by position:
+ * reachability is remembered per directory.  s->recovery
  * receives a one-line report ("" when nothing had to change).  What
  * recovery accepts the rest of the store trusts; the checker (check.c)
  * uses the same validators (recover_block_ok and the others, store_int.h).
@@ -46,6 +50,15 @@
 
 struct tally {
 	uint64_t swept, swept_bytes, dropped, cut, intents;
+	uint64_t moved;                 /* names given new positions */
+	bool old_format;                /* the arena was of an older one */
+	uint64_t upgraded;              /* names upgraded */
+};
+
+/* A live dentry, its directory and position, to insert the names of each
+ * directory in position order. */
+struct placed {
+	uint64_t parent, pos, off;
 };
 
 /* A block of this kind whose content fits it.  Only blocks something
@@ -153,16 +166,22 @@ static bool root_ok(struct store *s)
 	       is_block(s, mm_inode(s, h->root)->data, MM_DIR);
 }
 
+/* A dentry of either layout: the state byte is where both have it. */
+static bool is_dentry(const struct store *s, uint64_t off)
+{
+	return is_block(s, off, MM_DENTRY) || is_block(s, off, MM_DENTRY_V1);
+}
+
 static void redo_intent(struct store *s, struct tally *t)
 {
 	struct mm_intent *in = &s->hdr->intent;
 
 	if (in->commit == 1) {
 		for (int i = 0; i < 2; i++) {
-			if (in->add[i] && is_block(s, in->add[i], MM_DENTRY))
+			if (in->add[i] && is_dentry(s, in->add[i]))
 				mm_dentry(s, in->add[i])->state =
 					MM_DENTRY_LIVE;
-			if (in->kill[i] && is_block(s, in->kill[i], MM_DENTRY))
+			if (in->kill[i] && is_dentry(s, in->kill[i]))
 				mm_dentry(s, in->kill[i])->state =
 					MM_DENTRY_DEAD;
 		}
@@ -239,8 +258,9 @@ static void reset_derived(struct store *s)
 
 		b->flags &= (uint8_t)~(MM_BLOCK_MARK | MM_BLOCK_RETIRED |
 				       MM_SCRATCH_FLAGS);
-		if ((b->kind == MM_DENTRY || b->kind == MM_INODE ||
-		     b->kind == MM_DIR) && !is_block(s, off, b->kind)) {
+		if ((b->kind == MM_DENTRY || b->kind == MM_DENTRY_V1 ||
+		     b->kind == MM_INODE || b->kind == MM_DIR) &&
+		    !is_block(s, off, b->kind)) {
 			mm_set_header(s, off, b->size, MM_FREE);
 			continue;       /* a torn allocation: never referenced */
 		}
@@ -299,29 +319,126 @@ static void claim_dirs(struct store *s, struct tally *t)
 	}
 }
 
-/* Step 3 and 4: re-insert every valid live dentry. */
-static void reinsert(struct store *s, struct tally *t)
+/* Step 3 and 4: index one live dentry, or drop it. */
+static void insert_one(struct store *s, uint64_t off, struct tally *t)
 {
-	for_each_block(s, off) {
-		struct mm_dentry *d;
+	struct mm_dentry *d = mm_dentry(s, off);
 
-		if (mm_block(s, off)->kind != MM_DENTRY)
+	if (!dentry_ok(s, off) ||
+	    (mm_is_dir(mm_inode(s, d->inode)) &&
+	     mm_dir(s, d->inode)->dentry) ||
+	    ns_find(s, d->parent, d->name, d->namelen)) {
+		kill_dentry(s, off, t);
+		return;
+	}
+	d->hash = ns_hash(s, d->parent, d->name, d->namelen);
+	ns_insert(s, off);
+	mm_inode(s, d->inode)->nlink++;
+}
+
+static int by_dir_and_pos(const void *a, const void *b)
+{
+	const struct placed *x = a, *y = b;
+
+	if (x->parent != y->parent)
+		return x->parent < y->parent ? -1 : 1;
+	if (x->pos != y->pos)
+		return x->pos < y->pos ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The LIVE dentries, sorted by directory, then position, then offset:
+ * *out (malloc'd, NULL when there are none) and *n; -ENOMEM. */
+static int live_by_pos(struct store *s, struct placed **out, size_t *n)
+{
+	struct placed *v = NULL, *grown;
+	size_t cap = 0;
+
+	*n = 0;
+	for_each_block(s, off) {
+		if (!is_block(s, off, MM_DENTRY) ||
+		    mm_dentry(s, off)->state != MM_DENTRY_LIVE)
 			continue;
-		d = mm_dentry(s, off);
-		if (d->state != MM_DENTRY_LIVE)
-			continue;
-		if (!dentry_ok(s, off) ||
-		    (mm_is_dir(mm_inode(s, d->inode)) &&
-		     mm_dir(s, d->inode)->dentry) ||
-		    ns_find(s, d->parent, d->name, d->namelen)) {
-			kill_dentry(s, off, t);
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			grown = realloc(v, cap * sizeof(*v));
+			if (!grown) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = grown;
+		}
+		v[(*n)++] = (struct placed){ mm_dentry(s, off)->parent,
+					     mm_dentry(s, off)->pos, off };
+	}
+	if (*n)
+		qsort(v, *n, sizeof(*v), by_dir_and_pos);
+	*out = v;
+	return 0;
+}
+
+static uint64_t max_pos(const struct placed *v, size_t n)
+{
+	uint64_t max = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].pos > max)
+			max = v[i].pos;
+	return max;
+}
+
+/* Positions must stay below MM_POS_MAX - n, so that recovery can always
+ * give n names new ones: when they do not (2^62 names made, or a damaged
+ * next_pos), give every name a new one, 1..n in the same order.  Else
+ * raise next_pos past every position. */
+static void settle_next_pos(struct store *s, struct placed *v, size_t n,
+			    struct tally *t)
+{
+	struct mm_header *h = s->hdr;
+	uint64_t room = MM_POS_MAX - n, max = max_pos(v, n);
+
+	if (h->next_pos < room && max < room) {
+		if (h->next_pos <= max)
+			h->next_pos = max + 1;
+		if (h->next_pos == 0)
+			h->next_pos = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		mm_dentry(s, v[i].off)->pos = v[i].pos = i + 1;
+	h->next_pos = n + 1;
+	t->moved += n;
+}
+
+/* Step 4: re-insert every valid live dentry, each directory's in position
+ * order.  One whose position is 0 or the one before's in its directory
+ * gets the next position: it goes after all the others. */
+static int reinsert(struct store *s, struct tally *t)
+{
+	struct mm_header *h = s->hdr;
+	struct placed *v;
+	size_t n, moved = 0;
+	int rc = live_by_pos(s, &v, &n);
+
+	if (rc)
+		return rc;
+	settle_next_pos(s, v, n, t);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].pos == 0 || (i && v[i].parent == v[i - 1].parent &&
+				      v[i].pos == v[i - 1].pos)) {
+			v[moved++] = v[i];      /* behind i: free to reuse */
 			continue;
 		}
-		d->hash = ns_hash(s, d->parent, d->name, d->namelen);
-		ns_insert(s, off);
-		mm_inode(s, d->inode)->nlink++;
+		insert_one(s, v[i].off, t);
 	}
-	mm_inode(s, s->hdr->root)->nlink = 1;
+	for (size_t i = 0; i < moved; i++) {
+		mm_dentry(s, v[i].off)->pos = h->next_pos++;
+		t->moved++;
+		insert_one(s, v[i].off, t);
+	}
+	free(v);
+	mm_inode(s, h->root)->nlink = 1;
+	return 0;
 }
 
 static uint8_t *dir_flags(struct store *s, uint64_t dir)
@@ -488,8 +605,11 @@ static void sweep(struct store *s, struct tally *t)
 			b->flags &= (uint8_t)~(MM_BLOCK_MARK |
 					       MM_SCRATCH_FLAGS);
 		} else if (b->kind != MM_FREE) {
-			t->swept++;
-			t->swept_bytes += b->size;
+			/* An upgrade's old names are no repair. */
+			if (b->kind != MM_DENTRY_V1 || !t->upgraded) {
+				t->swept++;
+				t->swept_bytes += b->size;
+			}
 			mm_set_header(s, off, b->size, MM_FREE);
 		}
 	}
@@ -506,6 +626,50 @@ static int ensure_index(struct store *s)
 	return ns_index_init(s, n);
 }
 
+/* Step 4: names of an older format become names of this one; the heap
+ * grew, so walk it again (is_block must know the new blocks). */
+static int upgrade(struct store *s, struct tally *t)
+{
+	int rc;
+
+	t->old_format = s->hdr->version < MM_FORMAT_VERSION;
+	rc = upgrade_names(s, &t->upgraded);
+	if (rc) {
+		snprintf(s->recovery, sizeof(s->recovery), "no room to upgrade "
+			 "the names of format version 1 (mount with a larger "
+			 "size=)");
+		return rc;
+	}
+	if (!t->upgraded)
+		return 0;
+	recover_drop_starts(s);
+	return walk_heap(s);
+}
+
+/* s->recovery: what recovery did, "" when nothing had to change. */
+static void report(struct store *s, const struct tally *t, bool was_clean)
+{
+	size_t len = 0, size = sizeof(s->recovery);
+	bool repaired = !was_clean || t->swept || t->dropped || t->cut ||
+			t->intents || t->moved;
+
+	if (t->old_format || t->upgraded)
+		len = (size_t)snprintf(s->recovery, size, "upgraded from arena "
+				       "format version %u to %u (%" PRIu64
+				       " names)%s", MM_FORMAT_OLDEST,
+				       MM_FORMAT_VERSION, t->upgraded,
+				       repaired ? "; " : "");
+	if (!repaired || len >= size)
+		return;
+	snprintf(s->recovery + len, size - len,
+		 "%s: redid %" PRIu64 " rename(s), dropped %" PRIu64
+		 " name(s), cut %" PRIu64 " bad reference(s), moved %" PRIu64
+		 " name(s) to new positions, reclaimed %" PRIu64 " block(s) (%"
+		 PRIu64 " bytes)", was_clean ? "inconsistent arena repaired" :
+		 "recovered after an unclean shutdown", t->intents, t->dropped,
+		 t->cut, t->moved, t->swept, t->swept_bytes);
+}
+
 /* Steps 2 to 7, on a heap whose starts are known. */
 static int repair(struct store *s)
 {
@@ -518,6 +682,9 @@ static int repair(struct store *s)
 			 "the root directory is missing");
 		return -EINVAL;
 	}
+	rc = upgrade_check(s, s->recovery, sizeof(s->recovery));
+	if (rc)
+		return rc;
 	redo_intent(s, &t);
 	reset_derived(s);
 	claim_dirs(s, &t);
@@ -529,19 +696,19 @@ static int repair(struct store *s)
 			return rc;
 		}
 	}
-	reinsert(s, &t);
+	rc = upgrade(s, &t);
+	if (rc)
+		return rc;
+	rc = reinsert(s, &t);
+	if (rc) {
+		snprintf(s->recovery, sizeof(s->recovery), "out of memory");
+		return rc;
+	}
 	drop_unreachable(s, &t);
 	mark_live(s, &t);
 	sweep(s, &t);
 	mm_alloc_rebuild(s);
-	if (!was_clean || t.swept || t.dropped || t.cut || t.intents)
-		snprintf(s->recovery, sizeof(s->recovery),
-			 "%s: redid %" PRIu64 " rename(s), dropped %" PRIu64
-			 " name(s), cut %" PRIu64 " bad reference(s), "
-			 "reclaimed %" PRIu64 " block(s) (%" PRIu64 " bytes)",
-			 was_clean ? "inconsistent arena repaired" :
-				     "recovered after an unclean shutdown",
-			 t.intents, t.dropped, t.cut, t.swept, t.swept_bytes);
+	report(s, &t, was_clean);
 	return 0;
 }
 

@@ -261,6 +261,56 @@ unlock_file:
 	return rc;
 }
 
+#define DAY_NS (86400LL * 1000000000LL)
+
+/* Linux's relatime_need_update: is atime not after mtime or ctime, or a
+ * day old?  (now - DAY_NS cannot overflow: now is past 1970.) */
+static bool atime_stale(const struct mm_inode *ino, int64_t now)
+{
+	return ino->atime <= ino->mtime || ino->atime <= ino->ctime ||
+	       ino->atime <= now - DAY_NS;
+}
+
+/* Would a read at now change the inode's atime? */
+static bool atime_due(const struct mm_inode *ino, int64_t now,
+		      enum store_atime how)
+{
+	return (how == STORE_ATIME_STRICT || atime_stale(ino, now)) &&
+	       ino->atime != now;
+}
+
+int store_atime_due(struct store *s, store_ref ref, enum store_atime how)
+{
+	int rc = store_enter(s, ref);
+
+	if (rc)
+		return rc;
+	rc = atime_due(mm_inode(s, ref), mm_now(), how);
+	arena_unlock(s);
+	return rc;
+}
+
+int store_touch_atime(struct store *s, store_ref ref, enum store_atime how)
+{
+	struct mm_inode *ino;
+	int64_t now;
+	int rc;
+
+	if (store_readonly(s))
+		return -EROFS;
+	rc = store_enter(s, ref);
+	if (rc)
+		return rc;
+	ino = mm_inode(s, ref);
+	now = mm_now();
+	if (atime_due(ino, now, how)) {
+		mm_commit64((uint64_t *)&ino->atime, (uint64_t)now);
+		rc = 1;
+	}
+	arena_unlock(s);
+	return rc;
+}
+
 void store_statfs(struct store *s, struct store_statfs *st)
 {
 	struct mm_header *h = s->hdr;

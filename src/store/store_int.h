@@ -9,10 +9,10 @@
  * Modules: arena.c (open, map, grow, header, the arena lock), alloc.c
  * (blocks and free lists), kind.c (the block-kind table, kind.h, and
  * extension kinds, store_kind.h), ns.c (dentries, index, directories,
- * rename), file.c (file bytes), falloc.c (fallocate: reserving and
- * punching file space), xattr.c, recover.c (recovery), check.c (the
- * checker, census and extents), store.c (inodes, attributes, holds,
- * statfs).
+ * rename, cursors), file.c (file bytes), falloc.c (fallocate: reserving
+ * and punching file space), xattr.c, recover.c (recovery), upgrade.c
+ * (older formats, during recovery), check.c (the checker, census and
+ * extents), store.c (inodes, attributes, holds, statfs).
  *
  * Layers: src/ring sits above the store and sees format.h and
  * store_kind.h, never this file; everything else sees include/store.h.
@@ -36,7 +36,7 @@ struct store {
 	bool private_map;          /* read-only serve: MAP_PRIVATE copy */
 	struct refmap holds;       /* inode -> store_hold count */
 	struct refmap snaps;       /* data block -> snapshots reading it */
-	struct store_dir *cursors; /* open directory cursors */
+	struct store_dir *cursors; /* open directory cursors (ns.c) */
 	char recovery[512];        /* what recovery did, "" if it did not run */
 	int owner_lock;            /* LOCK_EX or LOCK_SH: the flock an owner
 	                              holds (arena.c); 0 for other opens */
@@ -48,13 +48,17 @@ struct store {
 	uint64_t starts_end;
 };
 
+/* A directory cursor (ns.c): it returns the entries of dir whose
+ * position lies in (after, end), in list order. */
 struct store_dir {
 	struct store *s;
 	uint64_t dir;              /* directory inode block */
-	uint64_t last;             /* last dentry returned, 0 = before head */
-	uint64_t pos;              /* entries consumed */
+	uint64_t after;            /* position gone past, 0 = the start */
+	uint64_t end;              /* header.next_pos when the pass began */
+	uint64_t last;             /* last dentry at or before `after`, 0 =
+	                              none: where the next entry is found */
 	char name[STORE_NAME_MAX]; /* the entry store_dir_peek returned */
-	struct store_dir *next, *prev;
+	struct store_dir *next, *prev;  /* s->cursors, under the arena lock */
 };
 
 /* Does a block start at off?  A header-shaped word inside another block
@@ -202,6 +206,18 @@ void file_zero_map(struct store *s, struct mm_map *m, uint64_t from,
 /* store_close: free what snapshots still open kept (retired blocks). */
 void file_drop_snapshots(struct store *s);
 int file_truncate(struct store *s, uint64_t inode, uint64_t size);
+
+/* upgrade.c, run by recovery (format.h, "Upgrade from version 1").
+ * upgrade_check reads only: 0 when every DENTRY_V1 block the upgrade will
+ * copy (LIVE, or added by the rename intent recovery redoes) can be, else
+ * -ENOSPC (no room past brk) or -EPROTONOSUPPORT (a store that cannot
+ * change), with the reason in why.  upgrade_names raises the version and
+ * copies each LIVE DENTRY_V1 into a DENTRY with the next position (*count
+ * of them): 0, or -ENOSPC when an allocation failed all the same (the
+ * arena is then as after a death in mid-upgrade).  Blocks it adds lie
+ * past s->starts_end: the caller walks the heap again. */
+int upgrade_check(struct store *s, char *why, size_t whylen);
+int upgrade_names(struct store *s, uint64_t *count);
 
 /* recover.c: recovery, and the validators the checker shares with it.
  * Both use the block flag bits MM_SCRATCH_FLAGS while they run and clear

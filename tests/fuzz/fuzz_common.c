@@ -254,7 +254,7 @@ static void walk_dir(struct walker *w, unsigned i)
 	struct store_dir *d;
 	struct store_dirent ent;
 	struct store_attr da, a;
-	uint64_t seen = 0;
+	uint64_t seen = 0, pos = 0;
 	char name[STORE_NAME_MAX + 1];
 	store_ref ref;
 
@@ -268,6 +268,9 @@ static void walk_dir(struct walker *w, unsigned i)
 		FZ_ASSERT(strlen(name) == ent.namelen && !strchr(name, '/') &&
 			  strcmp(name, ".") && strcmp(name, ".."),
 			  "listed name '%s' is no file name", name);
+		FZ_ASSERT(ent.pos > pos, "'%s' is out of position order",
+			  name);
+		pos = ent.pos;
 		store_dir_advance(d);
 		seen++;
 		w->entries++;
@@ -364,6 +367,7 @@ struct run {
 	unsigned nrefs, evict;
 	struct store_dir *cur;        /* a cursor kept across ops */
 	store_ref cur_dir;
+	uint64_t cur_after;           /* the position it has gone past */
 	struct ring_reader rd;        /* a ring reader kept across ops */
 	store_ref rd_ref;
 	unsigned char *buf;
@@ -525,6 +529,8 @@ static void op_xattr(struct run *r, unsigned what)
 		store_listxattr(r->s, ref, (char *)r->buf, flags ? len : 0);
 }
 
+/* A cursor kept across ops: opened, sought back n positions or rewound,
+ * then advanced n times.  Within a pass positions only grow. */
 static void op_cursor(struct run *r)
 {
 	store_ref dir = ref_arg(r);
@@ -538,14 +544,24 @@ static void op_cursor(struct run *r)
 		if (store_dir_open(r->s, dir, &r->cur) != 0)
 			return;
 		r->cur_dir = dir;
+		r->cur_after = 0;
 	}
-	if ((how & 3) == 1)
-		store_dir_seek(r->cur, n);
+	if ((how & 3) == 1) {
+		r->cur_after = r->cur_after > n ? r->cur_after - n : 0;
+		store_dir_seek(r->cur, r->cur_after);
+	} else if ((how & 3) == 2) {
+		store_dir_rewind(r->cur);
+		r->cur_after = 0;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (store_dir_peek(r->cur, &ent) != 1)
 			break;
 		FZ_ASSERT(ent.namelen > 0 && ent.namelen <= STORE_NAME_MAX,
 			  "cursor name length %u", ent.namelen);
+		FZ_ASSERT(ent.pos > r->cur_after, "cursor went back: position "
+			  "%llu after %llu", (unsigned long long)ent.pos,
+			  (unsigned long long)r->cur_after);
+		r->cur_after = ent.pos;
 		store_dir_advance(r->cur);
 		if (how & 4)
 			keep(r, ent.ref);     /* may close the cursor */

@@ -99,7 +99,7 @@ def test_newer_format_version_is_refused(run_mmfs, real_arena, tmp_path,
     shutil.copyfile(real_arena, arena)
     with open(arena, "r+b") as f:
         f.seek(8)
-        assert struct.unpack("<I", f.read(4))[0] == 1
+        assert struct.unpack("<I", f.read(4))[0] == 2
         f.seek(8)
         f.write(struct.pack("<I", 0xFFFF))
     line = refuse_arena(run_mmfs, arena, mountpoint)

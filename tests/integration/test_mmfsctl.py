@@ -140,7 +140,7 @@ def test_stat_counts_by_mountpoint_and_by_arena(mmfs, ctl):
         assert st["clean"] == "no"
         assert st["problems"] == "0"
         assert st["size cap"] == str(64 * 2**20)
-        assert st["format version"] == "1"
+        assert st["format version"] == "2"
         assert 0 < int(st["used"]) < int(st["file size"]) <= 64 * 2**20
         assert int(st["used"]) + int(st["free"]) == 64 * 2**20
         assert st["fragmentation"].endswith("%")

@@ -1,4 +1,5 @@
-/* test_opts.c -- numbers in mount.mmfs options (src/fs/opts.c).
+/* test_opts.c -- numbers and access-time choices in mount.mmfs options
+ * (src/fs/opts.c).
  *
  * size=, max_files= and ring_size= take a positive decimal number; size=
  * and ring_size= also a K, M, G or T suffix (powers of 1024, either case);
@@ -317,6 +318,41 @@ static void test_remount(void)
 	refused("group_id=5");
 }
 
+/* The access-time options decide as Linux decides for a local mount:
+ * relatime unless noatime, strictatime over both; noatime alone goes to
+ * the kernel. */
+static void atime_is(const char *opt, enum mmfs_atime want, bool nodiratime)
+{
+	struct mmfs_opts o;
+	int rc = parse(opt, &o);
+	bool kernel = rc == 0 && o.fuse_opts && strstr(o.fuse_opts, "noatime");
+
+	CHECK(rc == 0 && o.atime == want && o.nodiratime == nodiratime &&
+	      kernel == (want == MMFS_ATIME_NEVER) && said[0] == '\0',
+	      "-o %s: rc %d, atime %d (want %d), nodiratime %d, kernel "
+	      "options %s", opt, rc, rc ? -1 : (int)o.atime, (int)want,
+	      rc ? -1 : o.nodiratime, rc || !o.fuse_opts ? "" : o.fuse_opts);
+	mmfs_opts_free(&o);
+}
+
+static void test_atime(void)
+{
+	atime_is("ro", MMFS_ATIME_RELATIVE, false);
+	atime_is("relatime", MMFS_ATIME_RELATIVE, false);
+	atime_is("norelatime", MMFS_ATIME_RELATIVE, false);
+	atime_is("strictatime", MMFS_ATIME_STRICT, false);
+	atime_is("noatime", MMFS_ATIME_NEVER, false);
+	atime_is("noatime,atime", MMFS_ATIME_RELATIVE, false);
+	atime_is("noatime,strictatime", MMFS_ATIME_STRICT, false);
+	atime_is("strictatime,noatime", MMFS_ATIME_STRICT, false);
+	atime_is("strictatime,nostrictatime", MMFS_ATIME_RELATIVE, false);
+	atime_is("strictatime,nostrictatime,noatime", MMFS_ATIME_NEVER,
+		 false);
+	atime_is("nodiratime", MMFS_ATIME_RELATIVE, true);
+	atime_is("nodiratime,diratime,strictatime", MMFS_ATIME_STRICT, false);
+	refused("noatimes");
+}
+
 int main(void)
 {
 	test_sizes();
@@ -326,5 +362,6 @@ int main(void)
 	test_permissions();
 	test_mnt_flags();
 	test_remount();
+	test_atime();
 	return unit_exit("test_opts");
 }

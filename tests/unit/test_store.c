@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "format.h"             /* header field offsets, to damage them */
@@ -956,6 +957,58 @@ static void test_stats(void)
 	verify_arena();
 }
 
+/* Set ref's atime, mtime and ctime to now minus the given seconds. */
+static void set_times_ago(struct store *s, store_ref ref, time_t a, time_t m,
+			  time_t c)
+{
+	struct store_attr in = {0};
+	time_t now = time(NULL);
+
+	in.atime.tv_sec = now - a;
+	in.mtime.tv_sec = now - m;
+	in.ctime.tv_sec = now - c;
+	CHECK_RC(store_setattr(s, ref, STORE_SET_ATIME | STORE_SET_MTIME |
+			       STORE_SET_CTIME, &in, NULL), 0);
+}
+
+static time_t atime_of(struct store *s, store_ref ref)
+{
+	struct store_attr a;
+
+	CHECK_RC(store_getattr(s, ref, &a), 0);
+	return a.atime.tv_sec;
+}
+
+/* store_touch_atime: relatime as Linux has it (atime not after mtime or
+ * ctime, or a day old), strictatime always, nothing but atime changes. */
+static void test_atime(void)
+{
+	struct store *s = open_arena(0);
+	store_ref f = make(s, store_root(s), "f", 0100644);
+	const time_t hour = 3600, day = 24 * hour;
+	struct store_attr a;
+
+	set_times_ago(s, f, 2 * day, 3 * day, 3 * day);
+	CHECK_RC(store_touch_atime(s, f, STORE_ATIME_RELATIVE), 1);
+	CHECK(atime_of(s, f) >= time(NULL) - 5);
+	CHECK_RC(store_getattr(s, f, &a), 0);
+	CHECK(a.ctime.tv_sec <= time(NULL) - 3 * day + 5);
+	set_times_ago(s, f, hour, 2 * hour, 2 * hour);
+	CHECK_RC(store_touch_atime(s, f, STORE_ATIME_RELATIVE), 0);
+	CHECK(atime_of(s, f) <= time(NULL) - hour + 5);
+	set_times_ago(s, f, day - hour, 2 * day, 2 * day);
+	CHECK_RC(store_touch_atime(s, f, STORE_ATIME_RELATIVE), 0);
+	set_times_ago(s, f, hour, hour, 2 * hour);       /* atime == mtime */
+	CHECK_RC(store_touch_atime(s, f, STORE_ATIME_RELATIVE), 1);
+	set_times_ago(s, f, 2 * hour, 3 * hour, hour);   /* ctime newer */
+	CHECK_RC(store_touch_atime(s, f, STORE_ATIME_RELATIVE), 1);
+	set_times_ago(s, f, hour, 2 * hour, 2 * hour);
+	CHECK_RC(store_touch_atime(s, f, STORE_ATIME_STRICT), 1);
+	CHECK(atime_of(s, f) >= time(NULL) - 5);
+	CHECK_RC(store_touch_atime(s, 12345, STORE_ATIME_STRICT), -ESTALE);
+	store_close(s);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--unregistered") == 0)
@@ -979,7 +1032,7 @@ int main(int argc, char **argv)
 				  test_size_cap_limits, test_discard,
 				  test_served,
 				  test_fallocate_small,
-				  test_fallocate_large };
+				  test_fallocate_large, test_atime };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);

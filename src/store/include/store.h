@@ -57,7 +57,7 @@
 struct store;
 typedef uint64_t store_ref;
 
-#define STORE_FORMAT_VERSION 1          /* arena format (format.h) */
+#define STORE_FORMAT_VERSION 2          /* arena format (format.h) */
 #define STORE_NAME_MAX 255              /* bytes in one name */
 #define STORE_SYMLINK_MAX 4095          /* bytes in a symlink target */
 #define STORE_XATTR_NAME_MAX 255
@@ -95,18 +95,20 @@ struct store_options {
 
 /* Open (or create) the arena at path.  On failure returns -errno and writes
  * a one-line, human-readable reason to err (e.g. "not an mmfs arena",
- * "arena format version 7 is newer than this mmfs (1)"); the file is not
- * modified.  -EINVAL: not an arena / damaged (recovery refused it), an
- * option out of its limits, a recorded size cap over STORE_SIZE_MAX
- * (which cannot be mapped; a writable open replaces it with a size_cap
- * option) or a writable open of an arena whose recorded ring_size is no
- * ring capacity, without a ring_size option (the reason says which;
- * STORE_OPEN_SNAPSHOT takes a copy whatever their values);
- * -EPROTONOSUPPORT: newer format, or a block kind this program does not
+ * "arena format version 7 is newer than this mmfs (2)"); the file is not
+ * modified.  A writable open of an older format upgrades it (format.h,
+ * "Upgrade from version 1").  -EINVAL: not an arena / damaged (recovery
+ * refused it), an option out of its limits, a recorded size cap over
+ * STORE_SIZE_MAX (which cannot be mapped; a writable open replaces it with
+ * a size_cap option) or a writable open of an arena whose recorded
+ * ring_size is no ring capacity, without a ring_size option (the reason
+ * says which; STORE_OPEN_SNAPSHOT takes a copy whatever their values);
+ * -EPROTONOSUPPORT: newer format, an older one opened without write
+ * access (RDONLY, PEEK, SNAPSHOT), or a block kind this program does not
  * know (ring_register was not called); -EBUSY: another process serves it;
  * -ETIMEDOUT: a retiring owner did not finish; -ENOENT, -EACCES, -EEXIST
  * ... from open(2) of path; -ENOMEM; -ENOSPC: the cap cannot hold an
- * arena (create). */
+ * arena (create), or the room to upgrade an older one. */
 int store_open(const char *path, const struct store_options *opt,
 	       struct store **out, char *err, size_t errlen);
 
@@ -247,6 +249,22 @@ enum store_setattr_mask {
 int store_setattr(struct store *s, store_ref ref, unsigned mask,
 		  const struct store_attr *in, struct store_attr *out);
 
+/* Access times.  A read of ref happened now: STORE_ATIME_STRICT sets its
+ * atime to now; STORE_ATIME_RELATIVE only when atime is not after its
+ * mtime or its ctime, or is a day old or more (Linux's relatime).  Nothing
+ * else changes (ctime neither), in one aligned store (format.h).  The
+ * read calls do not do it: the caller decides, by mount option and open
+ * flags.  store_atime_due only asks (1: a read now would change atime, 0:
+ * not; -ESTALE), for a caller with more to check before a change;
+ * store_touch_atime returns 1 when atime changed, 0 when it did not;
+ * -ESTALE, -EROFS. */
+enum store_atime {
+	STORE_ATIME_RELATIVE,
+	STORE_ATIME_STRICT,
+};
+int store_atime_due(struct store *s, store_ref ref, enum store_atime how);
+int store_touch_atime(struct store *s, store_ref ref, enum store_atime how);
+
 /* Read up to size bytes at off; returns the count (0 at or past EOF).
  * Holes read as zeros.  -ESTALE, -EISDIR, -EINVAL (not a regular file of
  * bytes: rings are read with ring.h). */
@@ -344,16 +362,45 @@ struct store_statfs {
 /* Never fails: the header's figures, read under the arena lock. */
 void store_statfs(struct store *s, struct store_statfs *st);
 
-/* Directory cursors (readdir).  A cursor remembers the last entry it
- * returned; entries removed while it is open move it back to the previous
- * entry, so every entry that exists for the whole listing is returned exactly
- * once and new entries appended to the directory are returned once when the
- * cursor reaches them.  Cursors live in process memory.
- * store_dir_open: -ESTALE, -ENOTDIR, -ENOMEM.  peek never fails. */
+/* Directory cursors (readdir).
+ *
+ * Positions.  Every name has a position, a number fixed when the name is
+ * made (create, mknod, mkdir, symlink, link, and the new name of a rename,
+ * within one directory or back to an old name too) and larger than every
+ * position made before it in the arena; it lasts as long as the name, and
+ * across remounts (it is kept in the arena: format.h, "Names").
+ * Positions are in [1, 2^62).  A directory lists its names in increasing
+ * position, which is the order they were made in.
+ *
+ * Passes.  A cursor returns names in that order, one pass at a time: a
+ * pass begins at store_dir_open or store_dir_rewind, notes the position
+ * the next name made will get (its end), and returns only names made
+ * before it began.  Whatever is created, removed or renamed during a pass,
+ * by this process or through another cursor:
+ *   - a name that exists for the whole pass is returned exactly once;
+ *   - a name made during the pass is not returned (so a name renamed away
+ *     and back, which is a new name, is not returned again);
+ *   - a name removed during the pass (unlinked, or renamed away) is
+ *     returned at most once: if the pass reached it first;
+ * so a pass over a directory of N names returns at most N entries and
+ * ends.  (POSIX lets readdir(3) return a name added or removed after
+ * opendir or rewinddir once or not at all.)
+ *
+ * Seeking.  store_dir_seek(d, pos), with pos a store_dirent.pos this pass
+ * or an earlier one returned, goes on after that entry, whether or not it
+ * still exists (telldir/seekdir); pos 0 is the start.  It stays in the
+ * same pass.  Peek and advance take O(1); a seek O(entries between the
+ * cursor and pos).  The daemon's readdir offsets are positions (+2, for
+ * "." and ".."), so a request needs no walk from the start.
+ *
+ * Cursors live in process memory.  store_dir_open: -ESTALE, -ENOTDIR,
+ * -ENOMEM.  The other calls never fail; a cursor whose directory was
+ * freed meanwhile is at its end. */
 struct store_dir;
 struct store_dirent {
 	store_ref ref;
 	uint64_t ino;
+	uint64_t pos;           /* the name's position */
 	uint32_t mode;          /* type bits only are meaningful */
 	uint16_t namelen;
 	const char *name;       /* not NUL-terminated; the cursor's copy,
@@ -362,10 +409,12 @@ struct store_dirent {
 int store_dir_open(struct store *s, store_ref dir, struct store_dir **out);
 /* Peek at the next entry without consuming it: 1 = entry, 0 = end. */
 int store_dir_peek(struct store_dir *d, struct store_dirent *ent);
+/* Consume the entry peek shows (none at the end). */
 void store_dir_advance(struct store_dir *d);
-/* Rewind, then skip n entries (seekdir to position n). */
-void store_dir_seek(struct store_dir *d, uint64_t n);
-uint64_t store_dir_pos(const struct store_dir *d);  /* entries consumed */
+/* Start a new pass (rewinddir). */
+void store_dir_rewind(struct store_dir *d);
+/* Go on after position pos, in the same pass (seekdir; 0: the start). */
+void store_dir_seek(struct store_dir *d, uint64_t pos);
 void store_dir_close(struct store_dir *d);
 
 /* The statistics area of the arena header (format.h): bytes the store
