@@ -671,6 +671,20 @@ static void report(struct store *s, const struct tally *t, bool was_clean)
 }
 
 /* Steps 2 to 7, on a heap whose starts are known. */
+/* Limits a server needs (a damaged header: open refuses them unless an
+ * option replaces them): a size cap over what mmfs can map becomes what
+ * this store has mapped, a ring_size that is no ring capacity the
+ * default. */
+static void fix_limits(struct store *s)
+{
+	struct mm_header *h = s->hdr;
+
+	if (h->size_cap > MM_MAX_ARENA)
+		h->size_cap = s->map_len / MM_PAGE * MM_PAGE;
+	if (h->ring_size < MM_RING_MIN || h->ring_size > MM_RING_MAX)
+		h->ring_size = STORE_DEFAULT_RING_SIZE;
+}
+
 static int repair(struct store *s)
 {
 	struct tally t = {0};
@@ -685,6 +699,7 @@ static int repair(struct store *s)
 	rc = upgrade_check(s, s->recovery, sizeof(s->recovery));
 	if (rc)
 		return rc;
+	fix_limits(s);
 	redo_intent(s, &t);
 	reset_derived(s);
 	claim_dirs(s, &t);
