@@ -41,9 +41,12 @@
  * writers race; released without a write it is left alone (the create
  * made it empty).  While pending, reads on that handle see an empty file.
  * A close of a dup (FLUSH) must not truncate: the shell's `echo v > var`
- * opens with O_TRUNC, dup2()s and closes the original before writing.  So
- * there is no flush operation at all; the kernel stops sending FLUSH after
- * the first ENOSYS, saving a round trip per close.
+ * opens with O_TRUNC, dup2()s and closes the original before writing.  But
+ * RELEASE comes after close(2) has returned, too late for `: > var; cat
+ * var`.  So a replace that wrote nothing ends at the FLUSH of the closing
+ * process's last descriptor on the file (fdscan.h), else at RELEASE.
+ * Only replace handles get FLUSH at all (FOPEN_NOFLUSH on the others,
+ * which saves a round trip per close).
  *
  * Replaced files are not cached.  The kernel sets its own size of a file
  * to 0 at an O_TRUNC open, once after the open reply and again in the
@@ -108,6 +111,7 @@
 #include <sys/xattr.h>
 #include <time.h>
 
+#include "fdscan.h"
 #include "ops.h"
 #include "ring.h"
 #include "rowatch.h"
@@ -385,6 +389,8 @@ static void file_policy(struct mmfs_file *f, struct fuse_file_info *fi,
 	f->versioned = !ring && (fi->flags & O_ACCMODE) == O_RDONLY;
 	fi->direct_io = ring || (fi->flags & O_ACCMODE) != O_RDWR;
 	fi->keep_cache = 0;
+	/* Only a replace that may end without a write needs FLUSH. */
+	fi->noflush = !(f->trunc_pending && !f->created);
 }
 
 /* New handle for regular file ref opened with fi->flags. */
@@ -1465,6 +1471,33 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	}
 }
 
+/* A replace handle that has written nothing, and that will empty the
+ * file when it ends (see "Deferred O_TRUNC"). */
+static bool replace_is_empty(const struct mmfs_file *f)
+{
+	return f->trunc_pending && !f->write_failed && !f->created;
+}
+
+/* End a replace that wrote nothing: empty the file now. */
+static int end_empty_replace(struct mmfs_fs *fs, fuse_ino_t ino,
+			     store_ref ref, struct mmfs_file *f)
+{
+	int rc;
+
+	if (!replace_is_empty(f))
+		return 0;
+	rc = finish_trunc(fs, ref, f);
+	if (rc)
+		return rc;
+	/* The kernel may have cached the untruncated size since the open:
+	 * drop its attributes.  Offset -1 touches no page, so this cannot
+	 * wait for a request this thread must answer. */
+	if (fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	wake_pollers(fs, ref);
+	return 0;
+}
+
 static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
@@ -1474,18 +1507,35 @@ static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	rc = node_ref(fs, ino, &ref);
-	if (rc == 0 && f->trunc_pending && !f->write_failed && !f->created) {
-		rc = finish_trunc(fs, ref, f);
-		/* The kernel may have cached the untruncated size since the
-		 * open: drop its attributes.  Offset -1 touches no page, so
-		 * this cannot wait for a request this thread must answer. */
-		if (rc == 0 && fs->se)
-			(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1,
-							       0);
-		if (rc == 0)
-			wake_pollers(fs, ref);
-	}
+	if (rc == 0)
+		rc = end_empty_replace(fs, ino, ref, f);
 	file_free(fs, f);
+	reply_err(req, rc);
+}
+
+/* FLUSH comes only for replace handles (file_policy), at every close(2)
+ * of a descriptor on them.  A replace that wrote nothing ends at the
+ * close of its process's last descriptor on the file, as the truncation
+ * of an open(O_TRUNC) would be seen then on tmpfs; not at a close of a
+ * dup (see "Deferred O_TRUNC"), nor only at RELEASE, which the kernel
+ * sends after close(2) has returned. */
+static void mmfs_flush(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct mmfs_file *f = file_of(fi);
+	struct store_attr a;
+	store_ref ref;
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0 && replace_is_empty(f))
+		rc = store_getattr(fs->store, ref, &a);
+	if (rc == 0 && replace_is_empty(f) &&
+	    !fdscan_holds(fuse_req_ctx(req)->pid, a.ino))
+		rc = end_empty_replace(fs, ino, ref, f);
+	pthread_mutex_unlock(&f->lock);
 	reply_err(req, rc);
 }
 
@@ -1817,6 +1867,7 @@ const struct fuse_lowlevel_ops mmfs_ops = {
 	.open = mmfs_open,
 	.read = mmfs_read,
 	.write = mmfs_write,
+	.flush = mmfs_flush,
 	.release = mmfs_release,
 	.fsync = mmfs_fsync,
 	.opendir = mmfs_opendir,

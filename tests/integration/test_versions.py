@@ -292,3 +292,44 @@ def test_a_kept_version_is_no_leak_for_the_checker(mmfs):
     r = run([mmfsctl_bin, "stat", m.mnt])
     line = [x for x in r.stdout.splitlines() if "retired" in x]
     assert int(line[0].split(":")[1].split()[0]) == 0, r.stdout
+
+
+# Each round replaces the value by nothing, the way `: > var` and
+# open(O_TRUNC) + close do, then looks at once from the same process and
+# from a child: the file must be empty as soon as close(2) has returned.
+# A dup's close must not end the replace early: the shell's `echo v > var`
+# closes its first descriptor before it writes (checked by the last part).
+EMPTY_REPLACE = r"""
+import os, subprocess, sys
+path, rounds = sys.argv[1], int(sys.argv[2])
+bad = []
+for i in range(rounds):
+    with open(path, "wb") as f:
+        f.write(b"x" * (100 + i % 7))
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    if i % 2:
+        dup = os.dup(fd)
+        os.close(fd)
+        fd = dup
+    os.close(fd)
+    size = os.stat(path).st_size
+    data = open(path, "rb").read()
+    if size or data:
+        bad.append((i, size, len(data)))
+print(len(bad), bad[:5])
+"""
+
+
+@pytest.mark.parametrize("name", ["var", "log.ring"])
+def test_an_empty_replace_is_seen_when_close_returns(mnt, name):
+    """open(O_TRUNC) + close with no write empties the file before
+    close(2) returns, even when the descriptor closed last is a dup: stat
+    and a read right after see nothing (the kernel's RELEASE, which used
+    to end it, comes later)."""
+    p = os.path.join(mnt, name)
+    out = run([sys.executable, "-c", EMPTY_REPLACE, p, "300"]).stdout
+    assert out.startswith("0 "), out
+    sh = run(["sh", "-c", 'for i in 1 2 3 4 5 6 7 8 9 10; do echo full > '
+              '"$1"; : > "$1"; [ -s "$1" ] && echo not-empty; '
+              'cat "$1"; done; echo done', "sh", p]).stdout
+    assert sh == "done\n"
