@@ -301,6 +301,35 @@ ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *rd,
 	return (ssize_t)n;
 }
 
+ssize_t ring_next(struct store *s, store_ref ref, uint64_t *pos, void *buf,
+		  size_t size)
+{
+	struct mm_ring *r;
+	uint64_t v, end;
+	ssize_t rc = begin(s, ref, &r);
+
+	if (rc)
+		return rc;
+	v = *pos;
+	if (v < r->head || v > r->tail)   /* evicted, or the ring cleared */
+		v = r->head;
+	if (v == r->tail) {
+		rc = 0;
+	} else {
+		end = next_start(r, v, r->tail);
+		if (end - v > size) {
+			rc = -EMSGSIZE;
+		} else {
+			copy_out(r, v, buf, end - v);
+			rc = (ssize_t)(end - v);
+			v = end;
+		}
+	}
+	*pos = v;
+	store_kind_leave(s, ref, false);
+	return rc;
+}
+
 /* Publish a new ring block holding the newest whole records of old that
  * fit in capacity (none when clear).  Arena lock held. */
 static int replace(struct store *s, store_ref ref, struct mm_ring *old,

@@ -18,15 +18,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "kind.h"
@@ -109,24 +113,100 @@ static void init_mutex(struct mm_header *h)
 	pthread_mutexattr_destroy(&attr);
 }
 
-/* The arena mutex.  A holder that died leaves it EOWNERDEAD: the owner of
- * a writable store is the only writer and repairs on open, and other
- * processes only read under it, so marking it consistent is all it needs. */
+void mm_futex_wake(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+int mm_futex_wait(uint32_t *word, uint32_t expect,
+		  const struct timespec *timeout)
+{
+	if (syscall(SYS_futex, word, FUTEX_WAIT, expect, timeout, NULL, 0))
+		return errno == EAGAIN ? 0 : -errno;
+	return 0;
+}
+
+/* The lock generation (format.h, "Lock-free readers"): odd from here... */
+static void gen_begin(struct store *s)
+{
+	uint64_t g = __atomic_load_n(&s->hdr->gen, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&s->hdr->gen, g | 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+/* ...to here, even again. */
+static void gen_end(struct store *s)
+{
+	uint64_t g = __atomic_load_n(&s->hdr->gen, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&s->hdr->gen, (g | 1) + 1, __ATOMIC_RELEASE);
+}
+
+/* May this store repair the arena while others use it?  The server may:
+ * it knows every block its handles pin (recover_online).  Anyone may when
+ * no server serves: then nobody pins anything. */
+static bool may_repair(struct store *s)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+
+	if (s->serving || !s->shared)
+		return true;
+	if (fcntl(s->fd, F_OFD_GETLK, &fl) != 0)
+		return false;
+	return fl.l_type == F_UNLCK;
+}
+
+/* A repair is wanted that this store may not do: ring the server's bell
+ * and sleep until it has repaired (or stopped serving), arena unlocked. */
+static void await_repair(struct store *s)
+{
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+
+	gen_end(s);
+	pthread_mutex_unlock(&s->hdr->lock.mutex);
+	store_ring_bell(s);
+	mm_futex_wait(&s->hdr->repair, 1, &tick);
+}
+
+/* The arena mutex.  A holder that died (EOWNERDEAD) may have left any
+ * change it made under the mutex half done: the arena wants a repair
+ * (header.repair), done by the next locker that may (may_repair) before
+ * anything else.  Read-only and peeking stores only read. */
 void arena_lock(struct store *s)
 {
-	int rc;
+	struct mm_header *h = s->hdr;
 
 	if (s->private_map)
 		return;
-	rc = pthread_mutex_lock(&s->hdr->lock.mutex);
-	if (rc == EOWNERDEAD)
-		pthread_mutex_consistent(&s->hdr->lock.mutex);
+	for (;;) {
+		if (pthread_mutex_lock(&h->lock.mutex) == EOWNERDEAD) {
+			pthread_mutex_consistent(&h->lock.mutex);
+			if (!s->readonly)
+				h->repair = 1;
+		}
+		if (s->readonly)
+			return;
+		gen_begin(s);
+		if (!__atomic_load_n(&h->repair, __ATOMIC_ACQUIRE))
+			return;
+		if (may_repair(s)) {
+			recover_online(s);
+			__atomic_store_n(&h->repair, 0, __ATOMIC_RELEASE);
+			mm_futex_wake(&h->repair);
+			return;
+		}
+		await_repair(s);
+	}
 }
 
 void arena_unlock(struct store *s)
 {
 	if (s->private_map)
 		return;
+	if (!s->readonly)
+		gen_end(s);
 	pthread_mutex_unlock(&s->hdr->lock.mutex);
 }
 
@@ -281,7 +361,8 @@ static int open_file(struct store *s, const char *path, unsigned flags,
 		return fail(err, errlen, -EINVAL, "not a regular file");
 	if (fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK) != 0)
 		return fail(err, errlen, -errno, "%s", strerror(errno));
-	if (!*created && !(flags & STORE_OPEN_PEEK) && st.st_uid != geteuid())
+	if (!*created && !(flags & (STORE_OPEN_PEEK | STORE_OPEN_LIBRARY)) &&
+	    st.st_uid != geteuid())
 		return fail(err, errlen, -EPERM,
 			    "arena is owned by uid %u, not by the mounting user",
 			    (unsigned)st.st_uid);
@@ -320,19 +401,55 @@ static int wait_flock(struct store *s, int how)
 	return -ETIMEDOUT;
 }
 
+/* The attach lock (an OFD write lock on byte 1), held while a shared
+ * owner arrives or leaves: who is alone is decided under it. */
+static int attach_lock(struct store *s, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
+			    .l_start = 1, .l_len = 1 };
+
+	while (fcntl(s->fd, F_OFD_SETLKW, &fl) != 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+/* A shared owner (STORE_OPEN_SHARED): under the attach lock, an
+ * exclusive flock if it is alone (s->alone: it may recover), turned into
+ * a shared one at the end of store_open (share_ownership); a shared one
+ * if others are attached. */
+static int take_shared_flock(struct store *s)
+{
+	int rc = attach_lock(s, F_WRLCK);
+
+	if (rc)
+		return rc;
+	s->attached = true;
+	rc = flock_now(s, LOCK_EX);
+	s->alone = rc == 0;
+	if (rc == -EBUSY)
+		rc = flock_now(s, LOCK_SH);
+	if (rc == 0)
+		s->owner_lock = LOCK_SH;
+	return rc;
+}
+
 static int take_owner_locks(struct store *s, unsigned flags, char *err,
 			    size_t errlen)
 {
 	bool shared = flags & STORE_OPEN_RDONLY;
 	int how = shared ? LOCK_SH : LOCK_EX;
+	bool serve = !(flags & STORE_OPEN_LIBRARY);
 	int rc;
 
 	if (flags & STORE_OPEN_PEEK)
 		return 0;
 	/* Nobody serves: wait for a retiring owner, if any.  An owner serves:
 	 * busy.  No record locks on this file system: the flock alone. */
-	rc = serving_lock(s, shared ? F_RDLCK : F_WRLCK);
-	if (rc == 0)
+	rc = serve ? serving_lock(s, shared ? F_RDLCK : F_WRLCK) : 0;
+	if (rc == 0 && (flags & STORE_OPEN_SHARED) && !shared)
+		rc = take_shared_flock(s);
+	else if (rc == 0)
 		rc = wait_flock(s, how);
 	else if (rc == -EAGAIN || rc == -EACCES)
 		rc = -EBUSY;
@@ -342,12 +459,38 @@ static int take_owner_locks(struct store *s, unsigned flags, char *err,
 		return fail(err, errlen, -EBUSY, "arena is still being "
 			    "closed by another mmfs process");
 	if (rc == -EBUSY)
-		return fail(err, errlen, rc,
-			    "arena is in use by another mmfs process");
+		return fail(err, errlen, rc, serve ?
+			    "arena is in use by another mmfs process" :
+			    "arena is in use by a program that needs it alone "
+			    "(mmfsctl check --repair?)");
 	if (rc)
 		return fail(err, errlen, rc, "flock: %s", strerror(-rc));
-	s->owner_lock = how;
+	if (!s->owner_lock)
+		s->owner_lock = how;
+	s->serving = serve && !shared;
 	return 0;
+}
+
+/* End of a shared owner's store_open: let others in. */
+static void share_ownership(struct store *s)
+{
+	if (!s->attached)
+		return;
+	s->shared = true;
+	if (s->alone)
+		flock(s->fd, LOCK_SH);  /* a conversion: nobody waits on it */
+	else if (s->serving)
+		s->hdr->repair = 1;     /* see recover_online */
+	attach_lock(s, F_UNLCK);
+}
+
+/* A shared owner leaving: is it the last?  Then the arena is clean. */
+static bool leave_last(struct store *s)
+{
+	if (!s->attached)
+		return true;
+	attach_lock(s, F_WRLCK);
+	return flock(s->fd, LOCK_EX | LOCK_NB) == 0;
 }
 
 /* The flock names the process that took it (in /proc/locks, where
@@ -359,16 +502,19 @@ int store_adopt(struct store *s)
 {
 	if (!s || !s->owner_lock)
 		return 0;
+	if (s->serving)
+		s->hdr->server_pid = (uint32_t)getpid();
 	if (flock(s->fd, LOCK_UN) != 0)
 		return -errno;
 	return wait_flock(s, s->owner_lock);
 }
 
-int store_served(const char *path, bool *rdonly)
+int store_served(const char *path, bool *rdonly, pid_t *pid)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			    .l_start = 0, .l_len = 1 };
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	uint32_t said = 0;
 	int rc = 0;
 
 	if (fd < 0)
@@ -379,14 +525,23 @@ int store_served(const char *path, bool *rdonly)
 		rc = -ENOENT;
 	else
 		*rdonly = fl.l_type == F_RDLCK;
+	if (rc == 0 && pid &&
+	    pread(fd, &said, sizeof(said),
+		  offsetof(struct mm_header, server_pid)) != sizeof(said))
+		said = 0;
+	if (pid)
+		*pid = (pid_t)said;
 	close(fd);
 	return rc;
 }
 
 void store_retire(struct store *s)
 {
-	if (s && s->fd >= 0)
+	if (s && s->fd >= 0) {
+		if (s->serving)
+			s->hdr->server_pid = 0;
 		(void)serving_lock(s, F_UNLCK);
+	}
 }
 
 static bool ring_size_ok(uint64_t v)
@@ -546,9 +701,10 @@ static int open_existing(struct store *s, const struct store_options *o,
 
 /* Copy the arena into private memory, under its lock when we can take it
  * (a read-only opener cannot, and gets a copy that may be mid-change).
- * Only a writable owner (LOCK_EX) changes the file, and it initialised the
- * mutex; without one the mutex may be garbage that would block forever, so
- * a shared flock keeps owners out during the copy instead. */
+ * Only owners (a flock, shared or exclusive) change the file, and they
+ * initialised the mutex; without one the mutex may be garbage that would
+ * block forever, so an exclusive flock keeps owners out during the copy
+ * instead. */
 static int copy_under_lock(struct store *s, uint64_t len, bool rw,
 			   uint64_t *grown)
 {
@@ -561,7 +717,7 @@ static int copy_under_lock(struct store *s, uint64_t len, bool rw,
 	if (shared == MAP_FAILED)
 		return -errno;
 	live = (struct mm_header *)shared;
-	owned = flock(s->fd, LOCK_SH | LOCK_NB) != 0;
+	owned = flock(s->fd, LOCK_EX | LOCK_NB) != 0;
 	rw = rw && owned;
 	if (rw && pthread_mutex_lock(&live->lock.mutex) == EOWNERDEAD)
 		pthread_mutex_consistent(&live->lock.mutex);
@@ -638,6 +794,9 @@ int store_open(const char *path, const struct store_options *opt,
 	s->fd = -1;
 	s->readonly = opt->flags & STORE_OPEN_PEEK;
 	s->private_map = (opt->flags & STORE_OPEN_RDONLY) && !s->readonly;
+	s->library = (opt->flags & STORE_OPEN_LIBRARY) &&
+		     (opt->flags & STORE_OPEN_SHARED) && !s->readonly &&
+		     !s->private_map;
 	if (opt->flags & STORE_OPEN_SNAPSHOT) {
 		rc = open_snapshot(s, path, err, errlen);
 		if (rc)
@@ -659,7 +818,9 @@ int store_open(const char *path, const struct store_options *opt,
 		rc = fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (!s->readonly) {
+	if (!s->readonly && s->attached && !s->alone) {
+		s->shared = true;       /* others use it: no init, no recovery */
+	} else if (!s->readonly) {
 		init_mutex(s->hdr);
 		rc = recover_run(s);
 		if (rc) {
@@ -672,6 +833,9 @@ int store_open(const char *path, const struct store_options *opt,
 			msync(s->base, MM_PAGE, MS_SYNC);
 		}
 	}
+	share_ownership(s);
+	if (s->serving)
+		s->hdr->server_pid = (uint32_t)getpid();
 	*out = s;
 	return 0;
 out:
@@ -734,15 +898,18 @@ void store_close(struct store *s)
 		free_orphans(s);
 		arena_unlock(s);
 		store_sync(s);
-		s->hdr->clean = 1;
-		msync(s->base, MM_PAGE, MS_SYNC);
-		fdatasync(s->fd);
+		if (leave_last(s)) {
+			s->hdr->clean = 1;
+			msync(s->base, MM_PAGE, MS_SYNC);
+			fdatasync(s->fd);
+		}
 	}
 	munmap(s->base, s->map_len);
 	if (s->fd >= 0)
 		close(s->fd);
 	refmap_free(&s->holds);
 	refmap_free(&s->snaps);
+	refmap_free(&s->pending);
 	free(s->created);
 	free(s);
 }

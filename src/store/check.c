@@ -1,7 +1,7 @@
 /* check.c -- verify an arena's invariants; census and extents for tools.
  *
  * store_verify checks, without changing anything but the mark bits and
- * spare words of its private copy, every invariant format.h states:
+ * version words of its private copy, every invariant format.h states:
  *   heap      headers tile [4096, brk) (the walk recovery also does) and
  *             every payload holds what its own fields say;
  *   header    intent idle, counters equal what the heap holds, used bytes;
@@ -388,7 +388,7 @@ static void check_inodes(struct verify *v, uint64_t *orphans)
 			counts[3]);
 }
 
-/* nlink against live names: count names into the private copy's spare
+/* nlink against live names: count names into the private copy's version
  * words (format.h: the checker's scratch), and leave them 0 as recovery
  * does. */
 static void check_links(struct verify *v)
@@ -397,12 +397,12 @@ static void check_links(struct verify *v)
 
 	for_each_block(s, off)
 		if (mm_block(s, off)->kind == MM_INODE)
-			mm_inode(s, off)->spare = 0;
+			mm_inode(s, off)->version = 0;
 	for_each_block(s, off)
 		if (mm_block(s, off)->kind == MM_DENTRY &&
 		    mm_dentry(s, off)->state == MM_DENTRY_LIVE &&
 		    is_kind(s, mm_dentry(s, off)->inode, MM_INODE))
-			mm_inode(s, mm_dentry(s, off)->inode)->spare++;
+			mm_inode(s, mm_dentry(s, off)->inode)->version++;
 	for_each_block(s, off) {
 		struct mm_inode *ino;
 
@@ -412,11 +412,11 @@ static void check_links(struct verify *v)
 		if (off == s->hdr->root && ino->nlink != 1)
 			problem(v, "root directory: nlink %u, not 1",
 				ino->nlink);
-		else if (off != s->hdr->root && ino->spare != ino->nlink &&
-			 !(mm_is_dir(ino) && ino->nlink && ino->spare == 1))
+		else if (off != s->hdr->root && ino->version != ino->nlink &&
+			 !(mm_is_dir(ino) && ino->nlink && ino->version == 1))
 			problem(v, "inode %" PRIu64 ": nlink %u, %u name(s)",
-				ino->ino, ino->nlink, ino->spare);
-		ino->spare = 0;
+				ino->ino, ino->nlink, ino->version);
+		ino->version = 0;
 	}
 }
 

@@ -132,7 +132,7 @@ static void extend_small(struct falloc *f)
 		return;
 	d = mm_data(f->s, f->old);
 	memset(d->bytes + f->size, 0, f->new_size - f->size);
-	mm_commit64(&d->size, f->new_size);
+	file_commit(f->s, f->ino, &d->size, f->new_size);
 }
 
 /* A new DATA block of `room` bytes holding the file after the call, or
@@ -174,7 +174,7 @@ static int falloc_small(struct falloc *f)
 	rc = build_small(f, want, &fresh);
 	if (rc)
 		return rc;
-	mm_commit64(&f->ino->data, fresh);
+	file_commit(f->s, f->ino, &f->ino->data, fresh);
 	file_data_release(f->s, f->old);
 	return 0;
 }
@@ -307,7 +307,7 @@ static int publish_map(struct falloc *f, const struct map_plan *p)
 		}
 	}
 	m->size = f->new_size;
-	mm_commit64(&f->ino->data, map);
+	file_commit(f->s, f->ino, &f->ino->data, map);
 	release_old(f, map);
 	return 0;
 }
@@ -321,7 +321,7 @@ static void extend_map(struct falloc *f)
 	if (f->new_size == f->size)
 		return;
 	file_zero_map(f->s, m, f->size, f->new_size);
-	mm_commit64(&m->size, f->new_size);
+	file_commit(f->s, f->ino, &m->size, f->new_size);
 }
 
 /* One chunk changes and the size does not: its slot is the commit. */
@@ -332,7 +332,7 @@ static int publish_slot(struct falloc *f, uint64_t i)
 
 	if (rc)
 		return rc;
-	mm_commit64(&mm_map(f->s, f->old)->chunk[i], fresh);
+	file_commit(f->s, f->ino, &mm_map(f->s, f->old)->chunk[i], fresh);
 	if (stale)
 		mm_free(f->s, stale);
 	return 0;

@@ -53,7 +53,7 @@ void file_data_release(struct store *s, uint64_t block)
 {
 	if (!block)
 		return;
-	if (refmap_count(&s->snaps, block))
+	if (block_held(s, block))
 		mm_block(s, block)->flags |= MM_BLOCK_RETIRED;
 	else
 		kind_free(s, block);
@@ -63,7 +63,34 @@ void file_data_release(struct store *s, uint64_t block)
  * change in place below its size: writers copy it (rebuild). */
 bool file_data_held(const struct store *s, const struct mm_inode *ino)
 {
-	return ino->data && refmap_count(&s->snaps, ino->data);
+	return ino->data && block_held(s, ino->data);
+}
+
+/* Pin block for a snapshot or a rebuild of this process.  The first pin
+ * flags it MM_BLOCK_HELD, so that writers in other processes (libmmfs),
+ * which cannot see this count, copy it too.  Under the arena lock. */
+int file_pin(struct store *s, uint64_t block)
+{
+	int rc = refmap_add(&s->snaps, block);
+
+	if (rc == 0)
+		mm_block(s, block)->flags |= MM_BLOCK_HELD;
+	return rc;
+}
+
+/* Unpin block: the last pin clears MM_BLOCK_HELD and frees it if it was
+ * retired meanwhile.  Under the arena lock. */
+static void unpin(struct store *s, uint64_t block)
+{
+	struct mm_block *b = mm_block(s, block);
+
+	if (refmap_drop(&s->snaps, block) != 0)
+		return;
+	b->flags &= (uint8_t)~MM_BLOCK_HELD;
+	if (b->flags & MM_BLOCK_RETIRED) {
+		b->flags &= (uint8_t)~MM_BLOCK_RETIRED;
+		kind_free(s, block);
+	}
 }
 
 void file_free_data(struct store *s, struct mm_inode *ino)
@@ -220,13 +247,22 @@ static void fill_repr(struct store *s, uint64_t fresh, uint64_t old,
 
 /* A data block no longer pinned by a copy in progress: freed if a commit
  * retired it meanwhile and no snapshot reads it. */
-static void unpin(struct store *s, uint64_t block)
+/* Fill fresh from old and w.  A server drops the arena lock meanwhile:
+ * fresh is in s->pending and old in s->snaps, where a repair by another
+ * of its threads finds them (recover_online).  A library store, which
+ * tells no repairer what it pins, copies under the lock. */
+static void copy_unlocked(struct store *s, uint64_t fresh, uint64_t old,
+			  uint64_t keep, const struct span *w,
+			  uint64_t new_size)
 {
-	if (refmap_drop(&s->snaps, block) == 0 &&
-	    (mm_block(s, block)->flags & MM_BLOCK_RETIRED)) {
-		mm_block(s, block)->flags &= (uint8_t)~MM_BLOCK_RETIRED;
-		kind_free(s, block);
+	if (s->library) {
+		fill_repr(s, fresh, old, keep, w, new_size);
+		return;
 	}
+	arena_unlock(s);
+	fill_repr(s, fresh, old, keep, w, new_size);
+	arena_lock(s);
+	refmap_forget(&s->pending, fresh);
 }
 
 /* Replace the representation wholesale (one commit on inode->data), with
@@ -249,19 +285,22 @@ static int rebuild(struct store *s, store_ref ref, uint64_t keep,
 		rc = alloc_repr(s, keep, w, new_size,
 				cap > new_size ? cap : new_size, &fresh);
 		if (rc == 0 && old)
-			rc = refmap_add(&s->snaps, old);
+			rc = file_pin(s, old);
+		if (rc == 0 && !s->library) {
+			rc = refmap_add(&s->pending, fresh);
+			if (rc && old)
+				unpin(s, old);
+		}
 		if (rc) {
 			if (fresh)
 				kind_free(s, fresh);
 			return rc;
 		}
-		arena_unlock(s);
-		fill_repr(s, fresh, old, keep, w, new_size);
-		arena_lock(s);
+		copy_unlocked(s, fresh, old, keep, w, new_size);
 	}
 	ino = store_valid_ref(s, ref) ? mm_inode(s, ref) : NULL;
 	if (ino && ino->ino == ino_no && ino->data == old) {
-		mm_commit64(&ino->data, fresh);
+		file_commit(s, ino, &ino->data, fresh);
 		file_data_release(s, old);
 	} else {
 		if (fresh)
@@ -413,7 +452,7 @@ static int write_map(struct store *s, struct mm_inode *ino,
 			if (p.fresh[k])
 				nm->chunk[p.first + k] = p.fresh[k];
 		nm->size = new_size;
-		mm_commit64(&ino->data, map);
+		file_commit(s, ino, &ino->data, map);
 		mm_free(s, old);
 	} else {
 		uint64_t last_visible = 0;
@@ -433,6 +472,7 @@ static int write_map(struct store *s, struct mm_inode *ino,
 				    p.fresh[last_visible - 1]);
 		if (new_size != old_size)
 			mm_commit64(&m->size, new_size);
+		inode_changed(s, mm_inode_ref(s, ino));
 	}
 	plan_free(s, &p, false);
 	return 0;
@@ -454,7 +494,7 @@ static int write_small(struct store *s, store_ref ref, const struct span *w)
 	if (d && w->off >= old_size && new_size <= small_room(s, ino->data)) {
 		memset(d->bytes + old_size, 0, w->off - old_size);
 		memcpy(d->bytes + w->off, w->buf, w->len);
-		mm_commit64(&d->size, new_size);
+		file_commit(s, ino, &d->size, new_size);
 		return 0;
 	}
 	if (w->off >= old_size && old_size)       /* appending: room to grow */
@@ -486,8 +526,6 @@ static int enter_file(struct store *s, store_ref ref)
 ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 		    const void *buf, size_t size, bool truncate_first)
 {
-	struct span w = { off, buf, size };
-	struct mm_inode *ino;
 	ssize_t rc;
 
 	if (store_readonly(s))
@@ -495,9 +533,21 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 	if (off > STORE_FILE_MAX || size > STORE_FILE_MAX - off)
 		return -EFBIG;
 	file_lock(s, ref);
-	rc = enter_file(s, ref);
+	rc = file_write_locked(s, ref, off, buf, size, truncate_first);
+	file_unlock(s, ref);
+	return rc;
+}
+
+/* store_write with the file lock held by the caller. */
+ssize_t file_write_locked(struct store *s, store_ref ref, uint64_t off,
+			  const void *buf, size_t size, bool truncate_first)
+{
+	struct span w = { off, buf, size };
+	struct mm_inode *ino;
+	ssize_t rc = enter_file(s, ref);
+
 	if (rc)
-		goto out;
+		return rc;
 	ino = mm_inode(s, ref);
 	if (size == 0 && !truncate_first)
 		rc = 0;
@@ -517,8 +567,6 @@ ssize_t store_write(struct store *s, store_ref ref, uint64_t off,
 		rc = (ssize_t)size;
 	}
 	arena_unlock(s);
-out:
-	file_unlock(s, ref);
 	return rc;
 }
 
@@ -568,7 +616,7 @@ int store_snap_take(struct store *s, store_ref ref, struct store_snap *snap)
 	if (rc)
 		return rc;
 	ino = mm_inode(s, ref);
-	rc = ino->data ? refmap_add(&s->snaps, ino->data) : 0;
+	rc = ino->data ? file_pin(s, ino->data) : 0;
 	if (rc == 0) {
 		snap->data = ino->data;
 		snap->size = kind_size(s, ino);
@@ -610,19 +658,25 @@ void file_drop_snapshots(struct store *s)
 	for (size_t i = 0; i < s->snaps.cap; i++) {
 		uint64_t block = refmap_key_at(&s->snaps, i);
 
-		if (block && (mm_block(s, block)->flags & MM_BLOCK_RETIRED)) {
-			mm_block(s, block)->flags &= (uint8_t)~MM_BLOCK_RETIRED;
+		struct mm_block *b = block ? mm_block(s, block) : NULL;
+
+		if (!b)
+			continue;
+		b->flags &= (uint8_t)~MM_BLOCK_HELD;
+		if (b->flags & MM_BLOCK_RETIRED) {
+			b->flags &= (uint8_t)~MM_BLOCK_RETIRED;
 			kind_free(s, block);
 		}
 	}
 	refmap_free(&s->snaps);
 }
 
-static int shrink_map(struct store *s, struct mm_map *m, uint64_t size)
+static int shrink_map(struct store *s, struct mm_inode *ino, uint64_t size)
 {
+	struct mm_map *m = mm_payload(s, ino->data);
 	uint64_t keep = MM_CHUNKS(size);
 
-	mm_commit64(&m->size, size);
+	file_commit(s, ino, &m->size, size);
 	for (uint64_t i = keep; i < m->nslots; i++) {
 		uint64_t chunk = m->chunk[i];
 
@@ -645,7 +699,7 @@ static int grow_map(struct store *s, struct mm_inode *ino, uint64_t size)
 
 	if (MM_CHUNKS(size) <= m->nslots) {
 		file_zero_map(s, m, m->size, size);
-		mm_commit64(&m->size, size);
+		file_commit(s, ino, &m->size, size);
 		return 0;
 	}
 	rc = copy_map(s, old, MM_CHUNKS(size), &fresh);
@@ -653,18 +707,21 @@ static int grow_map(struct store *s, struct mm_inode *ino, uint64_t size)
 		return rc;
 	file_zero_map(s, m, m->size, size);
 	((struct mm_map *)mm_payload(s, fresh))->size = size;
-	mm_commit64(&ino->data, fresh);
+	file_commit(s, ino, &ino->data, fresh);
 	mm_free(s, old);
 	return 0;
 }
 
 /* A small file's new size within its block: what becomes visible is
  * zeroed before the commit, what is cut off after it. */
-static void resize_small(struct mm_data *d, uint64_t old_size, uint64_t size)
+static void resize_small(struct store *s, struct mm_inode *ino,
+			 uint64_t old_size, uint64_t size)
 {
+	struct mm_data *d = mm_payload(s, ino->data);
+
 	if (size > old_size)
 		memset(d->bytes + old_size, 0, size - old_size);
-	mm_commit64(&d->size, size);
+	file_commit(s, ino, &d->size, size);
 	if (size < old_size)
 		memset(d->bytes + size, 0, old_size - size);
 }
@@ -686,11 +743,10 @@ int file_truncate(struct store *s, uint64_t ref, uint64_t size)
 	if (file_data_held(s, ino))
 		rc = rebuild(s, ref, old_size, &none, size, size);
 	else if (kind == MM_MAP && size)
-		rc = size <= old_size ? shrink_map(s, mm_payload(s, ino->data),
-						   size) :
+		rc = size <= old_size ? shrink_map(s, ino, size) :
 					grow_map(s, ino, size);
 	else if (kind == MM_DATA && size && size <= small_room(s, ino->data))
-		resize_small(mm_payload(s, ino->data), old_size, size);
+		resize_small(s, ino, old_size, size);
 	else
 		rc = rebuild(s, ref, old_size, &none, size, size);
 	return rc;

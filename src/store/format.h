@@ -56,7 +56,17 @@
  *     1024  512 stats: statistics area (statistics; see below)
  *     1536 2048 file_locks: MM_FILE_LOCKS file writer locks (pthread,
  *               robust, process-shared; see "Locks")
+ *     3584    8 gen: the lock generation, odd while a process holds the
+ *               arena mutex (see "Lock-free readers")
+ *     3592    8 feed_tail: changes pushed to the feed, ever (see "Feed")
+ *     3600    4 feed_bell: futex word the server sleeps on (see "Feed")
+ *     3604    4 repair: 1 while a repair is wanted (see "Locks")
+ *     3608  8*N feed: the last N = MM_FEED_LEN inode offsets pushed
+ *     4056    4 server_pid: the server's pid while it serves, else 0 (a
+ *               hint for mmfsctl; see "Owners")
  *      ...      zero
+ * The fields from gen on were zero in arenas of version 2 written before
+ * libmmfs; zero is a valid state for each.
  *
  * Three sorts of fields:
  *   - format (primary): every field not marked otherwise.  They are the
@@ -85,7 +95,9 @@
  *               back with a hole punch; allocated again before reuse),
  *               MM_BLOCK_RETIRED (a data block no file references any
  *               more, kept while readers of the version it holds are
- *               reading it: see "Versions"; 0 in a clean arena);
+ *               reading it: see "Versions"; 0 in a clean arena),
+ *               MM_BLOCK_HELD (the server's snapshots read it: see
+ *               "Versions"; 0 in a clean arena);
  *               bits 0xf0 are scratch of recovery and the checker (0 on
  *               disk)
  *        6    2 check: MM_BLOCK_CHECK(size, kind), detects garbage
@@ -243,12 +255,19 @@
  * Locks
  *
  * header.lock is a robust, process-shared pthread mutex guarding the whole
- * arena: every read and every change of it, by the owner and by peeking
- * readers (mmfsctl), happens under it.  Only the owner changes the arena,
- * so a holder that dies (EOWNERDEAD) is either a reader, which changed
- * nothing, or the owner, whose arena is then not clean and is recovered
- * by the next owner's store_open: the next locker just marks the mutex
- * consistent and goes on (arena.c).
+ * arena: every change of it, and every read but the lock-free ones (see
+ * below), by any owner and by peeking readers (mmfsctl), happens under it.
+ * Several processes may change the arena: the server (mount.mmfs, on
+ * several threads) and libmmfs programs ("owners"; see "Owners").  A
+ * holder that dies (EOWNERDEAD) may have left a change half done: the
+ * next locker marks the mutex consistent and stores header.repair = 1,
+ * and the arena is repaired, under the mutex, before anything else is
+ * done with it: recovery's rebuild (recover.c), done while the other
+ * owners go on.  Only the server may repair while it serves, as only it
+ * knows which blocks its snapshots and rebuilds use (they stay; library
+ * writers copy under the mutex and pin nothing); an owner that may not
+ * rings the feed bell (see "Feed") and sleeps on header.repair (a futex)
+ * until it is 0 again.  With no server, any owner repairs.
  *
  * File writer locks.  file_locks[] are MM_FILE_LOCKS robust,
  * process-shared mutexes; a file's lock is file_locks[hash of its inode
@@ -271,16 +290,62 @@
  * locks at open (as the arena mutex); arenas written before they existed
  * held zeros there.
  *
- * The word inode->spare (offset 60) held a per-file lock word (a pid)
- * before the store was layered; it guarded nothing and a pid is no robust
- * owner.  It is 0 on disk; recovery zeroes it and the checker uses it as
- * scratch in its private copy.
+ * Versions and waiters
  *
- * Two kernel locks on the arena file (not in it) say who owns it: the
- * owner's flock (exclusive; shared for read-only servers) from open to
- * close, and an OFD record lock on byte 0 while it serves.  Another
- * process that wants to change the arena must hold the exclusive flock;
- * readers take the arena mutex (arena.c has the details).
+ * inode->version (offset 60, u32) changes at every commit to what the
+ * inode holds: its bytes or size (write, truncate, fallocate, ring
+ * appends: every change that stores its mtime), the loss of a link, and
+ * its free.  Bits 31..1 count commits (MM_VERSION_STEP each, wrapping);
+ * bit 0 (MM_VERSION_WAITERS) says that a process sleeps on the word, a
+ * shared futex: a sleeper sets it (compare-and-swap) before FUTEX_WAIT,
+ * and the writer that advances the count clears it in the same
+ * compare-and-swap and then wakes every sleeper.  The writer advances it
+ * under the arena mutex, after the commit and before it frees what the
+ * commit stopped using, so a block freed while a lock-free reader copies
+ * from it is seen as a changed version (libmmfs's get).  Recovery keeps
+ * it (a value reused from before a crash is harmless: it still changes
+ * at the next commit).  Older arenas held 0 there (the word was spare).
+ * The checker uses it as scratch in its private copy only.
+ *
+ * Owners
+ *
+ * Kernel locks on the arena file (not in it) say who uses it.  Every
+ * owner holds a flock from open to close: shared for the server and
+ * libmmfs programs, exclusive for a program that must be alone (mmfsctl
+ * check --repair; read-only servers hold it shared).  The server also
+ * holds an OFD record lock on byte 0 while it serves: one server per
+ * arena.  Owners arrive and leave under the attach lock (an OFD write lock
+ * on byte 1): one that finds nobody else (its exclusive flock succeeds)
+ * initialises the locks and runs recovery if the arena is not clean,
+ * then shares the flock; one that finds others does neither.  The last to
+ * leave (its exclusive flock succeeds) marks the arena clean.  A server
+ * that arrives while programs are attached asks for a repair (reclaiming
+ * what a server before it may have left).  Readers take the arena mutex
+ * or read lock-free (arena.c has the details).
+ *
+ * Lock-free readers
+ *
+ * header.gen is odd while an owner holds the arena mutex: it is made odd
+ * right after the mutex is taken and even again right before it is
+ * released.  A reader that saw the same even gen before and after
+ * reading names and offsets knows that no change happened in between
+ * (a seqlock).  Together with inode versions (see "Versions and waiters")
+ * this lets libmmfs resolve a name and copy a value without a lock
+ * (src/store/peek.c has the protocol).  Peeking (read-only) stores do not
+ * change gen.
+ *
+ * Feed
+ *
+ * The server's kernel caches what it learned of the inodes the server
+ * holds (flagged MM_INODE_WATCHED while held).  When a libmmfs program
+ * advances the version of a watched inode (under the arena mutex), it
+ * stores the inode's offset in feed[feed_tail % MM_FEED_LEN], raises
+ * feed_tail, and rings the bell: feed_bell is a futex word like a
+ * version (bit 0: the server's watcher sleeps on it; the rest counts
+ * rings).  The server reads the feed from where it was, invalidates what
+ * its kernel cached of each inode, and treats a feed that moved more than
+ * MM_FEED_LEN past it as "everything changed".  The feed is no state:
+ * zero, or anything, is a valid feed.
  */
 #ifndef MMFS_FORMAT_H
 #define MMFS_FORMAT_H
@@ -303,6 +368,7 @@
 #define MM_NFREE (MM_NSMALL + 27)              /* + power-of-two bins */
 #define MM_STATS_SIZE 512                      /* statistics area */
 #define MM_FILE_LOCKS 32                       /* file writer locks */
+#define MM_FEED_LEN 56                         /* feed entries */
 #define MM_CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK) /* map slots */
 #define MM_POS_MAX (1ULL << 62)                /* directory positions */
 
@@ -332,9 +398,14 @@ enum mm_kind {
 	MM_KIND_MAX = 11,
 };
 
+/* inode->version (see "Versions and waiters") */
+#define MM_VERSION_WAITERS 1u   /* someone sleeps on the word */
+#define MM_VERSION_STEP 2u      /* one commit */
+
 #define MM_BLOCK_MARK 1u
 #define MM_BLOCK_PUNCHED 2u
 #define MM_BLOCK_RETIRED 4u
+#define MM_BLOCK_HELD 8u
 #define MM_BLOCK_CHECK(size, kind) \
 	((uint16_t)(((size) >> 4) * 0x9e37u ^ (kind) * 0x79b9u ^ 0x4d4du))
 
@@ -385,10 +456,18 @@ struct mm_header {
 		pthread_mutex_t mutex;
 		uint8_t pad[64];
 	} file_locks[MM_FILE_LOCKS];
+	uint64_t gen;                     /* lock generation */
+	uint64_t feed_tail;               /* feed: entries ever pushed */
+	uint32_t feed_bell;               /* feed: the server's futex word */
+	uint32_t repair;                  /* a repair is wanted */
+	uint64_t feed[MM_FEED_LEN];       /* feed: inode offsets */
+	uint32_t server_pid;              /* while serving */
 };
 
 /* inode flags */
 #define MM_INODE_RING 1u        /* data is a RING block (src/ring) */
+#define MM_INODE_WATCHED 2u     /* the server's kernel caches it: changes
+                                   by others go to the feed (derived) */
 #define MM_INODE_KINDS MM_INODE_RING  /* flags naming an extension kind */
 
 struct mm_inode {
@@ -397,7 +476,7 @@ struct mm_inode {
 	uint64_t xattr;
 	int64_t atime, mtime, ctime;   /* ns since the epoch */
 	uint32_t mode, uid, gid, nlink;
-	uint32_t spare;                /* 0; see "Locks" */
+	uint32_t version;              /* see "Versions and waiters" */
 	uint32_t flags;
 };
 
@@ -486,6 +565,9 @@ _Static_assert(__builtin_offsetof(struct mm_header, free) == 264, "");
 _Static_assert(__builtin_offsetof(struct mm_header, stats) == 1024, "");
 _Static_assert(sizeof(((struct mm_header *)0)->stats) == 512, "");
 _Static_assert(__builtin_offsetof(struct mm_header, file_locks) == 1536, "");
+_Static_assert(__builtin_offsetof(struct mm_header, gen) == 3584, "");
+_Static_assert(__builtin_offsetof(struct mm_header, feed) == 3608, "");
+_Static_assert(__builtin_offsetof(struct mm_header, server_pid) == 4056, "");
 _Static_assert(sizeof(struct mm_header) <= MM_PAGE, "header fits a page");
 _Static_assert(sizeof(struct mm_inode) == 72, "inode is 72 bytes");
 _Static_assert(sizeof(struct mm_dentry) == 56, "dentry is 56 bytes");

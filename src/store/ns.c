@@ -744,6 +744,16 @@ static void cursor_locate(struct store_dir *d, const struct mm_dir *dir,
 	d->after = pos;
 }
 
+void ns_cursors_relocate(struct store *s)
+{
+	for (struct store_dir *d = s->cursors; d; d = d->next) {
+		d->last = 0;
+		if (store_valid_ref(s, d->dir) &&
+		    mm_is_dir(mm_inode(s, d->dir)))
+			cursor_locate(d, mm_dir(s, d->dir), d->after);
+	}
+}
+
 void store_dir_seek(struct store_dir *d, uint64_t pos)
 {
 	struct mm_dir *dir;

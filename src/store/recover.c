@@ -257,7 +257,7 @@ static void reset_derived(struct store *s)
 		struct mm_block *b = mm_block(s, off);
 
 		b->flags &= (uint8_t)~(MM_BLOCK_MARK | MM_BLOCK_RETIRED |
-				       MM_SCRATCH_FLAGS);
+				       MM_BLOCK_HELD | MM_SCRATCH_FLAGS);
 		if ((b->kind == MM_DENTRY || b->kind == MM_DENTRY_V1 ||
 		     b->kind == MM_INODE || b->kind == MM_DIR) &&
 		    !is_block(s, off, b->kind)) {
@@ -268,7 +268,8 @@ static void reset_derived(struct store *s)
 			memset(mm_payload(s, off), 0, sizeof(struct mm_dir));
 		if (b->kind == MM_INODE) {
 			mm_inode(s, off)->nlink = 0;
-			mm_inode(s, off)->spare = 0;
+			if (!s->shared)         /* the server's kernel: new */
+				mm_inode(s, off)->flags &= ~MM_INODE_WATCHED;
 			h->ninodes++;
 		}
 	}
@@ -587,13 +588,50 @@ static void mark_live(struct store *s, struct tally *t)
 		    mm_dentry(s, off)->state == MM_DENTRY_LIVE)
 			mark(s, off);
 		if (b->kind != MM_INODE ||
-		    (mm_inode(s, off)->nlink == 0 && off != h->root))
+		    (mm_inode(s, off)->nlink == 0 && off != h->root &&
+		     !refmap_count(&s->holds, off)))
 			continue;
 		check_inode(s, off, t);
 		mark(s, off);
 		claim_file(s, mm_inode(s, off), t);
 		count_inode(s, mm_inode(s, off));
 	}
+}
+
+/* A block this process pins, and what it owns: kept. */
+static void keep_child(void *ctx, uint64_t *slot, unsigned kind)
+{
+	struct store *s = ctx;
+
+	if (is_block(s, *slot, kind))
+		mark(s, *slot);
+}
+
+static void keep_pinned(struct store *s, uint64_t off, bool snapshot)
+{
+	struct mm_block *b;
+
+	if (!off || !is_block(s, off, mm_block(s, off)->kind))
+		return;
+	b = mm_block(s, off);
+	if (snapshot)
+		b->flags |= MM_BLOCK_HELD;
+	if (b->flags & MM_BLOCK_MARK)
+		return;                 /* a file's current data */
+	if (snapshot)
+		b->flags |= MM_BLOCK_RETIRED;
+	mark(s, off);
+	kind_children(s, off, keep_child, s);
+}
+
+/* Step 6b: what the snapshots and rebuilds of this process read or fill
+ * (recover_online; none at open). */
+static void mark_pinned(struct store *s)
+{
+	for (size_t i = 0; i < s->snaps.cap; i++)
+		keep_pinned(s, refmap_key_at(&s->snaps, i), true);
+	for (size_t i = 0; i < s->pending.cap; i++)
+		keep_pinned(s, refmap_key_at(&s->pending, i), false);
 }
 
 static void sweep(struct store *s, struct tally *t)
@@ -721,6 +759,7 @@ static int repair(struct store *s)
 	}
 	drop_unreachable(s, &t);
 	mark_live(s, &t);
+	mark_pinned(s);
 	sweep(s, &t);
 	mm_alloc_rebuild(s);
 	report(s, &t, was_clean);
@@ -737,4 +776,20 @@ int recover_run(struct store *s)
 		rc = repair(s);
 	recover_drop_starts(s);
 	return rc;
+}
+
+/* A holder of the arena mutex died: the repair recovery does at open,
+ * done under the mutex while other processes use the arena.  What they
+ * rely on survives it: live names keep their dentries and positions,
+ * files their blocks and versions; this process's pins and holds (the
+ * server's: library stores pin nothing) are kept as reachable; lock-free
+ * readers see the generation change and retry.  Directory cursors of
+ * this process are placed again. */
+void recover_online(struct store *s)
+{
+	s->recovery[0] = '\0';
+	if (walk_heap(s) == 0 && repair(s) == 0)
+		ns_cursors_relocate(s);
+	recover_drop_starts(s);
+	s->hdr->clean = 0;
 }

@@ -64,6 +64,7 @@ void inode_free(struct store *s, uint64_t off)
 {
 	struct mm_inode *ino = mm_inode(s, off);
 
+	inode_changed(s, off);  /* before its blocks are touched */
 	file_free_data(s, ino);
 	if (ino->xattr)
 		mm_free(s, ino->xattr);
@@ -73,13 +74,31 @@ void inode_free(struct store *s, uint64_t off)
 	mm_free(s, off);
 }
 
+void inode_changed(struct store *s, uint64_t off)
+{
+	uint32_t *word = &mm_inode(s, off)->version;
+	uint32_t old = __atomic_load_n(word, __ATOMIC_RELAXED), next;
+
+	do
+		next = (old + MM_VERSION_STEP) & ~MM_VERSION_WAITERS;
+	while (!__atomic_compare_exchange_n(word, &old, next, false,
+					    __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+	if (old & MM_VERSION_WAITERS)
+		mm_futex_wake(word);
+	if (s->library && (mm_inode(s, off)->flags & MM_INODE_WATCHED))
+		feed_push(s, off);
+}
+
 void inode_touch(struct store *s, uint64_t off, bool mtime, bool ctime)
 {
 	struct mm_inode *ino = mm_inode(s, off);
 	int64_t now = mm_now();
 
-	if (mtime)
+	if (mtime) {
 		ino->mtime = now;
+		inode_changed(s, off);
+	}
 	if (ctime)
 		ino->ctime = now;
 }
@@ -96,6 +115,8 @@ int store_hold(struct store *s, store_ref ref)
 	if (rc)
 		return rc;
 	rc = refmap_add(&s->holds, ref);
+	if (rc == 0 && s->serving)      /* its kernel caches it (feed.c) */
+		mm_inode(s, ref)->flags |= MM_INODE_WATCHED;
 	arena_unlock(s);
 	return rc;
 }
@@ -105,8 +126,12 @@ void store_release(struct store *s, store_ref ref)
 	arena_lock(s);
 	/* the last hold of an inode without links frees it */
 	if (refmap_drop(&s->holds, ref) == 0 && !store_readonly(s) &&
-	    store_valid_ref(s, ref) && mm_inode(s, ref)->nlink == 0)
-		inode_free(s, ref);
+	    store_valid_ref(s, ref)) {
+		if (s->serving)
+			mm_inode(s, ref)->flags &= ~MM_INODE_WATCHED;
+		if (mm_inode(s, ref)->nlink == 0)
+			inode_free(s, ref);
+	}
 	arena_unlock(s);
 }
 
@@ -117,6 +142,7 @@ void inode_drop_link(struct store *s, uint64_t off)
 	if (ino->nlink)
 		ino->nlink--;
 	ino->ctime = mm_now();
+	inode_changed(s, off);  /* a name no longer leads to it */
 	if (ino->nlink == 0 && !inode_held(s, off))
 		inode_free(s, off);
 }
@@ -175,6 +201,7 @@ void inode_fill_attr(struct store *s, uint64_t off, struct store_attr *a)
 	a->nlink = ino->nlink;
 	a->uid = ino->uid;
 	a->gid = ino->gid;
+	a->version = __atomic_load_n(&ino->version, __ATOMIC_ACQUIRE) >> 1;
 	if ((ino->flags & MM_INODE_KINDS) && ino->data)
 		a->kind = mm_block(s, ino->data)->kind;
 	if (type == MM_IFDIR) {
@@ -239,6 +266,7 @@ int store_setattr(struct store *s, store_ref ref, unsigned mask,
 		if (rc)
 			goto out;
 		ino->mtime = mm_now();
+		inode_changed(s, ref);
 	}
 	if (mask & STORE_SET_MODE)
 		ino->mode = mm_type(ino) | (in->mode & 07777);

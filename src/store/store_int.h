@@ -36,6 +36,15 @@ struct store {
 	bool private_map;          /* read-only serve: MAP_PRIVATE copy */
 	struct refmap holds;       /* inode -> store_hold count */
 	struct refmap snaps;       /* data block -> snapshots reading it */
+	struct refmap pending;     /* fresh blocks a rebuild fills with the
+	                              arena lock dropped (file.c) */
+	bool shared;               /* other owners may use the arena now
+	                              (STORE_OPEN_SHARED, not alone) */
+	bool attached;             /* a shared owner (attach lock protocol) */
+	bool alone;                /* ... that found nobody else at open */
+	bool serving;              /* the server: holds the serving lock */
+	bool library;              /* STORE_OPEN_LIBRARY: pins nothing, and
+	                              pushes its changes to the feed */
 	struct store_dir *cursors; /* open directory cursors (ns.c) */
 	char recovery[512];        /* what recovery did, "" if it did not run */
 	int owner_lock;            /* LOCK_EX or LOCK_SH: the flock an owner
@@ -184,6 +193,8 @@ void ns_insert(struct store *s, uint64_t dentry);
 void ns_remove(struct store *s, uint64_t dentry);
 int ns_index_init(struct store *s, uint64_t buckets);
 void ns_index_maybe_grow(struct store *s);
+/* After a repair: every cursor's `last` found again from its position. */
+void ns_cursors_relocate(struct store *s);
 
 /* store.c: inodes */
 int inode_new(struct store *s, uint32_t mode, uint32_t uid, uint32_t gid,
@@ -193,11 +204,54 @@ void inode_drop_link(struct store *s, uint64_t inode);
 bool inode_held(const struct store *s, uint64_t inode);
 void inode_fill_attr(struct store *s, uint64_t inode, struct store_attr *a);
 void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
+/* A commit changed what the inode holds (its bytes, its size, its links)
+ * or it is being freed: advance its version and wake its waiters
+ * (format.h, "Versions and waiters").  Under the arena lock, after the
+ * commit and before any block it stopped using can be allocated again. */
+void inode_changed(struct store *s, uint64_t inode);
+/* The offset of an inode from its payload pointer. */
+static inline uint64_t mm_inode_ref(const struct store *s,
+				    const struct mm_inode *ino)
+{
+	return (uint64_t)((const uint8_t *)ino - s->base) -
+	       sizeof(struct mm_block);
+}
+/* A commit to a file's content (format.h, "Commit points"): the one store,
+ * then its version, before anything touches the storage it stopped using
+ * (freeing writes into a block; truncation zeroes cut-off bytes): a
+ * lock-free reader of the old storage sees the version change. */
+#define file_commit(s, ino, field, value) do { \
+	mm_commit64((field), (value)); \
+	inode_changed((s), mm_inode_ref((s), (ino))); \
+} while (0)
+/* Wake every process sleeping on a version word (futex, shared). */
+void mm_futex_wake(uint32_t *word);
+/* Sleep while *word == expect, up to timeout (NULL: forever): 0 (woken,
+ * or *word differed), -ETIMEDOUT, -EINTR. */
+int mm_futex_wait(uint32_t *word, uint32_t expect,
+		  const struct timespec *timeout);
+/* feed.c: wake the server's watcher (a repair is wanted, or changes were
+ * pushed); tell it that inode changed (under the arena lock). */
+void store_ring_bell(struct store *s);
+void feed_push(struct store *s, uint64_t inode);
+/* recover.c: repair the arena while other processes use it (a holder of
+ * the arena mutex died), keeping what this process pins. */
+void recover_online(struct store *s);
 
 /* file.c */
 void file_free_data(struct store *s, struct mm_inode *ino);
 /* file.c for falloc.c: the snapshot rule and the representations. */
 bool file_data_held(const struct store *s, const struct mm_inode *ino);
+int file_pin(struct store *s, uint64_t block);
+ssize_t file_write_locked(struct store *s, store_ref ref, uint64_t off,
+			  const void *buf, size_t size, bool truncate_first);
+/* Does a snapshot or rebuild, of any process, read block?  (Only the
+ * server pins: its count is s->snaps, its flag MM_BLOCK_HELD.) */
+static inline bool block_held(const struct store *s, uint64_t block)
+{
+	return refmap_count(&s->snaps, block) ||
+	       (mm_block(s, block)->flags & MM_BLOCK_HELD);
+}
 void file_data_release(struct store *s, uint64_t block);
 void file_read_bytes(const struct store *s, uint64_t data, uint64_t off,
 		     unsigned char *dst, size_t n);

@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 
 #include "mounts.h"
+#include "store.h"
 #include "target.h"
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -151,29 +152,51 @@ static bool lock_matches(const char *line, dev_t dev, ino_t ino,
 	    inode != (unsigned long long)ino)
 		return false;
 	h->held = true;
-	h->pid = pid > 0 ? pid : 0;
-	h->exclusive = strcmp(rw, "WRITE") == 0;
-	return true;
+	if (!h->pid || pid == h->pid)
+		h->pid = pid > 0 ? pid : 0;
+	h->exclusive |= strcmp(rw, "WRITE") == 0;
+	return pid > 0 && pid == h->pid;
 }
 
+/* The holders of flocks on the arena: held, any writer, and a pid: want's
+ * if it holds one (the server), else the first one listed. */
+static int flock_holders(const struct stat *st, pid_t want,
+			 struct target_holder *h)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f = fopen("/proc/locks", "re");
+
+	if (!f)
+		return -errno;
+	h->pid = want;
+	while (getline(&line, &cap, f) > 0)
+		found |= lock_matches(line, st->st_dev, st->st_ino, h);
+	if (!found && want)     /* the recorded server is gone */
+		h->pid = 0;
+	free(line);
+	fclose(f);
+	if (h->held && !h->pid && want)
+		return flock_holders(st, 0, h);
+	return 0;
+}
+
+/* A server's mode comes from its serving lock: it shares the flock with
+ * libmmfs programs (format.h, "Owners"). */
 int target_holder(const char *arena, struct target_holder *h)
 {
 	struct stat st;
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f;
+	pid_t server = 0;
+	bool rdonly = false, served;
+	int rc;
 
 	memset(h, 0, sizeof(*h));
 	if (stat(arena, &st) != 0)
 		return -errno;
-	f = fopen("/proc/locks", "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0)
-		if (lock_matches(line, st.st_dev, st.st_ino, h) &&
-		    h->exclusive)
-			break;
-	free(line);
-	fclose(f);
-	return 0;
+	served = store_served(arena, &rdonly, &server) == 0;
+	rc = flock_holders(&st, served ? server : 0, h);
+	if (rc == 0 && served)
+		h->exclusive = !rdonly;
+	return rc;
 }

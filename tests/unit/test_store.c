@@ -496,18 +496,18 @@ static void test_served(void)
 	bool rdonly = true;
 	char err[256];
 
-	CHECK_RC(store_served(arena_path, &rdonly), 0);
+	CHECK_RC(store_served(arena_path, &rdonly, NULL), 0);
 	CHECK(!rdonly);
 	store_retire(s);
-	CHECK_RC(store_served(arena_path, &rdonly), -ENOENT);
+	CHECK_RC(store_served(arena_path, &rdonly, NULL), -ENOENT);
 	store_close(s);
-	CHECK_RC(store_served(arena_path, &rdonly), -ENOENT);
+	CHECK_RC(store_served(arena_path, &rdonly, NULL), -ENOENT);
 	CHECK_RC(store_open(arena_path, &ro, &s, err, sizeof(err)), 0);
-	CHECK_RC(store_served(arena_path, &rdonly), 0);
+	CHECK_RC(store_served(arena_path, &rdonly, NULL), 0);
 	CHECK(rdonly);
 	store_close(s);
 	unlink(arena_path);
-	CHECK_RC(store_served(arena_path, &rdonly), -ENOENT);
+	CHECK_RC(store_served(arena_path, &rdonly, NULL), -ENOENT);
 }
 
 /* "test_store --open-arena RC PATH", run by test_owner_locks in a fresh

@@ -79,6 +79,12 @@ ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
  * returns the bytes given, 0 at the end. */
 ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *r,
 		  uint64_t off, void *buf, size_t size);
+/* The record at virtual offset *pos, or the oldest retained one if that
+ * was evicted or the ring was cleared: copied to buf, *pos moved past it;
+ * returns its length, 0 when there is none yet (*pos is the tail), or
+ * -EMSGSIZE when it is longer than size (*pos is at it). */
+ssize_t ring_next(struct store *s, store_ref ref, uint64_t *pos, void *buf,
+		  size_t size);
 /* Drop every record (st_size returns to 0).  -ENOSPC: no room for the
  * new empty block (the old one is freed only after). */
 int ring_clear(struct store *s, store_ref ref);

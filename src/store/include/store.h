@@ -13,7 +13,8 @@
  * has a link or a hold (store_hold); store_release of the last hold of an
  * unlinked inode frees it.  Holds live in process memory: a new process
  * starts with none, so unlinked inodes left by a dead daemon are reclaimed
- * by recovery.
+ * by recovery.  The server's holds also flag the inodes (format.h, "Feed")
+ * so that other processes tell it what they change.
  *
  * Errors.  Every function that can fail returns 0 (or a byte count) on
  * success and -errno on failure; a failed call changes nothing.  Each
@@ -31,13 +32,15 @@
  * ring_register() once before store_open, which refuses to open arenas
  * otherwise (-EPROTONOSUPPORT).
  *
- * Concurrency.  One process owns a writable store at a time (store_open
- * takes an exclusive flock on the arena file; a second opener fails with
- * EBUSY, or waits while the owner has retired and is closing: arena.c).
- * The owner's calls are serialised by the caller (the daemon is
- * single-threaded).  Other processes may open the same arena read-only
- * (STORE_OPEN_PEEK) and read under the arena lock, which is a robust,
- * process-shared mutex in the header.
+ * Concurrency.  Every call may be made from several threads at once: the
+ * store takes the file writer locks and the arena lock, robust
+ * process-shared mutexes in the arena (format.h, "Locks").  Several
+ * processes may change one arena when each opens it STORE_OPEN_SHARED:
+ * the server and libmmfs programs (STORE_OPEN_LIBRARY); one opened
+ * without it is its only writer (a second opener fails with EBUSY, or
+ * waits while the owner has retired and is closing: arena.c).  Other
+ * processes may open the same arena read-only (STORE_OPEN_PEEK) and read
+ * under the arena lock, or lock-free (store_get).
  *
  * Crash safety.  Every mutating call reaches a single 8-byte store that
  * commits it (format.h, "Commit points"); a process killed at any instant
@@ -77,6 +80,13 @@ enum store_open_flags {
 	                                 the arena lock if the arena is in
 	                                 use; recovery does not run (see
 	                                 store_recover) */
+	STORE_OPEN_SHARED = 1 << 4,   /* a writable owner among others: the
+	                                 server and libmmfs programs (see
+	                                 "Concurrency") */
+	STORE_OPEN_LIBRARY = 1 << 5,  /* with SHARED: a program, not the
+	                                 server (libmmfs): serves nothing,
+	                                 pins nothing, tells the server what
+	                                 it changes (store_watch) */
 };
 
 struct store_options {
@@ -117,11 +127,12 @@ int store_open(const char *path, const struct store_options *opt,
 void store_close(struct store *s);
 
 /* Does an owner serve the arena at path, and how?  0 with *rdonly true
- * for a read-only owner (STORE_OPEN_RDONLY), false for a writable one;
- * -ENOENT when none does (none opened it, or its owner retired);
- * -errno from open(2) or fcntl(2).  Asks the serving lock (arena.c)
- * without taking it: nothing changes. */
-int store_served(const char *path, bool *rdonly);
+ * for a read-only owner (STORE_OPEN_RDONLY), false for a writable one,
+ * and *pid (if pid is not NULL) the pid a writable server recorded in
+ * the header (0: none recorded); -ENOENT when none does (none opened it,
+ * or its owner retired); -errno from open(2) or fcntl(2).  Asks the
+ * serving lock (arena.c) without taking it: nothing changes. */
+int store_served(const char *path, bool *rdonly, pid_t *pid);
 
 /* The calling process, a child of the one that opened s (a daemon gone
  * to the background), becomes the owner of record: /proc/locks names it
@@ -166,6 +177,7 @@ struct store_attr {
 	                          a layer above the store defines (ring.h:
 	                          RING_KIND) */
 	uint64_t blocks;       /* arena bytes used / 512 */
+	uint32_t version;      /* changes at every commit (store_wait) */
 	struct timespec atime, mtime, ctime;
 };
 
@@ -231,6 +243,49 @@ int store_rename(struct store *s, store_ref olddir, const char *oldname,
  * alone. */
 int store_hold(struct store *s, store_ref ref);
 void store_release(struct store *s, store_ref ref);
+
+/* Direct access (libmmfs; format.h, "Versions and waiters", "Lock-free
+ * readers", "Feed").
+ *
+ * Paths name an entry from the root: "app/counter"; empty components are
+ * skipped, "." and ".." are -EINVAL.  Permissions inside the arena are not
+ * checked: access to the arena file is access to everything in it.
+ *
+ * store_get copies the whole value of the regular file at path into buf
+ * without taking any lock (it falls back to the arena lock after many
+ * retries under heavy change), and returns its length and version: one
+ * committed value, never torn.  -ERANGE when it is longer than size
+ * (size 0: only the length is returned, and no error); -ENOENT, -ENOTDIR,
+ * -EISDIR, -EINVAL (a ring or a special file), -ENXIO (the arena grew past
+ * this process's mapping).
+ * store_resolve finds path, creating it when create is set (a regular file
+ * of mode, missing directories 0755 before it, owned by uid, gid);
+ * -EEXIST when it exists and is not a regular file.
+ * store_update replaces the whole value of ref by what fn makes of the
+ * current one, under the file's writer lock: fn gets the current bytes
+ * and returns the new length in out (at most out_size) or -errno (nothing
+ * changes).
+ * store_wait sleeps until ref's version differs from version (a futex in
+ * the arena: any process's commit wakes it), up to timeout_ms (negative:
+ * forever): 0, -ETIMEDOUT, -EINTR, -ESTALE.
+ * store_feed_wait (the server) waits up to timeout_ms for inodes it holds
+ * that other processes changed, copying up to max of them to refs from
+ * *pos on: how many (0 on timeout), -EOVERFLOW when some were lost (all
+ * may have changed), -EROFS.  It also does a repair another process asked
+ * for. */
+ssize_t store_get(struct store *s, const char *path, void *buf, size_t size,
+		  uint32_t *version);
+int store_resolve(struct store *s, const char *path, bool create,
+		  uint32_t mode, uint32_t uid, uint32_t gid, store_ref *out);
+typedef ssize_t (*store_update_fn)(void *ctx, const void *cur, size_t len,
+				   void *out, size_t out_size);
+int store_update(struct store *s, store_ref ref, store_update_fn fn,
+		 void *ctx, size_t out_size);
+int store_wait(struct store *s, store_ref ref, uint32_t version,
+	       int timeout_ms);
+ssize_t store_feed_wait(struct store *s, uint64_t *pos, store_ref *refs,
+			size_t max, int timeout_ms);
+uint64_t store_feed_tail(struct store *s);
 
 enum store_setattr_mask {
 	STORE_SET_MODE = 1 << 0,
