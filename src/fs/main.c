@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "initflags.h"
+#include "watch.h"
 #include "mounts.h"
 #include "ops.h"
 #include "opts.h"
@@ -270,6 +271,7 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		 const char *mnt, struct mmfs_fs *fs, bool *mounted)
 {
 	struct serve_pool *pool = NULL;
+	struct feed_watch *watch = NULL;
 	struct fuse_lowlevel_ops ops;
 	struct reqstats *stats = store_reqstats(fs->store);
 	struct fuse_buf buf = { .mem = NULL };
@@ -295,8 +297,13 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 		goto out_unmount;
 	if (!o->foreground)
 		(void)store_adopt(fs->store);   /* mmfsctl names this pid */
+	/* libmmfs programs' changes: the root too (watch.h) */
+	(void)store_hold(fs->store, store_root(fs->store));
+	if (!store_readonly(fs->store) && feed_watch_start(fs, &watch))
+		goto out_unmount;
 	ret = serve_run(se, stats, o->threads, &pool) ? 1 : 0;
 	serve_join(se, pool);   /* before unmount closes the session fd */
+	feed_watch_stop(watch);
 out_unmount:
 	free(buf.mem);
 	fuse_session_unmount(se);

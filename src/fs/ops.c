@@ -1135,6 +1135,33 @@ static void mmfs_destroy(void *userdata)
 	mmfs_fs_finish(userdata);
 }
 
+void mmfs_changed_elsewhere(struct mmfs_fs *fs, store_ref ref)
+{
+	if (fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se,
+						       ref_node(fs, ref), 0, 0);
+	wake_pollers(fs, ref);
+}
+
+void mmfs_changed_all(struct mmfs_fs *fs)
+{
+	store_ref *refs;
+	size_t n = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	refs = calloc(fs->nodes.used + 1, sizeof(*refs));
+	for (size_t i = 0; refs && i < fs->nodes.cap; i++)
+		if (fs->nodes.slots[i].ref)
+			refs[n++] = fs->nodes.slots[i].ref;
+	pthread_mutex_unlock(&fs->lock);
+	if (!refs)
+		return;
+	mmfs_changed_elsewhere(fs, store_root(fs->store));
+	for (size_t i = 0; i < n; i++)
+		mmfs_changed_elsewhere(fs, refs[i]);
+	free(refs);
+}
+
 static void mmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct mmfs_fs *fs = fs_of(req);

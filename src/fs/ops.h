@@ -75,6 +75,12 @@ void mmfs_fs_init(struct mmfs_fs *fs, struct store *s);
  * stays open. */
 void mmfs_fs_finish(struct mmfs_fs *fs);
 
+/* A libmmfs program changed ref (watch.h): drop what the kernel caches
+ * of it and wake its pollers.  mmfs_changed_all: the same for every node
+ * the kernel knows (the feed lost track).  Never from a serving thread. */
+void mmfs_changed_elsewhere(struct mmfs_fs *fs, store_ref ref);
+void mmfs_changed_all(struct mmfs_fs *fs);
+
 /* Free what the calling serving thread kept between requests (its reply
  * buffer): serve.c calls it as each thread ends. */
 void mmfs_thread_done(void);

@@ -491,7 +491,7 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 	if (o->ro)
 		o->store.flags |= STORE_OPEN_RDONLY;
 	else
-		o->store.flags |= STORE_OPEN_CREATE;
+		o->store.flags |= STORE_OPEN_CREATE | STORE_OPEN_SHARED;
 	o->atime = atime_policy(o);
 	return add_flag_opts(o);
 }

@@ -49,7 +49,7 @@ static int check_writable(const struct mmfs_opts *o, const char *mnt,
 {
 	bool rdonly = false;
 
-	if (o->ro || store_served(m->source, &rdonly) != 0 || !rdonly)
+	if (o->ro || store_served(m->source, &rdonly, NULL) != 0 || !rdonly)
 		return 0;
 	fprintf(stderr, "mount.mmfs: %s: its daemon opened the arena "
 		"read-only (-o ro); unmount it and mount it again to write\n",

@@ -6,6 +6,8 @@ import os
 import random
 import signal
 import stat
+import subprocess
+import sys
 import time
 
 import pytest
@@ -237,21 +239,42 @@ def test_kill9_in_the_middle_of_changes(mmfs, delay):
 
 
 def test_unmount_does_the_work_of_dropped_releases(mmfs):
-    """An unmount drops the releases still queued in the kernel (here: the
-    daemon is stopped when the files are closed); the daemon then does
-    their work itself: the deferred O_TRUNC of each handle is applied, and
-    the handles freed (the ASan and valgrind runs check for leaks)."""
+    """An aborted connection drops the releases still to come (here: the
+    daemon is stopped while a process holds replace handles, and the
+    connection is aborted through fusectl when that process closes
+    them); the daemon then does their work itself: the deferred O_TRUNC
+    of each handle is applied, and the handles freed (the ASan and
+    valgrind runs check for leaks)."""
     m = mmfs()
     paths = [m.path(f"var{i}") for i in range(20)]
     for p in paths:
-        with open(p, "wb") as f:        # also teaches the kernel: no FLUSH
+        with open(p, "wb") as f:
             f.write(b"x" * 3000)
-    fds = [os.open(p, os.O_WRONLY | os.O_TRUNC) for p in paths]
+    # A replace handle's close sends FLUSH and waits for the answer, which
+    # a stopped daemon never gives: the abort ends those waits, and the
+    # RELEASEs are never sent.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys\n"
+         "fds = [os.open(p, os.O_WRONLY | os.O_TRUNC) for p in sys.argv[1:]]\n"
+         "print('open', flush=True)\n"
+         "sys.stdin.readline()\n"
+         "for fd in fds:\n"
+         "    try:\n"
+         "        os.close(fd)\n"
+         "    except OSError:\n"
+         "        pass\n", *paths],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "open\n"
+    conn = os.minor(os.stat(m.mnt).st_dev)
     helpers.stop_process(m.pid)
     m.expect_exit()
     try:
-        for fd in fds:
-            os.close(fd)                # each RELEASE waits in the kernel
+        holder.stdin.write("close\n")
+        holder.stdin.flush()
+        time.sleep(0.2)                 # the first close waits for FLUSH
+        with open(f"/sys/fs/fuse/connections/{conn}/abort", "w") as f:
+            f.write("1")
+        holder.wait(timeout=20)
         run(["fusermount3", "-u", m.mnt])
     finally:
         os.kill(m.pid, signal.SIGCONT)
