@@ -1,0 +1,329 @@
+/* test_lib.c -- libmmfs on an arena no daemon serves, from several
+ * processes: values, counters, waits, rings, lock-free reads during
+ * writes, and writers killed with SIGKILL at random instants. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mmfs.h"
+#include "ring.h"
+#include "store.h"
+#include "unit.h"
+
+static char arena[64];
+
+static struct mmfs *attach(int flags)
+{
+	struct mmfs *m = NULL;
+	int rc = mmfs_attach(arena, flags, &m);
+
+	if (rc) {
+		fprintf(stderr, "attach %s: %s\n", arena,
+			mmfs_attach_error());
+		exit(1);
+	}
+	return m;
+}
+
+static void t_values(void)
+{
+	struct mmfs *m = attach(MMFS_ATTACH_CREATE);
+	uint64_t v1, v2;
+	char buf[64];
+	int64_t sum;
+
+	CHECK(mmfs_set(m, "app/greeting", "hello", 5) == 0, "set");
+	CHECK(mmfs_get(m, "app/greeting", buf, sizeof(buf), &v1) == 5 &&
+	      memcmp(buf, "hello", 5) == 0, "get");
+	CHECK(mmfs_set(m, "/app//greeting", "hi", 2) == 0, "set again");
+	CHECK(mmfs_get(m, "app/greeting", buf, sizeof(buf), &v2) == 2 &&
+	      v2 != v1, "a commit changes the version");
+	CHECK(mmfs_get(m, "app/greeting", buf, 1, NULL) == -ERANGE,
+	      "too small");
+	CHECK(mmfs_get(m, "app/greeting", NULL, 0, NULL) == 2, "length");
+	CHECK(mmfs_get(m, "app/none", buf, sizeof(buf), NULL) == -ENOENT,
+	      "missing");
+	CHECK(mmfs_get(m, "app", buf, sizeof(buf), NULL) == -EISDIR, "dir");
+	CHECK(mmfs_get(m, "app/../app/greeting", buf, 9, NULL) == -EINVAL,
+	      "dot-dot");
+	CHECK(mmfs_get(m, "app/greeting/x", buf, 9, NULL) == -ENOTDIR,
+	      "through a file");
+	CHECK(mmfs_set(m, "app", "x", 1) == -EEXIST, "set a directory");
+	CHECK(mmfs_set(m, "app/empty", "", 0) == 0 &&
+	      mmfs_get(m, "app/empty", buf, sizeof(buf), NULL) == 0,
+	      "empty value");
+	CHECK(mmfs_add(m, "n", 5, &sum) == 0 && sum == 5, "add to nothing");
+	CHECK(mmfs_add(m, "n", -7, &sum) == 0 && sum == -2, "add");
+	CHECK(mmfs_get(m, "n", buf, sizeof(buf), NULL) == 3 &&
+	      memcmp(buf, "-2\n", 3) == 0, "decimal text");
+	CHECK(mmfs_add(m, "app/greeting", 1, NULL) == -EINVAL &&
+	      mmfs_get(m, "app/greeting", buf, sizeof(buf), NULL) == 2,
+	      "no number: unchanged");
+	CHECK(mmfs_set(m, "big", "9223372036854775807", 19) == 0 &&
+	      mmfs_add(m, "big", 1, NULL) == -ERANGE, "overflow");
+	CHECK(mmfs_wait(m, "n", 12345, 20) == 0, "wait: differs already");
+	CHECK(mmfs_version(m, "n", &v1) == 0 &&
+	      mmfs_wait(m, "n", v1, 30) == -ETIMEDOUT, "wait: timeout");
+	mmfs_detach(m);
+}
+
+static void t_rings(void)
+{
+	struct mmfs *m = attach(0);
+	struct mmfs_ring_reader *r;
+	char buf[64];
+
+	CHECK(mmfs_append(m, "logs/app.ring", "one", 3) == -ENOENT,
+	      "a ring in a missing directory");
+	CHECK(mmfs_append(m, "log.ring", "one", 3) == 0 &&
+	      mmfs_append(m, "log.ring", "two!", 4) == 0, "append");
+	CHECK(mmfs_append(m, "n", "x", 1) == -EINVAL, "not a ring");
+	CHECK(mmfs_ring_open(m, "log.ring", &r) == 0, "reader");
+	CHECK(mmfs_ring_next(r, buf, sizeof(buf), 0) == 3 &&
+	      memcmp(buf, "one", 3) == 0, "first record");
+	CHECK(mmfs_ring_next(r, buf, 2, 0) == -EMSGSIZE, "too small");
+	CHECK(mmfs_ring_next(r, buf, sizeof(buf), 0) == 4 &&
+	      memcmp(buf, "two!", 4) == 0, "second record");
+	CHECK(mmfs_ring_next(r, buf, sizeof(buf), 0) == -ETIMEDOUT &&
+	      mmfs_ring_next(r, buf, sizeof(buf), 20) == -ETIMEDOUT, "end");
+	mmfs_ring_close(r);
+	mmfs_detach(m);
+}
+
+/* procs children run fn(i); every one must exit 0. */
+static void run_children(int procs, void (*fn)(int))
+{
+	pid_t pids[16];
+	int status, ok = 0;
+
+	for (int i = 0; i < procs; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			fn(i);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < procs; i++)
+		ok += waitpid(pids[i], &status, 0) == pids[i] &&
+		      WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	CHECK(ok == procs, "%d of %d children succeeded", ok, procs);
+}
+
+#define ADDS 20000
+
+static void adder(int i)
+{
+	struct mmfs *m = attach(0);
+
+	for (int k = 0; k < ADDS; k++)
+		if (mmfs_add(m, "hits", 1, NULL) != 0)
+			_exit(1);
+	mmfs_detach(m);
+}
+
+static void t_counter(void)
+{
+	struct mmfs *m = attach(0);
+	char buf[32];
+	ssize_t n;
+
+	run_children(4, adder);
+	n = mmfs_get(m, "hits", buf, sizeof(buf) - 1, NULL);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK(atol(buf) == 4 * ADDS, "4 x %d adds give %s", ADDS, buf);
+	mmfs_detach(m);
+}
+
+/* A waiter in another process is woken by the set, and sees it. */
+static void t_wait(void)
+{
+	struct mmfs *m = attach(0);
+	int ready[2], status;
+	uint64_t v;
+	pid_t pid;
+	char c;
+
+	mmfs_set(m, "flag", "0", 1);
+	mmfs_version(m, "flag", &v);
+	if (pipe(ready))
+		abort();
+	pid = fork();
+	if (pid == 0) {
+		struct mmfs *c2 = attach(0);
+		char b[8];
+
+		write(ready[1], "r", 1);
+		if (mmfs_wait(c2, "flag", v, 5000) != 0 ||
+		    mmfs_get(c2, "flag", b, sizeof(b), NULL) != 1 ||
+		    b[0] != '1')
+			_exit(1);
+		_exit(0);
+	}
+	read(ready[0], &c, 1);
+	usleep(50000);          /* let it sleep in the futex */
+	mmfs_set(m, "flag", "1", 1);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "a waiter in another process woke");
+	close(ready[0]);
+	close(ready[1]);
+	mmfs_detach(m);
+}
+
+#define SMALL 3000
+#define LARGE 70000             /* over one DATA block: a map */
+
+static void writer(int i)
+{
+	static char a[SMALL], b[LARGE];
+	struct mmfs *m = attach(0);
+
+	memset(a, 'A', sizeof(a));
+	memset(b, 'B', sizeof(b));
+	for (int k = 0; k < 3000; k++) {
+		if (mmfs_set(m, "v", k % 2 ? b : a, k % 2 ? LARGE : SMALL))
+			_exit(1);
+	}
+	mmfs_detach(m);
+}
+
+/* Lock-free reads while another process replaces the value: every read
+ * is one whole value. */
+static void t_torn(void)
+{
+	static char buf[LARGE];
+	struct mmfs *m = attach(0);
+	int reads = 0, torn = 0, status;
+	pid_t pid;
+
+	mmfs_set(m, "v", "", 0);
+	pid = fork();
+	if (pid == 0) {
+		writer(0);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		ssize_t n = mmfs_get(m, "v", buf, sizeof(buf), NULL);
+		char want = n == SMALL ? 'A' : 'B';
+
+		reads++;
+		if (n == 0)
+			continue;
+		if (n != SMALL && n != LARGE) {
+			torn++;
+			continue;
+		}
+		for (ssize_t k = 0; k < n; k++)
+			if (buf[k] != want) {
+				torn++;
+				break;
+			}
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer");
+	CHECK(torn == 0, "%d torn of %d reads", torn, reads);
+	printf("lock-free reads during replaces: %d, torn %d\n", reads, torn);
+	mmfs_detach(m);
+}
+
+/* A writer counting in "seq" reports each commit; killed at a random
+ * instant (often inside the arena mutex), it loses none of them, and the
+ * next writer goes on. */
+static void t_kill(void)
+{
+	struct mmfs *m = attach(0);
+	int rounds = 40, lost = 0, stuck = 0;
+	static char buf[LARGE + 1];
+
+	srand((unsigned)time(NULL));
+	mmfs_set(m, "seq", "0", 1);
+	for (int r = 0; r < rounds; r++) {
+		int fds[2];
+		long last = -1, got, cur;
+		pid_t pid;
+		ssize_t n;
+
+		if (pipe(fds))
+			abort();
+		pid = fork();
+		if (pid == 0) {
+			struct mmfs *c2 = attach(0);
+			static char val[LARGE];
+
+			for (long k = 1;; k++) {
+				int len = snprintf(val, 32, "%ld", k);
+
+				/* large values: long sections under the mutex */
+				memset(val + len, ' ', LARGE - len);
+				if (mmfs_set(c2, "seq", val, LARGE))
+					_exit(1);
+				write(fds[1], &k, sizeof(k));
+			}
+		}
+		close(fds[1]);
+		usleep(2000 + rand() % 20000);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		while (read(fds[0], &got, sizeof(got)) == sizeof(got))
+			last = got;
+		close(fds[0]);
+		n = mmfs_get(m, "seq", buf, sizeof(buf) - 1, NULL);
+		buf[n > 0 ? n : 0] = '\0';
+		cur = atol(buf);
+		lost += n < 0 || cur < last;
+		stuck += mmfs_set(m, "other", "x", 1) != 0;
+	}
+	CHECK(lost == 0, "%d rounds lost a commit", lost);
+	CHECK(stuck == 0, "%d rounds could not write after the kill", stuck);
+	mmfs_detach(m);
+}
+
+static void t_rdonly_and_fork(void)
+{
+	struct mmfs *ro = attach(MMFS_ATTACH_RDONLY), *m = attach(0);
+	char buf[16];
+	int status;
+	pid_t pid;
+
+	CHECK(mmfs_get(ro, "flag", buf, sizeof(buf), NULL) == 1, "ro get");
+	CHECK(mmfs_set(ro, "flag", "2", 1) == -EROFS, "ro set");
+	pid = fork();
+	if (pid == 0)           /* the parent's handle, in the child */
+		_exit(mmfs_add(m, "forked", 1, NULL) == 0 ? 0 : 1);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "a forked child writes");
+	CHECK(mmfs_get(m, "forked", buf, sizeof(buf), NULL) == 2, "seen");
+	mmfs_detach(ro);
+	mmfs_detach(m);
+}
+
+/* After all that, and the last detach, the arena checks clean. */
+static void t_clean(void)
+{
+	struct store_options o = { .flags = STORE_OPEN_SNAPSHOT };
+	struct store *s;
+	char err[256];
+
+	CHECK(store_open(arena, &o, &s, err, sizeof(err)) == 0, "%s", err);
+	CHECK(store_verify(s, NULL, NULL) == 0, "no problems");
+	store_close(s);
+}
+
+int main(void)
+{
+	snprintf(arena, sizeof(arena), "/dev/shm/mmfs-test-lib.%d",
+		 (int)getpid());
+	t_values();
+	t_rings();
+	t_counter();
+	t_wait();
+	t_torn();
+	t_kill();
+	t_rdonly_and_fork();
+	t_clean();
+	unlink(arena);
+	return unit_exit("test_lib");
+}
