@@ -117,6 +117,46 @@ def mmfsctl_path():
     return os.path.join(os.path.dirname(fs_dir), "tools", "mmfsctl")
 
 
+def _sanitized(lib):
+    """Does the shared library need a sanitizer's runtime (ASan, TSan)?
+    Python cannot load such a library."""
+    try:
+        out = subprocess.run(["ldd", lib], capture_output=True, text=True,
+                             timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return True
+    return "libasan" in out or "libtsan" in out
+
+
+def libmmfs_path():
+    """$MMFS_LIBRARY, else the libmmfs of the build under test, else (that
+    build is sanitized: Python cannot load it) a plain build's: the C API
+    runs under the sanitizers in the unit tests (test_lib.c)."""
+    env = os.environ.get("MMFS_LIBRARY")
+    if env:
+        return env
+    fs_dir = os.path.dirname(os.path.abspath(binary_path()))
+    own = os.path.join(os.path.dirname(fs_dir), "lib", "libmmfs.so")
+    for lib in [own] + [str(REPO / d / "src" / "lib" / "libmmfs.so")
+                        for d in ("build-ci", "build")]:
+        if os.path.exists(lib) and not _sanitized(lib):
+            return lib
+    return None
+
+
+@pytest.fixture(scope="session")
+def libmmfs():
+    """The environment for Python programs that import mmfs (the binding
+    in python/, over libmmfs_path())."""
+    lib = libmmfs_path()
+    if lib is None:
+        pytest.fail("no unsanitized libmmfs.so: build one (meson, ninja) "
+                    "or set MMFS_LIBRARY", pytrace=False)
+    env = dict(os.environ, MMFS_LIBRARY=lib,
+               PYTHONPATH=str(REPO / "python"))
+    return env
+
+
 @pytest.fixture(scope="session")
 def mmfs_bin():
     path = binary_path()

@@ -1,0 +1,286 @@
+"""libmmfs beside the mount: the two views of one arena stay coherent.
+
+Programs use the Python binding (python/mmfs over libmmfs) in processes
+of their own; the files are read and written with real tools and system
+calls through the mount.
+- A value set by the library is read at once by cat, and seen by stat, by
+  a mapping, by an O_RDWR handle's reads and by a poll waiter with no
+  action of theirs (the daemon invalidates the kernel); the latencies
+  are printed (the target is 1 ms).
+- Names the library creates appear at once in ls and in lookups, even
+  after a lookup that failed.
+- A write through the mount wakes mmfs_wait in another process.
+- Counters: library adds and flock-protected adds through the mount from
+  several processes sum exactly.
+- A library writer killed with SIGKILL mid-storm: the daemon keeps
+  serving, nothing committed is lost, and the arena checks clean.
+- Only who may open the arena file may attach (a second uid gets EACCES).
+"""
+
+import json
+import mmap
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import conftest
+import helpers
+from helpers import PYTHON, run
+
+
+def lib_run(env, code, *args, timeout=60):
+    """Run code (with `import mmfs` done) in a new Python process."""
+    out = run([PYTHON, "-c", "import mmfs, os, sys, time, json\n" + code,
+               *map(str, args)], env=env, timeout=timeout)
+    return out.stdout
+
+
+def lib_spawn(env, code, *args):
+    return subprocess.Popen([PYTHON, "-c",
+                             "import mmfs, os, sys, time, json\n" + code,
+                             *map(str, args)], env=env, text=True,
+                            stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+
+
+def test_a_library_set_is_read_at_once_by_cat(mnt, libmmfs):
+    lib_run(libmmfs, "m = mmfs.attach(sys.argv[1]); "
+            "m.set('app/counter', b'42\\n')", mnt)
+    assert run(["cat", os.path.join(mnt, "app", "counter")]).stdout == "42\n"
+
+
+def test_a_mount_write_is_read_by_the_library(mnt, libmmfs):
+    p = os.path.join(mnt, "var")
+    run(["sh", "-c", 'echo hello > "$1"', "sh", p])
+    out = lib_run(libmmfs, "m = mmfs.attach(sys.argv[1]); "
+                  "print(m.get('var'))", mnt)
+    assert out == "b'hello\\n'\n"
+
+
+# Sets values of growing length; after each, the parent checks what the
+# kernel shows.  Line protocol on stdin/stdout: "go" -> "set N".
+SETTER = r"""
+m = mmfs.attach(sys.argv[1])
+for line in sys.stdin:
+    n = int(line)
+    m.set(sys.argv[2], b"x" * n)
+    print("set", n, flush=True)
+"""
+
+
+def seen_after(pred, limit=1.0):
+    """Seconds until pred() holds (polled, the reader doing nothing else),
+    or None after limit.  The 1 ms target is a latency, printed: a loaded
+    machine may take longer, a missing invalidation never ends."""
+    t0 = time.monotonic()
+    while not pred():
+        if time.monotonic() - t0 > limit:
+            return None
+    return time.monotonic() - t0
+
+
+def latency_text(what, lat):
+    lat = sorted(lat)
+    over = sum(x > 0.001 for x in lat)
+    return (f"{what}: {len(lat)} library sets, seen after median "
+            f"{lat[len(lat) // 2] * 1e6:.0f} us, max {lat[-1] * 1e6:.0f} us, "
+            f"{over} over 1 ms")
+
+
+def test_stat_and_reads_see_a_library_set_at_once(mnt, libmmfs, measure):
+    """The kernel caches attributes for a day and O_RDWR pages: the daemon
+    drops them when the library commits, so stat and pread see the new
+    value without reopening or waiting for a timeout."""
+    p = os.path.join(mnt, "v")
+    with open(p, "wb") as f:
+        f.write(b"x")
+    rw = os.open(p, os.O_RDWR)
+    setter = lib_spawn(libmmfs, SETTER, mnt, "v")
+    stats, reads = [], []
+    try:
+        for n in range(2, 202):
+            os.stat(p)                  # cached now
+            os.pread(rw, 4096, 0)       # in the page cache now
+            setter.stdin.write(f"{n}\n")
+            setter.stdin.flush()
+            assert setter.stdout.readline() == f"set {n}\n"
+            stats.append(seen_after(lambda: os.stat(p).st_size == n))
+            reads.append(seen_after(
+                lambda: os.pread(rw, 4096, 0) == b"x" * n))
+            assert stats[-1] is not None and reads[-1] is not None, n
+    finally:
+        setter.stdin.close()
+        setter.wait(timeout=10)
+        os.close(rw)
+    measure("lib_stat", stats, latency_text("stat", stats))
+    measure("lib_rdwr", reads, latency_text("O_RDWR pread", reads))
+
+
+def test_a_mapping_sees_a_library_set_at_once(mnt, libmmfs, measure):
+    p = os.path.join(mnt, "mapped")
+    with open(p, "wb") as f:
+        f.write(b"A" * 4096)
+    fd = os.open(p, os.O_RDONLY)
+    m = mmap.mmap(fd, 4096, access=mmap.ACCESS_READ)
+    setter = lib_spawn(libmmfs, SETTER.replace('b"x" * n',
+                                               'bytes([65 + n % 26]) * 4096'),
+                       mnt, "mapped")
+    lat = []
+    try:
+        for n in range(1, 101):
+            assert m[0] in range(65, 91)    # faulted in
+            setter.stdin.write(f"{n}\n")
+            setter.stdin.flush()
+            setter.stdout.readline()
+            lat.append(seen_after(lambda: m[0] == 65 + n % 26))
+            assert lat[-1] is not None, f"change {n} never reached it"
+    finally:
+        setter.stdin.close()
+        setter.wait(timeout=10)
+        m.close()
+        os.close(fd)
+    measure("lib_mmap", lat, latency_text("read-only mapping", lat))
+
+
+def test_a_poll_waiter_wakes_at_a_library_set(mnt, libmmfs):
+    p = os.path.join(mnt, "polled")
+    with open(p, "wb") as f:
+        f.write(b"0")
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        os.read(fd, 10)
+        poller = select.poll()
+        poller.register(fd, select.POLLPRI | select.POLLERR)
+        assert poller.poll(0) == []
+        lib_run(libmmfs, "mmfs.attach(sys.argv[1]).set('polled', b'1')",
+                mnt)
+        assert poller.poll(1000), "poll(2) did not wake"
+    finally:
+        os.close(fd)
+
+
+def test_library_names_appear_in_listings_and_lookups(mnt, libmmfs):
+    """Including after a failed lookup of the same name, and in a
+    directory whose listing and attributes the kernel has seen."""
+    os.mkdir(os.path.join(mnt, "d"))
+    before = os.stat(os.path.join(mnt, "d"))
+    assert os.listdir(os.path.join(mnt, "d")) == []
+    assert not os.path.exists(os.path.join(mnt, "d", "new"))
+    lib_run(libmmfs, "m = mmfs.attach(sys.argv[1]); m.set('d/new', 'n');"
+            "m.set('top', 't'); m.set('d/sub/leaf', 'l')", mnt)
+    assert sorted(os.listdir(os.path.join(mnt, "d"))) == ["new", "sub"]
+    assert run(["cat", os.path.join(mnt, "d", "new")]).stdout == "n"
+    assert run(["cat", os.path.join(mnt, "d", "sub", "leaf")]).stdout == "l"
+    assert "top" in run(["ls", mnt]).stdout.split()
+    after = os.stat(os.path.join(mnt, "d"))
+    assert after.st_mtime_ns > before.st_mtime_ns or \
+        after.st_size != before.st_size
+
+
+WAITER = r"""
+m = mmfs.attach(sys.argv[1])
+v = m.version("flag")
+print("waiting", flush=True)
+t0 = time.monotonic()
+woke = m.wait("flag", v, timeout=10)
+print(json.dumps({"woke": woke, "value": m.get("flag").decode(),
+                  "s": time.monotonic() - t0}))
+"""
+
+
+def test_a_write_through_the_mount_wakes_mmfs_wait(mnt, libmmfs):
+    p = os.path.join(mnt, "flag")
+    with open(p, "w") as f:
+        f.write("0\n")
+    w = lib_spawn(libmmfs, WAITER, mnt)
+    assert w.stdout.readline() == "waiting\n"
+    time.sleep(0.05)
+    run(["sh", "-c", 'echo 1 > "$1"', "sh", p])
+    out = json.loads(w.stdout.readline())
+    w.wait(timeout=10)
+    assert out["woke"] and out["value"] == "1\n", out
+
+
+ADDER = r"""
+m = mmfs.attach(sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    m.add("hits", 1)
+"""
+
+
+def test_library_and_flock_counters_sum_exactly(mnt, libmmfs):
+    """Two library processes add with mmfs_add, two more through the
+    mount with flock + read + write: both take the file's writer lock or
+    its flock... and the arena's commit; the sum is exact."""
+    p = os.path.join(mnt, "hits")
+    with open(p, "w") as f:
+        f.write("0\n")
+    n = 3000
+    libs = [lib_spawn(libmmfs, ADDER, mnt, n) for _ in range(2)]
+    for lib in libs:
+        lib.stdin.close()
+    for lib in libs:
+        assert lib.wait(timeout=120) == 0
+    flockers = [helpers.spawn_worker("counter-flock", p, n)
+                for _ in range(2)]
+    for w in flockers:
+        helpers.worker_result(w, timeout=120)
+    assert open(p).read() == f"{4 * n}\n"
+
+
+STORM = r"""
+m = mmfs.attach(sys.argv[1])
+k = 0
+while True:
+    k += 1
+    m.set("seq", b"%d\n" % k + b" " * 20000)
+    m.add("adds", 1)
+    print(k, flush=True)
+"""
+
+
+def test_a_killed_library_writer_loses_nothing(mmfs, libmmfs):
+    """kill -9 of a library writer at random instants while cat and echo
+    go through the mount: every committed value survives, the daemon keeps
+    serving, and after the unmount mmfsctl check finds nothing wrong."""
+    m = mmfs()
+    rounds, lost = 30, 0
+    for r in range(rounds):
+        w = lib_spawn(libmmfs, STORM, m.mnt)
+        time.sleep(0.005 + (r % 7) * 0.004)
+        run(["sh", "-c", 'echo mount > "$1/other"; cat "$1/other"', "sh",
+             m.mnt])
+        w.send_signal(signal.SIGKILL)
+        w.wait(timeout=10)
+        committed = [int(x) for x in w.stdout.read().split()]
+        w.stdout.close()
+        w.stdin.close()
+        if committed:
+            seen = int(open(m.path("seq")).read().split()[0])
+            lost += seen < committed[-1]
+        assert run(["cat", m.path("other")]).stdout == "mount\n"
+    assert lost == 0
+    m.umount()
+    run([conftest.mmfsctl_path(), "check", m.arena])
+
+
+def test_only_who_can_open_the_arena_attaches(mmfs, libmmfs, tmp_path):
+    """The arena is 0600 root's: uid 12345 cannot attach (EACCES), not
+    even read-only, while root can."""
+    m = mmfs()
+    os.chmod(tmp_path, 0o755)
+    code = ("try:\n"
+            "    mmfs.attach(sys.argv[1], readonly=sys.argv[2] == 'ro')\n"
+            "    print('attached')\n"
+            "except PermissionError as e:\n"
+            "    print('EACCES', e)\n")
+    for how in ("rw", "ro"):
+        out = run(["setpriv", "--reuid=12345", "--regid=12345",
+                   "--clear-groups", PYTHON, "-c", "import mmfs, sys\n" +
+                   code, m.arena, how], env=libmmfs).stdout
+        assert out.startswith("EACCES"), out
+    assert lib_run(libmmfs, code, m.arena, "rw") == "attached\n"
