@@ -4,7 +4,7 @@
  * benchmark run against it measures only what the kernel, /dev/fuse and
  * libfuse cost: the floor under any FUSE daemon, mmfs included.
  *
- *   floorfs [-f] [-d] [-o size=BYTES] [-o counts=FILE] MOUNTPOINT
+ *   floorfs [-f] [-d] [-o size=BYTES] [-o counts=FILE] [-o mt] MOUNTPOINT
  *
  * It behaves just enough like a file system for bench/mmbench:
  *   - the root is an (empty-looking) directory; every name looked up or
@@ -24,11 +24,19 @@
  * attributes are cached for 1 s; atomic O_TRUNC, no flush, no
  * readdirplus, writes of up to 1 MiB.
  *
- * The session loop is single-threaded, like mmfs's, and counts every
- * request by FUSE opcode exactly as mount.mmfs does: with -o counts=FILE,
- * 64 little-endian u64 counters at offset 1024 of FILE (a shared mapping),
- * the layout of the request counters in an mmfs arena's statistics area
- * (src/common/reqstats.h), so that mmbench -c reads both the same way.
+ * The session loop is single-threaded by default, like mmfs's today;
+ * with -o mt it is libfuse's multi-threaded loop (fuse_session_loop_mt,
+ * configured as passthrough_ll configures it: -o clone_fd and
+ * -o max_idle_threads=N are libfuse's own options), so that the floor
+ * can be measured both ways.  Since it answers from no state, the two
+ * loops differ only in how requests reach a thread.
+ *
+ * Either way it counts every request by FUSE opcode exactly as
+ * mount.mmfs does: with -o counts=FILE, 64 little-endian u64 counters at
+ * offset 1024 of FILE (a shared mapping), the layout of the request
+ * counters in an mmfs arena's statistics area (src/common/reqstats.h), so
+ * that mmbench -c reads both the same way.  The counting is a read hook
+ * (fuse_session_custom_io), which every loop's thread goes through.
  */
 #define FUSE_USE_VERSION 34
 
@@ -44,6 +52,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define FLOOR_TIMEOUT 1.0          /* mmfs's ENTRY_TIMEOUT, ATTR_TIMEOUT */
@@ -56,6 +65,7 @@
 struct floor_opts {
 	char *size;             /* -o size=BYTES */
 	char *counts;           /* -o counts=FILE */
+	int mt;                 /* -o mt: libfuse's multi-threaded loop */
 };
 
 static uint64_t file_size = 1ull << 30;
@@ -85,38 +95,42 @@ static int counts_map(const char *path)
 	return 0;
 }
 
-/* Count the request in buf by its opcode, the second u32 of struct
- * fuse_in_header (opcodes past the table count in slot 0, as in mmfs). */
-static void count_request(const struct fuse_buf *buf)
+/* Count the request in buf (n bytes) by its opcode, the second u32 of
+ * struct fuse_in_header (opcodes past the table count in slot 0, as in
+ * mmfs). */
+static void count_request(const void *buf, ssize_t n)
 {
 	uint32_t op;
 
-	if (!counts || (buf->flags & FUSE_BUF_IS_FD) || buf->size < 8)
+	if (!counts || n < 8)
 		return;
-	op = ((const uint32_t *)buf->mem)[1];
+	memcpy(&op, (const char *)buf + 4, sizeof(op));
 	__atomic_fetch_add(&counts[op < COUNTS_N ? op : 0], 1,
 			   __ATOMIC_RELAXED);
 }
 
-/* fuse_session_loop, counting each request. */
-static int serve_loop(struct fuse_session *se)
+/* libfuse's own read and writev, with the count in between.  libfuse
+ * reads errno after the call: keep read's. */
+static ssize_t counting_read(int fd, void *buf, size_t len, void *userdata)
 {
-	struct fuse_buf buf = { .mem = NULL };
-	int rc = 0;
+	ssize_t n = read(fd, buf, len);
+	int e = errno;
 
-	while (!fuse_session_exited(se)) {
-		rc = fuse_session_receive_buf(se, &buf);
-		if (rc == -EINTR)
-			continue;
-		if (rc <= 0)
-			break;
-		count_request(&buf);
-		fuse_session_process_buf(se, &buf);
-	}
-	free(buf.mem);
-	fuse_session_reset(se);
-	return rc < 0 ? -rc : 0;
+	count_request(buf, n);
+	errno = e;
+	return n;
 }
+
+static ssize_t plain_writev(int fd, struct iovec *iov, int count,
+			    void *userdata)
+{
+	return writev(fd, iov, count);
+}
+
+static const struct fuse_custom_io counting_io = {
+	.read = counting_read,
+	.writev = plain_writev,
+};
 
 /* ---- attributes ---- */
 
@@ -351,12 +365,13 @@ static const struct fuse_lowlevel_ops floor_ops = {
 static const struct fuse_opt floor_opt_table[] = {
 	{ "size=%s", offsetof(struct floor_opts, size), 0 },
 	{ "counts=%s", offsetof(struct floor_opts, counts), 0 },
+	{ "mt", offsetof(struct floor_opts, mt), 1 },
 	FUSE_OPT_END
 };
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [-f] [-d] [-o size=BYTES] [-o counts=FILE] "
+	printf("usage: %s [-f] [-d] [-o size=BYTES] [-o counts=FILE] [-o mt] "
 	       "MOUNTPOINT\n", prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -400,7 +415,21 @@ static int apply_opts(const struct floor_opts *o)
 	return zeros ? 0 : -1;
 }
 
-static int serve(struct fuse_args *args, const struct fuse_cmdline_opts *co)
+/* The loop: one thread, or libfuse's pool (as passthrough_ll runs it). */
+static int loop(struct fuse_session *se, const struct fuse_cmdline_opts *co,
+		int mt)
+{
+	struct fuse_loop_config config = { 0 };
+
+	if (!mt)
+		return fuse_session_loop(se);
+	config.clone_fd = co->clone_fd;
+	config.max_idle_threads = co->max_idle_threads;
+	return fuse_session_loop_mt(se, &config);
+}
+
+static int serve(struct fuse_args *args, const struct fuse_cmdline_opts *co,
+		 int mt)
 {
 	struct fuse_session *se;
 	int ret = 1;
@@ -412,8 +441,12 @@ static int serve(struct fuse_args *args, const struct fuse_cmdline_opts *co)
 		goto out_destroy;
 	if (fuse_session_mount(se, co->mountpoint) != 0)
 		goto out_signals;
+	/* The mounted /dev/fuse descriptor, read through counting_read. */
+	if (fuse_session_custom_io(se, &counting_io, fuse_session_fd(se)) != 0)
+		goto out_unmount;
 	fuse_daemonize(co->foreground);
-	ret = serve_loop(se) != 0;
+	ret = loop(se, co, mt) != 0;
+out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
@@ -444,7 +477,7 @@ int main(int argc, char *argv[])
 	if (fuse_opt_parse(&args, &fo, floor_opt_table, NULL) != 0 ||
 	    apply_opts(&fo) != 0)
 		goto out;
-	ret = serve(&args, &co);
+	ret = serve(&args, &co, fo.mt);
 out:
 	free(co.mountpoint);
 	free(fo.size);

@@ -1,9 +1,9 @@
 /* mmbench.c -- one workload against one directory, timed.
  *
- *   mmbench [OPTIONS] DIR WORKLOAD
+ *   mmbench [OPTIONS] DIR WORKLOAD[,WORKLOAD...]
  *
- * Runs WORKLOAD on files it creates in DIR (and removes afterwards) and
- * prints one line per measured number:
+ * Runs each WORKLOAD in turn on files it creates in DIR (and removes
+ * afterwards) and prints one line per measured number:
  *
  *   RESULT <metric> <value> <unit>
  *
@@ -31,6 +31,15 @@
  *   par-diff  -P processes, each alternating pwrite/pread on its own
  *             O_RDWR file
  *   par-same  the same, all on one file (process k at offset k*100)
+ *   par-cat, par-replace, par-pwrite
+ *             -P clients (processes), each doing cat, replace or pwrite
+ *             (on an O_RDWR descriptor, at offset 0) on a file of its
+ *             own; metrics cat@P, replace@P, pwrite@P (ops/s, all
+ *             clients together)
+ *   par-ring  -P writers appending numbered records to one par.ring;
+ *             metric ring@P (records/s); then the ring is read back and
+ *             checked, printing "CHECK ring@P ok|FAIL ..." (see
+ *             ring_check; -x skips it, for floorfs, which keeps nothing)
  *   scale     -N ten-byte files in one directory; see scale_run below
  *   ls        `ls -l` of a directory of -L files (default 10000)
  *   tree      `find`, `du -s` and `grep -r` over a copy of -T DIR
@@ -88,11 +97,12 @@ struct bench {
 	bool lat;               /* -l: median latency per operation too */
 	long list_files;        /* -L: files in the ls directory */
 	const char *tree;       /* -T: the tree copied for find/du/grep */
+	bool verify;            /* par-ring: check the ring afterwards */
 };
 
 static struct bench B = {
 	.secs = 1.0, .seq_bytes = 256ull << 20, .nvars = 1000000,
-	.procs = 4, .drop = true, .list_files = 10000,
+	.procs = 4, .drop = true, .verify = true, .list_files = 10000,
 	.tree = "/usr/include",
 };
 
@@ -387,6 +397,10 @@ struct par_spec {
 	/* In the child: prepare process k's context (open files...). */
 	int (*init)(int k, void **ctx);
 	op_fn op;
+	const char *unit;       /* of the rate; NULL: ops/s */
+	/* After the run, in the parent: check what the children did
+	 * (out[k].all_ops: process k's ops, warm-up included); NULL: none. */
+	int (*check)(const struct child_out *out, int procs);
 };
 
 static void child_main(const struct par_spec *s, int k, int ready_fd,
@@ -481,10 +495,15 @@ static int par_run(const struct par_spec *s)
 		rc = -1;
 	if (rc == 0)
 		rc = count_end(s->metric, all_ops);
-	if (rc == 0)
-		result(s->metric, rate, "ops/s");
-	if (rc == 0 && lat_buf && s->procs == 1)
-		lat_report(s->metric, out[0].p50);
+	if (rc == 0) {
+		/* A failed check still reports the rate: it is what was
+		 * measured, and the CHECK line says what went wrong. */
+		if (s->check && s->check(out, s->procs) != 0)
+			rc = -1;
+		result(s->metric, rate, s->unit ? s->unit : "ops/s");
+		if (lat_buf && s->procs == 1)
+			lat_report(s->metric, out[0].p50);
+	}
 	munmap(out, sizeof(*out) * MAX_PROCS);
 	return rc;
 }
@@ -708,7 +727,8 @@ static int op_append(void *ctx, uint64_t i)
 static int ring_run(int procs)
 {
 	char metric[32];
-	struct par_spec s = { metric, procs, ring_init, op_append };
+	struct par_spec s = { .metric = metric, .procs = procs,
+			      .init = ring_init, .op = op_append };
 	int rc;
 
 	snprintf(metric, sizeof(metric), "ring-%dw", procs);
@@ -887,7 +907,8 @@ static int op_mix(void *ctx, uint64_t i)
 /* Create the files (VALUE_LEN bytes per process), run, remove them. */
 static int par_mix(const char *metric, bool same)
 {
-	struct par_spec s = { metric, B.procs, mix_init, op_mix };
+	struct par_spec s = { .metric = metric, .procs = B.procs,
+			      .init = mix_init, .op = op_mix };
 	char path[4096], *value;
 	size_t len = (size_t)VALUE_LEN * (size_t)B.procs;
 	int rc = 0, files = same ? 1 : B.procs;
@@ -913,6 +934,275 @@ static int par_mix(const char *metric, bool same)
 
 static int wl_par_diff(void) { return par_mix("par-diff", false); }
 static int wl_par_same(void) { return par_mix("par-same", true); }
+
+/* ---- scaling: P clients, each on its own file; rings: one ring ---- */
+
+/* The client's own file ("<name>.<k>"): path, buffer, and for pwrite an
+ * O_RDWR descriptor. */
+static struct one_file client;
+static const char *client_name;
+static bool client_rdwr;
+
+static void client_path(int k, char *buf, size_t len)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s.%d", client_name, k);
+	path_of(buf, len, name);
+}
+
+static int client_init(int k, void **ctx)
+{
+	client_path(k, client.path, sizeof(client.path));
+	fill_value(client.buf, VALUE_LEN);
+	client.fd = -1;
+	if (client_rdwr) {
+		client.fd = open(client.path, O_RDWR);
+		if (client.fd < 0)
+			return fail("open %s", client.path);
+	}
+	*ctx = &client;
+	return 0;
+}
+
+/* B.procs clients doing op, each on its own VALUE_LEN-byte file; the
+ * metric is "<name>@<clients>". */
+static int clients_run(const char *name, op_fn op, bool rdwr)
+{
+	char metric[32], path[4096], value[VALUE_LEN];
+	struct par_spec s = { .metric = metric, .procs = B.procs,
+			      .init = client_init, .op = op };
+	int rc = 0;
+
+	snprintf(metric, sizeof(metric), "%s@%d", name, B.procs);
+	client_name = name;
+	client_rdwr = rdwr;
+	fill_value(value, sizeof(value));
+	for (int k = 0; k < B.procs && rc == 0; k++) {
+		client_path(k, path, sizeof(path));
+		rc = put_file(path, value, sizeof(value));
+	}
+	if (rc == 0)
+		rc = par_run(&s);
+	for (int k = 0; k < B.procs; k++) {
+		client_path(k, path, sizeof(path));
+		unlink(path);
+	}
+	return rc;
+}
+
+static int wl_par_cat(void) { return clients_run("cat", op_cat, false); }
+
+static int wl_par_replace(void)
+{
+	return clients_run("replace", op_replace, false);
+}
+
+static int wl_par_pwrite(void)
+{
+	return clients_run("pwrite", op_pwrite, true);
+}
+
+/*
+ * Ring appends by P writers to one ring, every record numbered:
+ *
+ *   "wKKK SSSSSSSSSSSS ....\n"   (VALUE_LEN bytes: writer K, its record S)
+ *
+ * Afterwards the ring is read from the start and checked (unless -x: the
+ * floor keeps nothing):
+ *   - st_size is every byte appended (a ring's st_size counts what was
+ *     ever appended; a plain file's, on tmpfs, is its length);
+ *   - every record read is whole;
+ *   - each writer's records are consecutive and end with its last one:
+ *     a ring evicts its oldest records, so what remains is the newest
+ *     part of every writer's sequence, in that writer's order;
+ *   - the records missing (the start of each sequence) are exactly as
+ *     many as were appended and not read: none lost in the middle.
+ */
+#define REC_HEAD 18             /* "wKKK SSSSSSSSSSSS " */
+
+static int op_append_numbered(void *ctx, uint64_t i)
+{
+	struct appender *a = ctx;
+
+	snprintf(a->rec + 5, 14, "%012" PRIu64 " ", i);
+	a->rec[REC_HEAD] = '.';
+	if (write(a->fd, a->rec, VALUE_LEN) != VALUE_LEN)
+		return fail("append %s", a->path);
+	return 0;
+}
+
+static int numbered_init(int k, void **ctx)
+{
+	if (ring_init(k, ctx) != 0)
+		return -1;
+	memset(app.rec, '.', VALUE_LEN);
+	snprintf(app.rec, 6, "w%03d ", k);
+	app.rec[VALUE_LEN - 1] = '\n';
+	return 0;
+}
+
+/* Writer and number of the record at r; -1 if it is not one of ours. */
+static int parse_record(const char *r, int procs, int *k, uint64_t *seq)
+{
+	uint64_t v = 0;
+	int w = 0;
+
+	if (r[0] != 'w' || r[4] != ' ' || r[REC_HEAD - 1] != ' ' ||
+	    r[VALUE_LEN - 1] != '\n')
+		return -1;
+	for (int i = 1; i < 4; i++) {
+		if (r[i] < '0' || r[i] > '9')
+			return -1;
+		w = w * 10 + (r[i] - '0');
+	}
+	for (int i = 5; i < REC_HEAD - 1; i++) {
+		if (r[i] < '0' || r[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(r[i] - '0');
+	}
+	for (int i = REC_HEAD; i < VALUE_LEN - 1; i++)
+		if (r[i] != '.')
+			return -1;
+	if (w >= procs)
+		return -1;
+	*k = w;
+	*seq = v;
+	return 0;
+}
+
+struct ring_seen {
+	uint64_t first[MAX_PROCS], last[MAX_PROCS];
+	bool any[MAX_PROCS];
+	uint64_t records;       /* records read */
+	char why[160];          /* the first fault found */
+};
+
+static void ring_fault(struct ring_seen *rs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void ring_fault(struct ring_seen *rs, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rs->why[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rs->why, sizeof(rs->why), fmt, ap);
+	va_end(ap);
+}
+
+static void ring_record(struct ring_seen *rs, const char *r, int procs)
+{
+	uint64_t seq;
+	int k;
+
+	if (parse_record(r, procs, &k, &seq) != 0) {
+		ring_fault(rs, "record %" PRIu64 " is not whole", rs->records);
+	} else if (!rs->any[k]) {
+		rs->any[k] = true;
+		rs->first[k] = rs->last[k] = seq;
+	} else if (seq != rs->last[k] + 1) {
+		ring_fault(rs, "writer %d: record %" PRIu64 " after %" PRIu64,
+			   k, seq, rs->last[k]);
+		rs->last[k] = seq;
+	} else {
+		rs->last[k] = seq;
+	}
+	rs->records++;
+}
+
+/* Read the ring from the start, record by record, into rs. */
+static int ring_read(const char *path, int procs, struct ring_seen *rs)
+{
+	char *buf = malloc(SEQ_CHUNK + VALUE_LEN);
+	size_t have = 0;
+	ssize_t n;
+	int fd;
+
+	if (!buf)
+		return fail("malloc");
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		free(buf);
+		return fail("open %s", path);
+	}
+	while ((n = read(fd, buf + have, SEQ_CHUNK)) > 0) {
+		size_t off = 0;
+
+		have += (size_t)n;
+		for (; have - off >= VALUE_LEN; off += VALUE_LEN)
+			ring_record(rs, buf + off, procs);
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	close(fd);
+	free(buf);
+	if (n < 0)
+		return fail("read %s", path);
+	if (have)
+		ring_fault(rs, "%zu bytes of a record at the end", have);
+	return 0;
+}
+
+static int ring_check(const struct child_out *out, int procs)
+{
+	struct ring_seen rs = { .records = 0 };
+	uint64_t appended = 0, missing = 0;
+	struct stat st;
+
+	if (!B.verify)
+		return 0;
+	for (int k = 0; k < procs; k++)
+		appended += out[k].all_ops;
+	if (stat(app.path, &st) != 0)
+		return fail("stat %s", app.path);
+	if ((uint64_t)st.st_size != appended * VALUE_LEN)
+		ring_fault(&rs, "st_size %jd, appended %" PRIu64 " bytes",
+			   (intmax_t)st.st_size, appended * VALUE_LEN);
+	if (ring_read(app.path, procs, &rs) != 0)
+		return -1;
+	for (int k = 0; k < procs; k++) {
+		if (!rs.any[k]) {
+			missing += out[k].all_ops;
+			continue;
+		}
+		if (rs.last[k] + 1 != out[k].all_ops)
+			ring_fault(&rs, "writer %d: last record %" PRIu64
+				   " of %" PRIu64, k, rs.last[k],
+				   out[k].all_ops);
+		missing += rs.first[k];
+	}
+	if (rs.records + missing != appended)
+		ring_fault(&rs, "%" PRIu64 " read + %" PRIu64 " evicted, %"
+			   PRIu64 " appended", rs.records, missing, appended);
+	if (rs.why[0]) {
+		printf("CHECK ring@%d FAIL %s\n", procs, rs.why);
+		fflush(stdout);
+		errno = 0;
+		return fail("ring check: %s", rs.why);
+	}
+	printf("CHECK ring@%d ok appended=%" PRIu64 " read=%" PRIu64 "\n",
+	       procs, appended, rs.records);
+	fflush(stdout);
+	return 0;
+}
+
+static int wl_par_ring(void)
+{
+	char metric[32];
+	struct par_spec s = { .metric = metric, .procs = B.procs,
+			      .init = numbered_init, .op = op_append_numbered,
+			      .unit = "records/s", .check = ring_check };
+	int rc;
+
+	snprintf(metric, sizeof(metric), "ring@%d", B.procs);
+	path_of(app.path, sizeof(app.path), "par.ring");
+	unlink(app.path);
+	rc = par_run(&s);
+	unlink(app.path);
+	return rc;
+}
 
 /* ---- scale: N ten-byte files in one directory ---- */
 
@@ -1318,6 +1608,10 @@ static const struct workload workloads[] = {
 	{ "seq", wl_seq },
 	{ "par-diff", wl_par_diff },
 	{ "par-same", wl_par_same },
+	{ "par-cat", wl_par_cat },
+	{ "par-replace", wl_par_replace },
+	{ "par-pwrite", wl_par_pwrite },
+	{ "par-ring", wl_par_ring },
 	{ "scale", wl_scale },
 	{ "ls", wl_ls },
 	{ "tree", wl_tree },
@@ -1328,11 +1622,12 @@ static const struct workload workloads[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mmbench [OPTIONS] DIR WORKLOAD\n"
+		"usage: mmbench [OPTIONS] DIR WORKLOAD[,WORKLOAD...]\n"
 		"  -t SECS    length of each timed phase (default 1)\n"
 		"  -S BYTES   seq: bytes written then read (default 256M)\n"
 		"  -N COUNT   scale: number of variables (default 1000000)\n"
 		"  -P PROCS   ring4, par-*: processes (default 4)\n"
+		"  -x         par-ring: do not read the ring back and check it\n"
 		"  -a ARENA   scale: the mmfs arena file (memory per variable)\n"
 		"  -p PID     scale: the daemon, for its RssAnon growth\n"
 		"  -c FILE    mmfs arena or floorfs counts= file: print the\n"
@@ -1367,7 +1662,7 @@ static int parse_args(int argc, char *argv[])
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "t:S:N:P:a:p:c:nlL:T:h")) != -1) {
+	while ((c = getopt(argc, argv, "t:S:N:P:a:p:c:nxlL:T:h")) != -1) {
 		switch (c) {
 		case 't': B.secs = atof(optarg); break;
 		case 'S': B.seq_bytes = parse_size(optarg); break;
@@ -1377,6 +1672,7 @@ static int parse_args(int argc, char *argv[])
 		case 'p': B.pid = (pid_t)atoi(optarg); break;
 		case 'c': B.counts = optarg; break;
 		case 'n': B.drop = false; break;
+		case 'x': B.verify = false; break;
 		case 'l': B.lat = true; break;
 		case 'L': B.list_files = atol(optarg); break;
 		case 'T': B.tree = optarg; break;
@@ -1393,8 +1689,23 @@ static int parse_args(int argc, char *argv[])
 	return 0;
 }
 
+static const struct workload *find_workload(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_WORKLOADS; i++)
+		if (strlen(workloads[i].name) == len &&
+		    strncmp(workloads[i].name, name, len) == 0)
+			return &workloads[i];
+	return NULL;
+}
+
+/* Several workloads in one process (bench/run's scaling points): one
+ * start-up instead of one each, which counts on a loaded machine.  A
+ * failed workload does not stop the others; the exit status says. */
 int main(int argc, char *argv[])
 {
+	const char *list, *p;
+	int rc = 0;
+
 	if (parse_args(argc, argv) != 0) {
 		usage(stderr);
 		return 2;
@@ -1406,10 +1717,26 @@ int main(int argc, char *argv[])
 			return 1;
 		}
 	}
-	for (size_t i = 0; i < N_WORKLOADS; i++)
-		if (strcmp(workloads[i].name, B.workload) == 0)
-			return workloads[i].run() == 0 ? 0 : 1;
-	fprintf(stderr, "mmbench: unknown workload %s\n", B.workload);
-	usage(stderr);
-	return 2;
+	list = B.workload;
+	for (p = list; *p; p += *p == ',') {
+		size_t len = strcspn(p, ",");
+
+		if (!find_workload(p, len)) {
+			fprintf(stderr, "mmbench: unknown workload %.*s\n",
+				(int)len, p);
+			usage(stderr);
+			return 2;
+		}
+		p += len;
+	}
+	for (p = list; *p; p += *p == ',') {
+		size_t len = strcspn(p, ",");
+		const struct workload *w = find_workload(p, len);
+
+		B.workload = w->name;
+		if (w->run() != 0)
+			rc = 1;
+		p += len;
+	}
+	return rc;
 }
