@@ -26,9 +26,29 @@ struct mmfs {
 	char *arena;               /* absolute path of the arena file */
 	char *prefix;              /* names are under it ("" or "dir/") */
 	int flags;                 /* enum mmfs_attach_flags */
+	uint32_t mode;             /* of new files: 0666 less the umask */
+	uint32_t uid, gid;         /* of new files: the attacher's euid and
+	                              egid (no system call per set) */
 	pid_t pid;                 /* the process that attached */
+	unsigned forks;            /* `forks` when s was opened */
 	pthread_mutex_t lock;      /* guards s and pid across a fork */
 };
+
+/* Forks of this process so far: a handle opened before the last one
+ * belongs to the parent (store_of).  Counted by a pthread_atfork handler
+ * rather than asking getpid(), a system call, at every get. */
+static unsigned forks;
+static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void)
+{
+	__atomic_add_fetch(&forks, 1, __ATOMIC_RELAXED);
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, count_fork);
+}
 
 struct mmfs_ring_reader {
 	struct mmfs *m;
@@ -122,6 +142,7 @@ static int open_store(struct mmfs *m)
 		m->s = NULL;
 	}
 	m->pid = getpid();
+	m->forks = __atomic_load_n(&forks, __ATOMIC_RELAXED);
 	return rc;
 }
 
@@ -130,10 +151,17 @@ int mmfs_attach(const char *path, int flags, struct mmfs **out)
 	struct mmfs *m = calloc(1, sizeof(*m));
 	int rc;
 
+	mode_t mask = umask(0);
+
+	umask(mask);
+	pthread_once(&forks_once, watch_forks);
 	attach_error[0] = '\0';
 	if (!m)
 		return -ENOMEM;
 	m->flags = flags;
+	m->mode = 0666 & ~mask;
+	m->uid = geteuid();
+	m->gid = getegid();
 	pthread_mutex_init(&m->lock, NULL);
 	rc = locate(m, path);
 	if (rc == 0)
@@ -164,35 +192,46 @@ static struct store *store_of(struct mmfs *m)
 {
 	struct store *s;
 
+	if (m->forks == __atomic_load_n(&forks, __ATOMIC_RELAXED))
+		return m->s;
 	pthread_mutex_lock(&m->lock);
 	if (m->pid != getpid() && open_store(m) != 0)
 		m->s = NULL;
+	m->forks = __atomic_load_n(&forks, __ATOMIC_RELAXED);
 	s = m->s;
 	pthread_mutex_unlock(&m->lock);
 	return s;
 }
 
-/* prefix + name in buf. */
-static int full_name(const struct mmfs *m, const char *name, char *buf)
+/* prefix + name, in buf when there is a prefix. */
+static const char *full_name(const struct mmfs *m, const char *name,
+			     char *buf)
 {
-	int n = snprintf(buf, PATH_MAX, "%s%s", m->prefix, name);
+	size_t p, n;
 
-	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+	if (!m->prefix[0])
+		return name;
+	p = strlen(m->prefix);
+	n = strlen(name);
+	if (p + n >= PATH_MAX)
+		return NULL;
+	memcpy(buf, m->prefix, p);
+	memcpy(buf + p, name, n + 1);
+	return buf;
 }
 
 ssize_t mmfs_get(struct mmfs *m, const char *name, void *buf, size_t size,
 		 uint64_t *version)
 {
 	struct store *s = store_of(m);
-	char path[PATH_MAX];
-	uint32_t v;
+	char space[PATH_MAX];
+	const char *path = full_name(m, name, space);
+	uint32_t v = 0;
 	ssize_t rc;
 
 	if (!s)
 		return -ESTALE;
-	rc = full_name(m, name, path);
-	if (rc == 0)
-		rc = store_get(s, path, buf, size, &v);
+	rc = path ? store_get(s, path, buf, size, &v) : -ENAMETOOLONG;
 	if (rc >= 0 && version)
 		*version = v;
 	return rc;
@@ -209,16 +248,12 @@ int mmfs_version(struct mmfs *m, const char *name, uint64_t *version)
 static int find(struct mmfs *m, struct store *s, const char *name,
 		bool create, store_ref *ref)
 {
-	char path[PATH_MAX];
-	mode_t mask;
-	int rc = full_name(m, name, path);
+	char space[PATH_MAX];
+	const char *path = full_name(m, name, space);
 
-	if (rc)
-		return rc;
-	mask = umask(0);
-	umask(mask);
-	return store_resolve(s, path, create, 0666 & ~mask, geteuid(),
-			     getegid(), ref);
+	if (!path)
+		return -ENAMETOOLONG;
+	return store_resolve(s, path, create, m->mode, m->uid, m->gid, ref);
 }
 
 int mmfs_set(struct mmfs *m, const char *name, const void *value,
@@ -317,22 +352,26 @@ int mmfs_wait(struct mmfs *m, const char *name, uint64_t version,
 static int find_ring(struct mmfs *m, struct store *s, const char *name,
 		     bool create, store_ref *ref)
 {
-	char path[PATH_MAX], *slash;
+	char path[PATH_MAX], space[PATH_MAX], *slash;
+	const char *full = full_name(m, name, space);
 	store_ref dir = store_root(s);
 	struct store_attr a;
 	int rc = find(m, s, name, false, ref);
 
 	if (rc == -ENOENT && create && ring_name(name)) {
-		rc = full_name(m, name, path);
+		if (!full || strlen(full) >= sizeof(path))
+			return -ENAMETOOLONG;
+		strcpy(path, full);
 		slash = strrchr(path, '/');
-		if (rc == 0 && slash) {
+		if (slash) {
 			*slash = '\0';
 			rc = store_resolve(s, path, false, 0, 0, 0, &dir);
+		} else {
+			rc = 0;
 		}
 		if (rc == 0)
 			rc = ring_create(s, dir, slash ? slash + 1 : path,
-					 0666 & ~07022, geteuid(), getegid(),
-					 ref, &a);
+					 m->mode, m->uid, m->gid, ref, &a);
 		if (rc == -EEXIST)
 			rc = find(m, s, name, false, ref);
 	}

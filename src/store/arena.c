@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -201,13 +202,31 @@ void arena_lock(struct store *s)
 	}
 }
 
+void mm_wake_later(struct store *s, uint32_t *word)
+{
+	for (unsigned i = 0; i < s->nwakes; i++)
+		if (s->wakes[i] == word)
+			return;
+	if (s->nwakes == MM_WAKES)
+		mm_futex_wake(word);
+	else
+		s->wakes[s->nwakes++] = word;
+}
+
 void arena_unlock(struct store *s)
 {
+	uint32_t *wakes[MM_WAKES];
+	unsigned n = s->nwakes;
+
 	if (s->private_map)
 		return;
+	memcpy(wakes, s->wakes, n * sizeof(*wakes));
+	s->nwakes = 0;
 	if (!s->readonly)
 		gen_end(s);
 	pthread_mutex_unlock(&s->hdr->lock.mutex);
+	for (unsigned i = 0; i < n; i++)
+		mm_futex_wake(wakes[i]);
 }
 
 static pthread_mutex_t *file_lock_of(struct store *s, store_ref ref)

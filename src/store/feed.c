@@ -19,7 +19,8 @@
 
 #include "store_int.h"
 
-void store_ring_bell(struct store *s)
+/* Ring the bell; true if the watcher sleeps and needs a wake. */
+static bool bell_ring(struct store *s)
 {
 	uint32_t *bell = &s->hdr->feed_bell;
 	uint32_t old = __atomic_load_n(bell, __ATOMIC_RELAXED), next;
@@ -29,8 +30,13 @@ void store_ring_bell(struct store *s)
 	while (!__atomic_compare_exchange_n(bell, &old, next, false,
 					    __ATOMIC_RELEASE,
 					    __ATOMIC_RELAXED));
-	if (old & MM_VERSION_WAITERS)
-		mm_futex_wake(bell);
+	return old & MM_VERSION_WAITERS;
+}
+
+void store_ring_bell(struct store *s)
+{
+	if (bell_ring(s))
+		mm_futex_wake(&s->hdr->feed_bell);
 }
 
 void feed_push(struct store *s, uint64_t inode)
@@ -41,7 +47,8 @@ void feed_push(struct store *s, uint64_t inode)
 	__atomic_store_n(&h->feed[tail % MM_FEED_LEN], inode,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&h->feed_tail, tail + 1, __ATOMIC_RELEASE);
-	store_ring_bell(s);
+	if (bell_ring(s))
+		mm_wake_later(s, &h->feed_bell);
 }
 
 /* Copy what was pushed since *pos (under the arena lock). */

@@ -85,7 +85,7 @@ void inode_changed(struct store *s, uint64_t off)
 					    __ATOMIC_RELEASE,
 					    __ATOMIC_RELAXED));
 	if (old & MM_VERSION_WAITERS)
-		mm_futex_wake(word);
+		mm_wake_later(s, word);
 	if (s->library && (mm_inode(s, off)->flags & MM_INODE_WATCHED))
 		feed_push(s, off);
 }

@@ -27,6 +27,8 @@
 #include "refmap.h"
 #include "store.h"
 
+#define MM_WAKES 8
+
 struct store {
 	int fd;
 	uint8_t *base;             /* mapping of map_len bytes */
@@ -45,6 +47,9 @@ struct store {
 	bool serving;              /* the server: holds the serving lock */
 	bool library;              /* STORE_OPEN_LIBRARY: pins nothing, and
 	                              pushes its changes to the feed */
+	uint32_t *wakes[MM_WAKES]; /* futex words to wake once the arena
+	                              lock is released (mm_wake_later) */
+	unsigned nwakes;
 	struct store_dir *cursors; /* open directory cursors (ns.c) */
 	char recovery[512];        /* what recovery did, "" if it did not run */
 	int owner_lock;            /* LOCK_EX or LOCK_SH: the flock an owner
@@ -226,6 +231,9 @@ static inline uint64_t mm_inode_ref(const struct store *s,
 } while (0)
 /* Wake every process sleeping on a version word (futex, shared). */
 void mm_futex_wake(uint32_t *word);
+/* The same once the arena lock is released (arena_unlock), under it: a
+ * woken process that wants the lock at once does not find it held. */
+void mm_wake_later(struct store *s, uint32_t *word);
 /* Sleep while *word == expect, up to timeout (NULL: forever): 0 (woken,
  * or *word differed), -ETIMEDOUT, -EINTR. */
 int mm_futex_wait(uint32_t *word, uint32_t expect,
