@@ -356,8 +356,11 @@ static int find_ring(struct mmfs *m, struct store *s, const char *name,
 	const char *full = full_name(m, name, space);
 	store_ref dir = store_root(s);
 	struct store_attr a;
-	int rc = find(m, s, name, false, ref);
+	int rc;
 
+	if (m->flags & MMFS_ATTACH_RDONLY)
+		return -EROFS;          /* rings are read under the lock */
+	rc = find(m, s, name, false, ref);
 	if (rc == -ENOENT && create && ring_name(name)) {
 		if (!full || strlen(full) >= sizeof(path))
 			return -ENAMETOOLONG;

@@ -238,7 +238,9 @@ ssize_t store_get(struct store *s, const char *path, void *buf, size_t size,
 	uint32_t v = 0;
 	int rc = RETRY;
 
-	for (int i = 0; i < GET_TRIES && rc == RETRY; i++) {
+	/* A read-only store cannot take the lock: it retries until done. */
+	for (int i = 0; rc == RETRY && (i < GET_TRIES || store_readonly(s));
+	     i++) {
 		peek_begin(&p, s, false);
 		if (p.gen & 1) {
 			sched_yield();  /* a writer is in: let it finish */
@@ -259,6 +261,35 @@ ssize_t store_get(struct store *s, const char *path, void *buf, size_t size,
 	if (version)
 		*version = v;
 	return size && len > size ? -ERANGE : (ssize_t)len;
+}
+
+/* store_resolve without create: the lock-free walk, retried as store_get
+ * retries (a reader may not hold the lock: PEEK stores cannot). */
+static int find_unlocked(struct store *s, const char *path, store_ref *out)
+{
+	struct peek p;
+	int rc = RETRY;
+
+	for (int i = 0; rc == RETRY && (i < GET_TRIES || store_readonly(s));
+	     i++) {
+		peek_begin(&p, s, false);
+		if (p.gen & 1) {
+			sched_yield();
+			continue;
+		}
+		rc = walk(&p, path, out);
+		if (rc == 0 && (*out == LOAD(s->hdr->root) || !gen_same(&p)))
+			rc = *out == LOAD(s->hdr->root) ? -EINVAL : RETRY;
+	}
+	if (rc == RETRY) {
+		arena_lock(s);
+		peek_begin(&p, s, true);
+		rc = walk(&p, path, out);
+		arena_unlock(s);
+		if (rc == RETRY)
+			rc = -ENXIO;
+	}
+	return rc;
 }
 
 /* One step of store_resolve: name in dir, made if missing and create (a
@@ -301,6 +332,8 @@ int store_resolve(struct store *s, const char *path, bool create,
 
 	if (create && store_readonly(s))
 		return -EROFS;
+	if (!create)
+		return find_unlocked(s, path, out);
 	len = next_name(&path, &c);
 	if (!len)
 		return -EINVAL;         /* the root holds no value */
@@ -355,7 +388,9 @@ out:
 int store_wait(struct store *s, store_ref ref, uint32_t version,
 	       int timeout_ms)
 {
-	struct timespec end, now, left, *t = NULL;
+	const struct timespec tick = { 0, 1000000 };
+	struct timespec end, now, left;
+	const struct timespec *t = NULL;
 	struct peek p;
 	uint32_t *word, cur;
 	int rc;
@@ -375,7 +410,7 @@ int store_wait(struct store *s, store_ref ref, uint32_t version,
 		cur = __atomic_load_n(word, __ATOMIC_ACQUIRE);
 		if ((cur >> 1) != (version & (UINT32_MAX >> 1)))
 			return 0;
-		if (!(cur & MM_VERSION_WAITERS) &&
+		if (!(cur & MM_VERSION_WAITERS) && !store_readonly(s) &&
 		    !__atomic_compare_exchange_n(word, &cur,
 						 cur | MM_VERSION_WAITERS,
 						 false, __ATOMIC_ACQ_REL,
@@ -393,7 +428,13 @@ int store_wait(struct store *s, store_ref ref, uint32_t version,
 				return -ETIMEDOUT;
 			t = &left;
 		}
-		rc = mm_futex_wait(word, cur | MM_VERSION_WAITERS, t);
+		/* A read-only store cannot say it sleeps: it looks each ms. */
+		if (store_readonly(s) && (!t || t->tv_sec || t->tv_nsec > 1000000))
+			t = &tick;
+		rc = mm_futex_wait(word, cur | (store_readonly(s) ? 0 :
+						MM_VERSION_WAITERS), t);
+		if (rc == -ETIMEDOUT && t == &tick)
+			continue;
 		if (rc == -ETIMEDOUT || rc == -EINTR)
 			return rc;
 	}

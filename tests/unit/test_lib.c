@@ -288,8 +288,22 @@ static void t_rdonly_and_fork(void)
 	int status;
 	pid_t pid;
 
+	uint64_t v;
+
 	CHECK(mmfs_get(ro, "flag", buf, sizeof(buf), NULL) == 1, "ro get");
 	CHECK(mmfs_set(ro, "flag", "2", 1) == -EROFS, "ro set");
+	CHECK(mmfs_add(ro, "flag", 1, NULL) == -EROFS, "ro add");
+	CHECK(mmfs_append(ro, "log.ring", "x", 1) == -EROFS, "ro append");
+	CHECK(mmfs_version(ro, "flag", &v) == 0 &&
+	      mmfs_wait(ro, "flag", v, 20) == -ETIMEDOUT, "ro wait: timeout");
+	CHECK(mmfs_wait(ro, "flag", v + 1, 20) == 0, "ro wait: differs");
+	pid = fork();
+	if (pid == 0) {
+		usleep(20000);
+		_exit(mmfs_set(m, "flag", "3", 1) == 0 ? 0 : 1);
+	}
+	CHECK(mmfs_wait(ro, "flag", v, 5000) == 0, "ro wait: woken");
+	waitpid(pid, &status, 0);
 	pid = fork();
 	if (pid == 0)           /* the parent's handle, in the child */
 		_exit(mmfs_add(m, "forked", 1, NULL) == 0 ? 0 : 1);
