@@ -285,10 +285,9 @@ static void t_rdonly_and_fork(void)
 {
 	struct mmfs *ro = attach(MMFS_ATTACH_RDONLY), *m = attach(0);
 	char buf[16];
+	uint64_t v;
 	int status;
 	pid_t pid;
-
-	uint64_t v;
 
 	CHECK(mmfs_get(ro, "flag", buf, sizeof(buf), NULL) == 1, "ro get");
 	CHECK(mmfs_set(ro, "flag", "2", 1) == -EROFS, "ro set");
