@@ -130,10 +130,8 @@ int mm_futex_wait(uint32_t *word, uint32_t expect,
 /* The lock generation (format.h, "Lock-free readers"): odd from here... */
 static void gen_begin(struct store *s)
 {
-	uint64_t g = __atomic_load_n(&s->hdr->gen, __ATOMIC_RELAXED);
-
-	__atomic_store_n(&s->hdr->gen, g | 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	/* acquire: no store of the section moves before it */
+	__atomic_fetch_or(&s->hdr->gen, 1, __ATOMIC_ACQ_REL);
 }
 
 /* ...to here, even again. */
