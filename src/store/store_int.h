@@ -45,6 +45,8 @@ struct store {
 	bool attached;             /* a shared owner (attach lock protocol) */
 	bool alone;                /* ... that found nobody else at open */
 	bool serving;              /* the server: holds the serving lock */
+	bool keep_held;            /* recover_online: another server is
+	                              attached; keep what it pins */
 	bool library;              /* STORE_OPEN_LIBRARY: pins nothing, and
 	                              pushes its changes to the feed */
 	uint32_t *wakes[MM_WAKES]; /* futex words to wake once the arena
