@@ -1279,31 +1279,50 @@ static void mmfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	reply_entry(req, rc, ref, &a);
 }
 
+/* The store call for a rename with the kernel's flags: RENAME_WHITEOUT
+ * (which the kernel lets only CAP_MKNOD callers ask, and never with
+ * RENAME_EXCHANGE) leaves a whiteout owned as a new node of dir would be,
+ * as tmpfs does. */
+static int rename_as(fuse_req_t req, store_ref dir, const char *name,
+		     store_ref newdir, const char *newname, unsigned flags)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	uint32_t mode = S_IFCHR, uid, gid;
+	unsigned sflags = 0;
+	int rc;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE |
+				RENAME_WHITEOUT))
+		return -EINVAL;
+	if (flags & RENAME_NOREPLACE)
+		sflags |= STORE_RENAME_NOREPLACE;
+	if (flags & RENAME_EXCHANGE)
+		sflags |= STORE_RENAME_EXCHANGE;
+	if (!(flags & RENAME_WHITEOUT))
+		return store_rename(fs->store, dir, name, newdir, newname,
+				    sflags);
+	rc = new_owner(req, dir, &mode, &uid, &gid);
+	if (rc == 0)
+		rc = store_rename_whiteout(fs->store, dir, name, newdir,
+					   newname, sflags, uid, gid);
+	return rc;
+}
+
 static void mmfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_ino_t newparent, const char *newname,
 			unsigned int flags)
 {
 	struct mmfs_fs *fs = fs_of(req);
 	store_ref dir, newdir, gone = 0;
-	unsigned sflags = 0;
 	int rc;
 
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (flags & RENAME_NOREPLACE)
-		sflags |= STORE_RENAME_NOREPLACE;
-	if (flags & RENAME_EXCHANGE)
-		sflags |= STORE_RENAME_EXCHANGE;
 	rc = node_ref(fs, parent, &dir);
 	if (rc == 0)
 		rc = node_ref(fs, newparent, &newdir);
-	if (rc == 0 && !(sflags & STORE_RENAME_EXCHANGE))
+	if (rc == 0 && !(flags & RENAME_EXCHANGE))
 		gone = polled_entry(fs, newdir, newname);
 	if (rc == 0)
-		rc = store_rename(fs->store, dir, name, newdir, newname,
-				  sflags);
+		rc = rename_as(req, dir, name, newdir, newname, flags);
 	reply_err(req, rc);
 	if (rc == 0)
 		wake_pollers(fs, gone);

@@ -174,7 +174,11 @@
  * Rename records its dentries in the header's intent {commit, add[2],
  * kill[2]}: new dentries are written PENDING, the record filled, then
  * commit = 1 is stored; after that the adds become LIVE, the kills DEAD and
- * commit returns to 0.  Recovery redoes a record whose commit is 1.
+ * commit returns to 0.  Recovery redoes a record whose commit is 1.  add[1]
+ * is the old name of an exchange, or the old name of a rename that leaves
+ * a whiteout (RENAME_WHITEOUT): then it names a new character device 0/0
+ * inode made before the commit, which has no link, and so is freed by
+ * recovery, until the commit.
  *
  * Versions (one version per open)
  *

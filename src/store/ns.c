@@ -550,26 +550,63 @@ static void rename_commit(struct store *s, const uint64_t add[2],
 	mm_commit64(&in->commit, 0);
 }
 
+/* A whiteout for a rename (store_rename_whiteout): a new character
+ * device 0/0 with mode 0 and no link yet, and its PENDING dentry under the
+ * old name, which rename_commit makes live with the rest.  0, -ENOSPC. */
+static int whiteout_new(struct store *s, uint64_t olddir,
+			const struct mm_dentry *sd, const struct mm_inode *wo,
+			uint64_t *dentry)
+{
+	uint64_t inode;
+	int rc;
+
+	if (s->hdr->ninodes >= s->hdr->max_files)
+		return -ENOSPC;
+	rc = inode_new(s, MM_IFCHR, wo->uid, wo->gid, &inode);
+	if (rc)
+		return rc;
+	rc = dentry_new(s, olddir, sd->name, sd->namelen, inode, dentry);
+	if (rc)
+		inode_free(s, inode);
+	return rc;
+}
+
+/* The second name a rename adds, if any: the old name of an exchange,
+ * or a whiteout.  0, -ENOSPC. */
+static int second_add(struct store *s, uint64_t olddir, uint64_t src,
+		      uint64_t dst, unsigned flags,
+		      const struct mm_inode *wo, uint64_t *add)
+{
+	struct mm_dentry *sd = mm_dentry(s, src);
+
+	*add = 0;
+	if (flags & STORE_RENAME_EXCHANGE)
+		return dentry_new(s, olddir, sd->name, sd->namelen,
+				  mm_dentry(s, dst)->inode, add);
+	if (wo)
+		return whiteout_new(s, olddir, sd, wo, add);
+	return 0;
+}
+
 static int do_rename(struct store *s, uint64_t olddir, uint64_t src,
 		     uint64_t newdir, const char *newname, size_t newlen,
-		     uint64_t dst, unsigned flags)
+		     uint64_t dst, unsigned flags, const struct mm_inode *wo)
 {
 	struct mm_dentry *sd = mm_dentry(s, src);
 	uint64_t add[2] = {0, 0}, kill[2] = {src, dst};
 	int rc;
 
 	rc = dentry_new(s, newdir, newname, newlen, sd->inode, &add[0]);
-	if (rc == 0 && (flags & STORE_RENAME_EXCHANGE)) {
-		rc = dentry_new(s, olddir, sd->name, sd->namelen,
-				mm_dentry(s, dst)->inode, &add[1]);
-		if (rc)
-			mm_free(s, add[0]);
-	}
 	if (rc)
 		return rc;
+	rc = second_add(s, olddir, src, dst, flags, wo, &add[1]);
+	if (rc) {
+		mm_free(s, add[0]);
+		return rc;
+	}
 	mm_inode(s, sd->inode)->nlink++;
 	if (add[1])
-		mm_inode(s, mm_dentry(s, dst)->inode)->nlink++;
+		mm_inode(s, mm_dentry(s, add[1])->inode)->nlink++;
 	rename_commit(s, add, kill);
 	for (int i = 0; i < 2; i++)
 		if (kill[i])
@@ -585,15 +622,19 @@ static int do_rename(struct store *s, uint64_t olddir, uint64_t src,
 	return 0;
 }
 
-int store_rename(struct store *s, store_ref olddir, const char *oldname,
-		 store_ref newdir, const char *newname, unsigned flags)
+/* store_rename and store_rename_whiteout: wo is the whiteout's owner, or
+ * NULL for none. */
+static int rename_entry(struct store *s, store_ref olddir, const char *oldname,
+			store_ref newdir, const char *newname, unsigned flags,
+			const struct mm_inode *wo)
 {
 	uint64_t src, dst = 0;
 	size_t newlen;
 	int rc;
 
 	if (flags & ~(unsigned)(STORE_RENAME_NOREPLACE | STORE_RENAME_EXCHANGE)
-	    || flags == (STORE_RENAME_NOREPLACE | STORE_RENAME_EXCHANGE))
+	    || flags == (STORE_RENAME_NOREPLACE | STORE_RENAME_EXCHANGE) ||
+	    (wo && (flags & STORE_RENAME_EXCHANGE)))
 		return -EINVAL;
 	rc = check_name(newname, &newlen);
 	if (rc)
@@ -613,10 +654,26 @@ int store_rename(struct store *s, store_ref olddir, const char *oldname,
 	rc = rename_checks(s, src, dst, newdir, flags);
 	if (rc == 0)
 		rc = do_rename(s, olddir, src, newdir, newname, newlen, dst,
-			       flags);
+			       flags, wo);
 out:
 	arena_unlock(s);
 	return rc;
+}
+
+int store_rename(struct store *s, store_ref olddir, const char *oldname,
+		 store_ref newdir, const char *newname, unsigned flags)
+{
+	return rename_entry(s, olddir, oldname, newdir, newname, flags, NULL);
+}
+
+int store_rename_whiteout(struct store *s, store_ref olddir,
+			  const char *oldname, store_ref newdir,
+			  const char *newname, unsigned flags, uint32_t uid,
+			  uint32_t gid)
+{
+	struct mm_inode wo = { .uid = uid, .gid = gid };
+
+	return rename_entry(s, olddir, oldname, newdir, newname, flags, &wo);
 }
 
 /* A new pass: before the first entry, up to what exists now. */

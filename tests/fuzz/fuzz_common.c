@@ -570,16 +570,26 @@ static void op_cursor(struct run *r)
 	}
 }
 
+#define FUZZ_WHITEOUT 8u     /* store_rename_whiteout, the other bits */
+
 static void op_rename(struct run *r)
 {
 	static const unsigned flags[] = { 0, STORE_RENAME_NOREPLACE,
-					  STORE_RENAME_EXCHANGE, 0, 4 };
+					  STORE_RENAME_EXCHANGE, 0, 4,
+					  FUZZ_WHITEOUT,
+					  FUZZ_WHITEOUT | STORE_RENAME_NOREPLACE,
+					  FUZZ_WHITEOUT | STORE_RENAME_EXCHANGE };
 	store_ref d1 = ref_arg(r);
 	const char *n1 = name_arg(r);
 	store_ref d2 = ref_arg(r);
 	const char *n2 = name_arg(r);
+	unsigned f = flags[byte(r) % NELEM(flags)];
 
-	store_rename(r->s, d1, n1, d2, n2, flags[byte(r) % NELEM(flags)]);
+	if (f & FUZZ_WHITEOUT)
+		store_rename_whiteout(r->s, d1, n1, d2, n2, f & ~FUZZ_WHITEOUT,
+				      1000, 1000);
+	else
+		store_rename(r->s, d1, n1, d2, n2, f);
 }
 
 static void op_ring(struct run *r)

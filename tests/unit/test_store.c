@@ -212,6 +212,63 @@ static void test_namespace(void)
 	store_close(s);
 }
 
+/* RENAME_WHITEOUT: the old name names a new char device 0/0, mode 0,
+ * owned as asked, in the same commit; with EXCHANGE it is refused; at
+ * max_files it fails whole; the arena verifies and the whiteout stays. */
+static void test_whiteout(void)
+{
+	struct store_options o = { .max_files = 5,
+				   .flags = STORE_OPEN_CREATE };
+	struct store *s = NULL;
+	store_ref root, d, f, g, w;
+	struct store_statfs st;
+	struct store_attr a;
+	char err[256];
+
+	CHECK_RC(store_open(arena_path, &o, &s, err, sizeof(err)), 0);
+	if (!s)
+		return;
+	root = store_root(s);
+	CHECK_RC(store_mknod(s, root, "d", 0040755, 0, 0, 0, &d, &a), 0);
+	f = make(s, d, "a", 0100644);
+	g = make(s, root, "b", 0100644);
+	CHECK_RC(store_rename_whiteout(s, d, "a", root, "c",
+				       STORE_RENAME_EXCHANGE, 7, 8), -EINVAL);
+	CHECK_RC(store_rename_whiteout(s, d, "a", root, "b",
+				       STORE_RENAME_NOREPLACE, 7, 8), -EEXIST);
+	CHECK_RC(store_rename_whiteout(s, d, "a", root, "b", 0, 7, 8), 0);
+	CHECK_RC(store_lookup(s, root, "b", &w, &a), 0);
+	CHECK(w == f);
+	CHECK_RC(store_getattr(s, g, &a), -ESTALE);     /* replaced, freed */
+	CHECK_RC(store_lookup(s, d, "a", &w, &a), 0);
+	CHECK(a.mode == 0020000 && a.rdev == 0 && a.nlink == 1 &&
+	      a.uid == 7 && a.gid == 8);
+	/* root, d, a, whiteout: one inode left under max_files */
+	CHECK_RC(store_rename_whiteout(s, root, "b", d, "x",
+				       STORE_RENAME_NOREPLACE, 0, 0), 0);
+	store_statfs(s, &st);
+	CHECK(st.inodes == 5);
+	CHECK_RC(store_rename_whiteout(s, d, "x", root, "y", 0, 0, 0),
+		 -ENOSPC);
+	CHECK_RC(store_lookup(s, d, "x", &w, &a), 0);
+	CHECK(w == f);
+	CHECK_RC(store_lookup(s, root, "y", &w, &a), -ENOENT);
+	/* a link of the same file: nothing happens, no whiteout */
+	CHECK_RC(store_unlink(s, root, "b"), 0);        /* a whiteout */
+	CHECK_RC(store_link(s, f, root, "y", &a), 0);
+	CHECK_RC(store_rename_whiteout(s, d, "x", root, "y", 0, 0, 0), 0);
+	CHECK_RC(store_lookup(s, d, "x", &w, &a), 0);
+	CHECK(w == f && a.nlink == 2);
+	verify_arena();
+	store_close(s);
+	s = open_arena(0);
+	CHECK_RC(store_lookup(s, store_root(s), "d", &d, &a), 0);
+	CHECK_RC(store_lookup(s, d, "a", &w, &a), 0);
+	CHECK(a.mode == 0020000 && a.rdev == 0 && a.uid == 7);
+	store_close(s);
+	verify_arena();
+}
+
 static void test_xattr(void)
 {
 	struct store *s = open_arena(0);
@@ -1023,7 +1080,7 @@ int main(int argc, char **argv)
 		return 1;
 	snprintf(arena_path, sizeof(arena_path), "%s/arena", dir_template);
 	void (*tests[])(void) = { test_small_files, test_large_file,
-				  test_namespace, test_xattr,
+				  test_namespace, test_whiteout, test_xattr,
 				  test_persist_and_enospc, test_verify_detects,
 				  test_bad_arenas, test_owner_locks,
 				  test_needs_ring_kind, test_holds,

@@ -217,6 +217,17 @@ int store_rmdir(struct store *s, store_ref dir, const char *name);
  * is a non-empty directory), -ENOSPC (no room for the new name). */
 int store_rename(struct store *s, store_ref olddir, const char *oldname,
 		 store_ref newdir, const char *newname, unsigned flags);
+/* renameat2(2) with RENAME_WHITEOUT: store_rename (flags 0 or
+ * STORE_RENAME_NOREPLACE), and in the same commit the old name comes to
+ * name a new whiteout, a character device 0/0 with mode 0 owned by
+ * uid:gid, as tmpfs makes it (overlayfs's mark of a deleted lower file).
+ * Renaming a file onto another link of itself changes nothing and makes
+ * no whiteout.  Errors of store_rename, and -EINVAL (EXCHANGE), -ENOSPC
+ * (also: max_files reached). */
+int store_rename_whiteout(struct store *s, store_ref olddir,
+			  const char *oldname, store_ref newdir,
+			  const char *newname, unsigned flags, uint32_t uid,
+			  uint32_t gid);
 
 /* Holds: "this process still uses this inode; free it only when it has
  * neither links nor holds".  A file unlinked while held stays readable
