@@ -60,12 +60,14 @@ struct mmfs_fs {
 				   request being served (initflags.h) */
 	enum mmfs_atime atime;  /* when reads update atime (mount options) */
 	bool nodiratime;        /* listings never update a directory's */
+	bool acl;               /* POSIX ACLs (acl.h): asked for by the mount
+				   options, then whether INIT granted them */
 };
 
 extern const struct fuse_lowlevel_ops mmfs_ops;
 
-/* Ready fs to serve store s (allocates nothing), with relatime; the
- * caller may set atime and nodiratime before serving. */
+/* Ready fs to serve store s (allocates nothing), with relatime and no
+ * ACLs; the caller may set atime, nodiratime and acl before serving. */
 void mmfs_fs_init(struct mmfs_fs *fs, struct store *s);
 
 /* Release what the operations allocated, finishing the work of file

@@ -150,7 +150,8 @@
  * blocks nobody references yet and published by ONE aligned 8-byte store:
  *
  *   create/mkdir/link   dentry->state = MM_DENTRY_LIVE (its pos and
- *                       header.next_pos are written before)
+ *                       header.next_pos are written before, and so is
+ *                       a new inode's XATTR block: inherited ACLs)
  *   unlink/rmdir        dentry->state = MM_DENTRY_DEAD
  *   rename              header intent.commit = 1 (redo record; see below)
  *   write, replace,     inode->data = new DATA/MAP block (copy on write),
@@ -164,7 +165,10 @@
  *                       changes and the size does not; or data->size /
  *                       map->size when only the size grows into storage
  *                       the file has (src/store/falloc.c)
- *   setxattr            inode->xattr = new XATTR block
+ *   setxattr            inode->xattr = new XATTR block; an access ACL
+ *                       then also stores inode->mode (two commits: a
+ *                       death between them leaves the new ACL with the
+ *                       old permission bits; src/fs/acl.h)
  *   chmod, utimens ...  the field itself (each is one aligned store)
  *   read (atime)        inode->atime (one aligned store)
  *

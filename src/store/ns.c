@@ -271,13 +271,20 @@ static int add_link(struct store *s, uint64_t dir, const char *name,
 	return 0;
 }
 
-/* Common part of every creation: checks, a new inode with its data and
- * flags set, then its first link (the commit). */
+/* The attributes a new node is made with (store_mknod_with). */
+struct new_xattrs {
+	const struct store_xattr *x;
+	size_t n;
+};
+
+/* Common part of every creation: checks, a new inode with its data,
+ * flags and attributes set, then its first link (the commit). */
 static int create_node(struct store *s, uint64_t dir, const char *name,
-		       const struct mm_inode *init, uint64_t *out)
+		       const struct mm_inode *init,
+		       const struct new_xattrs *xa, uint64_t *out)
 {
 	size_t len;
-	uint64_t inode;
+	uint64_t inode, xattr = 0;
 	int rc = check_name(name, &len);
 
 	if (rc == 0)
@@ -286,13 +293,19 @@ static int create_node(struct store *s, uint64_t dir, const char *name,
 		rc = -EEXIST;
 	if (rc == 0 && s->hdr->ninodes >= s->hdr->max_files)
 		rc = -ENOSPC;
-	if (rc == 0)
+	if (rc == 0 && xa)
+		rc = xattr_build(s, xa->x, xa->n, &xattr);
+	if (rc == 0) {
 		rc = inode_new(s, init->mode, init->uid, init->gid, &inode);
+		if (rc && xattr)
+			mm_free(s, xattr);
+	}
 	if (rc)
 		return rc;
 	if (init->data)
 		mm_inode(s, inode)->data = init->data;
 	mm_inode(s, inode)->flags = init->flags;
+	mm_inode(s, inode)->xattr = xattr;
 	s->hdr->nrings += (init->flags & MM_INODE_RING) != 0;
 	rc = add_link(s, dir, name, len, inode);
 	if (rc) {
@@ -310,7 +323,17 @@ int store_mknod(struct store *s, store_ref dir, const char *name,
 		uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
 		store_ref *out, struct store_attr *attr)
 {
+	return store_mknod_with(s, dir, name, mode, uid, gid, rdev, NULL, 0,
+				out, attr);
+}
+
+int store_mknod_with(struct store *s, store_ref dir, const char *name,
+		     uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
+		     const struct store_xattr *x, size_t n, store_ref *out,
+		     struct store_attr *attr)
+{
 	struct mm_inode init = { .mode = mode, .uid = uid, .gid = gid };
+	struct new_xattrs xa = { x, n };
 	uint32_t type = mode & MM_IFMT;
 	int rc = 0;
 
@@ -324,7 +347,7 @@ int store_mknod(struct store *s, store_ref dir, const char *name,
 	arena_lock(s);
 	if (type == MM_IFCHR || type == MM_IFBLK)
 		init.data = rdev;
-	rc = create_node(s, dir, name, &init, out);
+	rc = create_node(s, dir, name, &init, &xa, out);
 	if (rc == 0)
 		inode_fill_attr(s, *out, attr);
 	arena_unlock(s);
@@ -333,13 +356,15 @@ int store_mknod(struct store *s, store_ref dir, const char *name,
 
 int store_kind_create(struct store *s, store_ref dir, const char *name,
 		      uint32_t mode, uint32_t uid, uint32_t gid,
-		      unsigned kind, uint64_t block, store_ref *out,
+		      unsigned kind, uint64_t block,
+		      const struct store_xattr *x, size_t n, store_ref *out,
 		      struct store_attr *attr)
 {
 	struct mm_inode init = { .mode = MM_IFREG | (mode & 07777),
 				 .uid = uid, .gid = gid, .data = block,
 				 .flags = kind_inode_flag(kind) };
-	int rc = create_node(s, dir, name, &init, out);
+	struct new_xattrs xa = { x, n };
+	int rc = create_node(s, dir, name, &init, &xa, out);
 
 	if (rc) {
 		mm_free(s, block);
@@ -370,7 +395,7 @@ int store_symlink(struct store *s, store_ref dir, const char *name,
 	((struct mm_data *)mm_payload(s, data))->size = len;
 	memcpy(((struct mm_data *)mm_payload(s, data))->bytes, target, len);
 	rc = create_node(s, dir, name, &(struct mm_inode){ .mode = (MM_IFLNK | 0777),
-			 .uid = uid, .gid = gid, .data = data }, out);
+			 .uid = uid, .gid = gid, .data = data }, NULL, out);
 	if (rc) {
 		mm_free(s, data);
 		goto out;

@@ -194,6 +194,12 @@ bool inode_held(const struct store *s, uint64_t inode);
 void inode_fill_attr(struct store *s, uint64_t inode, struct store_attr *a);
 void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
 
+/* xattr.c: a new XATTR block holding the n attributes x (0 when n is 0),
+ * for a node being made.  0, or -ERANGE, -E2BIG, -ENOSPC as
+ * store_setxattr. */
+int xattr_build(struct store *s, const struct store_xattr *x, size_t n,
+		uint64_t *block);
+
 /* file.c */
 void file_free_data(struct store *s, struct mm_inode *ino);
 /* file.c for falloc.c: the snapshot rule and the representations. */

@@ -180,6 +180,13 @@ int store_getattr(struct store *s, store_ref ref, struct store_attr *attr);
 int store_lookup(struct store *s, store_ref dir, const char *name,
 		 store_ref *out, struct store_attr *attr);
 
+/* An extended attribute a new node is made with (store_mknod_with). */
+struct store_xattr {
+	const char *name;
+	const void *value;
+	size_t size;
+};
+
 /* Create a node of the given type (S_IFREG, S_IFDIR, S_IFIFO, S_IFSOCK,
  * S_IFCHR, S_IFBLK; rdev for devices; type 0 means S_IFREG) with mode's
  * permission bits, whatever the name (ring.h makes rings).  -EEXIST,
@@ -189,6 +196,14 @@ int store_lookup(struct store *s, store_ref dir, const char *name,
 int store_mknod(struct store *s, store_ref dir, const char *name,
 		uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
 		store_ref *out, struct store_attr *attr);
+/* store_mknod, with the n extended attributes x set in the same commit:
+ * nobody sees the node without them (a directory's default ACL inherited,
+ * src/fs/acl.h).  Errors of store_mknod, and -ERANGE, -E2BIG, -ENOSPC as
+ * store_setxattr for the attributes. */
+int store_mknod_with(struct store *s, store_ref dir, const char *name,
+		     uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
+		     const struct store_xattr *x, size_t n, store_ref *out,
+		     struct store_attr *attr);
 /* A symlink to target.  Errors of store_mknod, and -ENOENT (empty
  * target), -ENAMETOOLONG (target over STORE_SYMLINK_MAX bytes). */
 int store_symlink(struct store *s, store_ref dir, const char *name,
@@ -356,6 +371,15 @@ int store_setxattr(struct store *s, store_ref ref, const char *name,
 ssize_t store_listxattr(struct store *s, store_ref ref, char *buf,
 			size_t size);
 int store_removexattr(struct store *s, store_ref ref, const char *name);
+/* An attribute and the mode changed together, under one lock, as an
+ * access ACL and the mode bits it decides are (src/fs/acl.h): name is set
+ * to value (replacing it or not), or removed when value is NULL (absent
+ * is no error); then the mode's permission bits in clear are replaced by
+ * those of set (the type and the other bits stay) and ctime changes.
+ * Errors of store_setxattr. */
+int store_setxattr_mode(struct store *s, store_ref ref, const char *name,
+			const void *value, size_t size, uint32_t clear,
+			uint32_t set);
 
 struct store_statfs {
 	uint64_t size_cap;     /* bytes the arena may grow to */
