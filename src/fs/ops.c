@@ -68,6 +68,18 @@
  * the next read sees the newest version, so `tail -f` sees appends.  The version's blocks stay alive until the pass ends or
  * the handle is released (format.h, "Versions").
  *
+ * File handles.  name_to_handle_at(2) and NFS give out the kernel's
+ * handle of a FUSE inode: its node id, which is the inode's ref (the
+ * offset of its block, stable across remounts of the arena), and its
+ * generation, which is its st_ino (never reused: a later file at the same
+ * offset has another).  With FUSE_CAP_EXPORT_SUPPORT the kernel resolves
+ * a handle whose inode it has dropped (unmount and mount, drop_caches) by
+ * a LOOKUP of "." in that node id, which the store checks as a ref from
+ * outside (store_lookup_ref: ESTALE once the file is deleted), and then
+ * compares the generation itself; for a directory it also walks up with
+ * LOOKUPs of "..".  So a handle opens its file for as long as the file
+ * exists, and then never again.
+ *
  * Ring logs (".ring" files, src/ring/ring.h) always use direct I/O; their
  * handle carries a ring_reader, reads and writes go to the ring module,
  * their attributes are never cached (st_size moves with every append),
@@ -292,12 +304,22 @@ static void reply_attr(fuse_req_t req, int rc, store_ref ref,
 	fuse_reply_attr(req, &st, attr_timeout(fs_of(req), ref, a));
 }
 
+/* The generation of ref, which a file handle carries beside its node id
+ * (see "File handles"): its st_ino, never reused in an arena, cut to the
+ * kernel's 32 bits (it compares them with the 64 it is given); the
+ * root's is 0, what the kernel gave it at mount. */
+static uint64_t handle_generation(struct mmfs_fs *fs, store_ref ref,
+				  const struct store_attr *a)
+{
+	return ref == store_root(fs->store) ? 0 : (uint32_t)a->ino;
+}
+
 static void entry_of(struct mmfs_fs *fs, store_ref ref,
 		     const struct store_attr *a, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = ref_node(fs, ref);
-	e->generation = 0;
+	e->generation = handle_generation(fs, ref, a);
 	stat_of(a, &e->attr);
 	e->entry_timeout = ENTRY_TIMEOUT;
 	e->attr_timeout = attr_timeout(fs, ref, a);
@@ -1164,6 +1186,10 @@ static void mmfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* File handles that outlive the kernel's inodes (see "File
+	 * handles"). */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* No ASYNC_DIO: the kernel then sends the requests of one large
 	 * direct-I/O read one after the other, so the serving threads see
 	 * them in order and a pass starts at offset 0 (one version per
@@ -1186,6 +1212,24 @@ static void mmfs_destroy(void *userdata)
 	mmfs_fs_finish(userdata);
 }
 
+/* LOOKUP of "." names the node itself, by an id that came from a file
+ * handle, maybe after a remount, maybe forged: the store checks it harder
+ * than the ids the kernel got from us (store_lookup_ref).  The root is
+ * node 1, never its ref.  The kernel then compares the generation. */
+static int lookup_self(struct mmfs_fs *fs, fuse_ino_t ino, store_ref *ref,
+		       struct store_attr *a)
+{
+	int rc = node_ref(fs, ino, ref);
+
+	if (rc == 0 && ino != FUSE_ROOT_ID && *ref == store_root(fs->store))
+		rc = -ESTALE;
+	if (rc == 0)
+		rc = store_lookup_ref(fs->store, *ref, a);
+	return rc;
+}
+
+/* Only NFS and open_by_handle_at look up "." and ".." (FUSE_CAP_EXPORT_
+ * SUPPORT: see "File handles"); the kernel walks paths without. */
 static void mmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct mmfs_fs *fs = fs_of(req);
@@ -1193,8 +1237,15 @@ static void mmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	store_ref dir, ref = 0;
 	int rc;
 
+	if (strcmp(name, ".") == 0) {
+		rc = lookup_self(fs, parent, &ref, &a);
+		reply_entry(req, rc, ref, &a);
+		return;
+	}
 	rc = node_ref(fs, parent, &dir);
-	if (rc == 0)
+	if (rc == 0 && strcmp(name, "..") == 0)
+		rc = store_parent(fs->store, dir, &ref, &a);
+	else if (rc == 0)
 		rc = store_lookup(fs->store, dir, name, &ref, &a);
 	reply_entry(req, rc, ref, &a);
 }

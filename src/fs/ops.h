@@ -12,7 +12,10 @@
  *
  * Invariants (kept in ops.c):
  *   - Node ids: FUSE_ROOT_ID is store_root(); every other node id is the
- *     store_ref itself.  A node id that is not a valid ref gets ESTALE.
+ *     store_ref itself.  A node id that is not a valid ref gets ESTALE;
+ *     one looked up as "." came from a file handle and is checked as a
+ *     ref from outside (store_lookup_ref).  An entry's generation is its
+ *     st_ino cut to 32 bits, the root's 0.
  *   - The kernel's lookup counts on non-root nodes are in fs->nodes
  *     (nodes.h), which holds each node it counts once in the store: a file
  *     unlinked while the kernel knows it stays readable until FORGET takes

@@ -743,6 +743,7 @@ void store_close(struct store *s)
 		close(s->fd);
 	refmap_free(&s->holds);
 	refmap_free(&s->snaps);
+	handle_finish(s);
 	free(s->created);
 	free(s);
 }

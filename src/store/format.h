@@ -31,7 +31,9 @@
  *       24    8 file_size: current length of the arena file
  *       32    8 brk: end of the heap; blocks lie in [4096, brk)
  *       40    8 root: offset of the root directory's inode block
- *       48    8 next_ino: next st_ino to hand out
+ *       48    8 next_ino: next st_ino to hand out; it only grows (recovery
+ *               raises it past every live inode's), so an st_ino is never
+ *               reused and serves as a file handle's generation
  *       56    8 hash_table: offset of the HASH block indexing names
  *       64    8 hash_buckets: number of buckets (power of two)
  *       72    8 hash_count: entries in the index
@@ -400,7 +402,9 @@ struct mm_header {
 #define MM_INODE_KINDS MM_INODE_RING  /* flags naming an extension kind */
 
 struct mm_inode {
-	uint64_t ino;
+	uint64_t ino;                  /* st_ino, never reused (next_ino only
+	                                  grows): also the generation of a
+	                                  file handle (src/store/handle.c) */
 	uint64_t data;
 	uint64_t xattr;
 	int64_t atime, mtime, ctime;   /* ns since the epoch */

@@ -701,14 +701,29 @@ static void op_fallocate(struct run *r)
 	store_snap_drop(r->s, &snap);
 }
 
+/* A name, a parent, or a file handle's ref: one near a known inode,
+ * mostly no inode at all, which store_lookup_ref must say. */
 static void op_lookup(struct run *r)
 {
 	store_ref dir = ref_arg(r), out;
 	const char *name = name_arg(r);
+	unsigned how = byte(r);
 	struct store_attr a;
+	int rc;
 
-	if (store_lookup(r->s, dir, name, &out, &a) == 0)
+	if (how % 4 == 1) {
+		out = dir + (uint64_t)(int64_t)(int8_t)byte(r) * 8;
+		rc = store_lookup_ref(r->s, out, &a);
+		FZ_ASSERT(rc == 0 || rc == -ESTALE || rc == -ENOMEM,
+			  "store_lookup_ref: %d", rc);
+		if (rc == 0)
+			keep(r, out);
+	} else if (how % 4 == 2) {
+		if (store_parent(r->s, dir, &out, &a) == 0)
+			keep(r, out);
+	} else if (store_lookup(r->s, dir, name, &out, &a) == 0) {
 		keep(r, out);
+	}
 }
 
 static void op_misc(struct run *r, unsigned op)

@@ -155,7 +155,8 @@ bool store_readonly(const struct store *s);
 const char *store_recovery_report(const struct store *s);
 
 struct store_attr {
-	uint64_t ino;          /* st_ino: unique for the life of the arena */
+	uint64_t ino;          /* st_ino: unique for the life of the arena,
+	                          never reused (a handle's generation) */
 	uint32_t mode;         /* type and permission bits */
 	uint32_t nlink;
 	uint32_t uid, gid;
@@ -168,6 +169,23 @@ struct store_attr {
 	uint64_t blocks;       /* arena bytes used / 512 */
 	struct timespec atime, mtime, ctime;
 };
+
+/* File handles (NFS export, open_by_handle_at): an inode named from
+ * outside, by a ref the caller did not get from this store.  Stricter
+ * than every other call, which trusts its ref and checks only the block
+ * header there (store_valid_ref): ref must be where an INODE block
+ * starts, by a map of the heap (file bytes can forge a header, not the
+ * map), and have a link (a deleted file's handle is stale).  The first
+ * call walks the heap to build the map, O(blocks); later ones take O(1)
+ * (the map is kept up to date, one bit per 16 bytes of heap, until
+ * store_close).  A handle should carry attr->ino too: st_ino is never
+ * reused, so it tells a file from a later one at the same ref.
+ * 0 and *attr; -ESTALE (no such inode, or no link left), -ENOMEM. */
+int store_lookup_ref(struct store *s, store_ref ref, struct store_attr *attr);
+/* The directory that holds directory dir (the root's is the root).
+ * -ESTALE, -ENOTDIR, -ENOENT (dir was removed). */
+int store_parent(struct store *s, store_ref dir, store_ref *out,
+		 struct store_attr *attr);
 
 /* Is ref a valid inode of this arena (bounds and block kind)? */
 bool store_valid_ref(const struct store *s, store_ref ref);
