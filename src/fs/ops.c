@@ -1392,9 +1392,9 @@ static void mmfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 }
 
 /* The store call for a rename with the kernel's flags: RENAME_WHITEOUT
- * (which the kernel lets only CAP_MKNOD callers ask, and never with
+ * (which Linux 5.8 and later let any caller ask, never with
  * RENAME_EXCHANGE) leaves a whiteout owned as a new node of dir would be,
- * as tmpfs does. */
+ * as tmpfs does; it inherits no ACL (mmfs(7)). */
 static int rename_as(fuse_req_t req, store_ref dir, const char *name,
 		     store_ref newdir, const char *newname, unsigned flags)
 {
