@@ -23,9 +23,10 @@ mmfs_pkg_installed() {
 # Packages only the tests need: clang and its libFuzzer runtime for the
 # fuzzing harness (tests/fuzz), valgrind for the daemon under memcheck,
 # Perl's File::Map and Sys::Mmap to map files as Perl programs do
-# (test_mmap.py), setcap/getcap for file capabilities (test_multiuser.py).
+# (test_mmap.py), setcap/getcap for file capabilities (test_multiuser.py),
+# setfacl/getfacl for POSIX ACLs (test_acl.py).
 MMFS_TEST_DEPS=(clang libclang-rt-14-dev valgrind
-	libfile-map-perl libsys-mmap-perl libcap2-bin)
+	libfile-map-perl libsys-mmap-perl libcap2-bin acl)
 
 # mmfs_install_deps [PACKAGE...]: install whatever of MMFS_DEPS (plus a C
 # compiler) and the given packages is missing.  Runs apt-get update only

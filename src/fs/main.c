@@ -359,6 +359,7 @@ int main(int argc, char *argv[])
 	mmfs_fs_init(&fs, store);
 	fs.atime = o.atime;
 	fs.nodiratime = o.nodiratime;
+	fs.acl = o.acl;
 	if (session_args(&args, &o, arena) == 0)
 		ret = serve(&args, &o, mnt, &fs, &mounted);
 	fuse_opt_free_args(&args);

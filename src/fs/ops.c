@@ -74,6 +74,18 @@
  * blocks stay alive until the pass ends or the handle is released
  * (format.h, "Versions").
  *
+ * File handles.  name_to_handle_at(2) and NFS give out the kernel's
+ * handle of a FUSE inode: its node id, which is the inode's ref (the
+ * offset of its block, stable across remounts of the arena), and its
+ * generation, which is its st_ino (never reused: a later file at the same
+ * offset has another).  With FUSE_CAP_EXPORT_SUPPORT the kernel resolves
+ * a handle whose inode it has dropped (unmount and mount, drop_caches) by
+ * a LOOKUP of "." in that node id, which the store checks as a ref from
+ * outside (store_lookup_ref: ESTALE once the file is deleted), and then
+ * compares the generation itself; for a directory it also walks up with
+ * LOOKUPs of "..".  So a handle opens its file for as long as the file
+ * exists, and then never again.
+ *
  * Ring logs (".ring" files, src/ring/ring.h) always use direct I/O; their
  * handle carries a ring_reader, reads and writes go to the ring module,
  * their attributes are never cached (st_size moves with every append),
@@ -114,6 +126,7 @@
 #include <sys/xattr.h>
 #include <time.h>
 
+#include "acl.h"
 #include "fdscan.h"
 #include "ops.h"
 #include "ring.h"
@@ -298,12 +311,22 @@ static void reply_attr(fuse_req_t req, int rc, store_ref ref,
 	fuse_reply_attr(req, &st, attr_timeout(fs_of(req), ref, a));
 }
 
+/* The generation of ref, which a file handle carries beside its node id
+ * (see "File handles"): its st_ino, never reused in an arena, cut to the
+ * kernel's 32 bits (it compares them with the 64 it is given); the
+ * root's is 0, what the kernel gave it at mount. */
+static uint64_t handle_generation(struct mmfs_fs *fs, store_ref ref,
+				  const struct store_attr *a)
+{
+	return ref == store_root(fs->store) ? 0 : (uint32_t)a->ino;
+}
+
 static void entry_of(struct mmfs_fs *fs, store_ref ref,
 		     const struct store_attr *a, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = ref_node(fs, ref);
-	e->generation = 0;
+	e->generation = handle_generation(fs, ref, a);
 	stat_of(a, &e->attr);
 	e->entry_timeout = ENTRY_TIMEOUT;
 	e->attr_timeout = attr_timeout(fs, ref, a);
@@ -354,22 +377,40 @@ static int new_owner(fuse_req_t req, store_ref dir, uint32_t *mode,
 	return 0;
 }
 
-/* A new node; a regular file whose name says so is a ring log. */
+/* The ACLs of a new node of *mode in dir, and *mode cut by them or by
+ * the caller's umask (acl.h); nothing on a mount without ACLs, where the
+ * kernel applied the umask.  *acl is zeroed first. */
+static int new_acl(fuse_req_t req, store_ref dir, uint32_t *mode,
+		   struct acl_new *acl)
+{
+	struct mmfs_fs *fs = fs_of(req);
+
+	memset(acl, 0, sizeof(*acl));
+	if (!fs->acl)
+		return 0;
+	return acl_store_inherit(fs->store, dir, mode,
+				 fuse_req_ctx(req)->umask, acl);
+}
+
+/* A new node, made with its ACLs; a regular file whose name says so is
+ * a ring log. */
 static int create_file(struct mmfs_fs *fs, store_ref dir, const char *name,
 		       uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
-		       store_ref *ref, struct store_attr *a)
+		       const struct acl_new *acl, store_ref *ref,
+		       struct store_attr *a)
 {
 	if (S_ISREG(mode) && ring_name(name))
-		return ring_create(fs->store, dir, name, mode, uid, gid, ref,
-				   a);
-	return store_mknod(fs->store, dir, name, mode, uid, gid, rdev, ref,
-			   a);
+		return ring_create_with(fs->store, dir, name, mode, uid, gid,
+					acl->x, acl->n, ref, a);
+	return store_mknod_with(fs->store, dir, name, mode, uid, gid, rdev,
+				acl->x, acl->n, ref, a);
 }
 
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      uint32_t mode, uint32_t rdev)
 {
 	struct mmfs_fs *fs = fs_of(req);
+	struct acl_new acl = { 0 };
 	struct store_attr a;
 	store_ref dir, ref = 0;
 	uint32_t uid, gid;
@@ -379,8 +420,11 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = new_owner(req, dir, &mode, &uid, &gid);
 	if (rc == 0)
-		rc = create_file(fs, dir, name, mode, uid, gid, rdev, &ref,
-				 &a);
+		rc = new_acl(req, dir, &mode, &acl);
+	if (rc == 0)
+		rc = create_file(fs, dir, name, mode, uid, gid, rdev, &acl,
+				 &ref, &a);
+	acl_new_free(&acl);
 	reply_entry(req, rc, ref, &a);
 }
 
@@ -476,6 +520,19 @@ static bool in_group(fuse_req_t req, uint32_t gid)
 		if (groups[i] == gid)
 			return true;
 	return false;
+}
+
+/* May the caller of req keep the set-group-ID bit of ref when it changes
+ * its access ACL (acl.h)?  Yes in the file's group or privileged: uid 0
+ * stands for CAP_FSETID. */
+static bool keeps_sgid(fuse_req_t req, store_ref ref)
+{
+	struct store_attr a;
+
+	if (fuse_req_ctx(req)->uid == 0)
+		return true;
+	return store_getattr(fs_of(req)->store, ref, &a) == 0 &&
+	       in_group(req, a.gid);
 }
 
 /* Set-ID bits and capabilities, as on local file systems.  A write or
@@ -694,8 +751,9 @@ static int has_prefix(const char *s, const char *prefix)
 }
 
 /* May name be read (write false) or changed (write true) on ref?  Linux
- * rules: user.* only on regular files and directories; system.* and
- * unknown namespaces are not supported. */
+ * rules: user.* only on regular files and directories; of system.*, the
+ * two ACL attributes on a mount with ACLs (acl.h), no other; unknown
+ * namespaces are not supported. */
 static int xattr_check(struct mmfs_fs *fs, store_ref ref, const char *name,
 		       bool write)
 {
@@ -705,7 +763,8 @@ static int xattr_check(struct mmfs_fs *fs, store_ref ref, const char *name,
 	if (!strcmp(name, "user.") || !strcmp(name, "trusted.") ||
 	    !strcmp(name, "security."))
 		return -EINVAL;         /* a namespace without a name */
-	if (has_prefix(name, "trusted.") || has_prefix(name, "security."))
+	if (has_prefix(name, "trusted.") || has_prefix(name, "security.") ||
+	    (fs->acl && acl_name(name)))
 		return 0;
 	if (!has_prefix(name, "user."))
 		return -EOPNOTSUPP;
@@ -1113,10 +1172,33 @@ static store_ref polled_entry(struct mmfs_fs *fs, store_ref dir,
 
 /* ---- operations -------------------------------------------------------- */
 
+/* POSIX ACLs (acl.h), when the mount options ask for them: the kernel
+ * checks and caches them, and leaves the umask to the daemon (DONT_MASK),
+ * which applies it only where no default ACL is inherited.  A kernel that
+ * cannot have both gets neither, and the mount has no ACLs. */
+static void want_acl(struct mmfs_fs *fs, struct fuse_conn_info *conn)
+{
+	const unsigned both = FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+
+	if (!fs->acl)
+		return;
+	if ((conn->capable & both) == both) {
+		conn->want |= both;
+		return;
+	}
+	fs->acl = false;
+	fprintf(stderr, "mount.mmfs: the kernel has no POSIX ACLs for FUSE: "
+		"acl ignored\n");
+}
+
 static void mmfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* File handles that outlive the kernel's inodes (see "File
+	 * handles"). */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* No ASYNC_DIO: the kernel then sends the requests of one large
 	 * direct-I/O read one after the other, so the serving threads see
 	 * them in order and a pass starts at offset 0 (one version per
@@ -1129,6 +1211,7 @@ static void mmfs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Every listing is a READDIRPLUS (see the listings section). */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	want_acl(userdata, conn);
 	if (conn->max_write > MAX_WRITE)
 		conn->max_write = MAX_WRITE;
 }
@@ -1165,6 +1248,24 @@ void mmfs_changed_all(struct mmfs_fs *fs)
 	free(refs);
 }
 
+/* LOOKUP of "." names the node itself, by an id that came from a file
+ * handle, maybe after a remount, maybe forged: the store checks it harder
+ * than the ids the kernel got from us (store_lookup_ref).  The root is
+ * node 1, never its ref.  The kernel then compares the generation. */
+static int lookup_self(struct mmfs_fs *fs, fuse_ino_t ino, store_ref *ref,
+		       struct store_attr *a)
+{
+	int rc = node_ref(fs, ino, ref);
+
+	if (rc == 0 && ino != FUSE_ROOT_ID && *ref == store_root(fs->store))
+		rc = -ESTALE;
+	if (rc == 0)
+		rc = store_lookup_ref(fs->store, *ref, a);
+	return rc;
+}
+
+/* Only NFS and open_by_handle_at look up "." and ".." (FUSE_CAP_EXPORT_
+ * SUPPORT: see "File handles"); the kernel walks paths without. */
 static void mmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct mmfs_fs *fs = fs_of(req);
@@ -1172,8 +1273,15 @@ static void mmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	store_ref dir, ref = 0;
 	int rc;
 
+	if (strcmp(name, ".") == 0) {
+		rc = lookup_self(fs, parent, &ref, &a);
+		reply_entry(req, rc, ref, &a);
+		return;
+	}
 	rc = node_ref(fs, parent, &dir);
-	if (rc == 0)
+	if (rc == 0 && strcmp(name, "..") == 0)
+		rc = store_parent(fs->store, dir, &ref, &a);
+	else if (rc == 0)
 		rc = store_lookup(fs->store, dir, name, &ref, &a);
 	reply_entry(req, rc, ref, &a);
 }
@@ -1231,6 +1339,10 @@ static void mmfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (rc == 0)
 		rc = setattr_setid(req, ref, to_set, &mask, &in);
+	/* chmod rewrites an access ACL first (acl.h): if that fails, the
+	 * mode has not changed either. */
+	if (rc == 0 && fs->acl && (to_set & FUSE_SET_ATTR_MODE))
+		rc = acl_store_chmod(fs->store, ref, in.mode);
 	if (rc == 0)
 		rc = store_setattr(fs->store, ref, mask, &in, &out);
 	reply_attr(req, rc, ref, &out);
@@ -1315,31 +1427,50 @@ static void mmfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	reply_entry(req, rc, ref, &a);
 }
 
+/* The store call for a rename with the kernel's flags: RENAME_WHITEOUT
+ * (which Linux 5.8 and later let any caller ask, never with
+ * RENAME_EXCHANGE) leaves a whiteout owned as a new node of dir would be,
+ * as tmpfs does; it inherits no ACL (mmfs(7)). */
+static int rename_as(fuse_req_t req, store_ref dir, const char *name,
+		     store_ref newdir, const char *newname, unsigned flags)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	uint32_t mode = S_IFCHR, uid, gid;
+	unsigned sflags = 0;
+	int rc;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE |
+				RENAME_WHITEOUT))
+		return -EINVAL;
+	if (flags & RENAME_NOREPLACE)
+		sflags |= STORE_RENAME_NOREPLACE;
+	if (flags & RENAME_EXCHANGE)
+		sflags |= STORE_RENAME_EXCHANGE;
+	if (!(flags & RENAME_WHITEOUT))
+		return store_rename(fs->store, dir, name, newdir, newname,
+				    sflags);
+	rc = new_owner(req, dir, &mode, &uid, &gid);
+	if (rc == 0)
+		rc = store_rename_whiteout(fs->store, dir, name, newdir,
+					   newname, sflags, uid, gid);
+	return rc;
+}
+
 static void mmfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_ino_t newparent, const char *newname,
 			unsigned int flags)
 {
 	struct mmfs_fs *fs = fs_of(req);
 	store_ref dir, newdir, gone = 0;
-	unsigned sflags = 0;
 	int rc;
 
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (flags & RENAME_NOREPLACE)
-		sflags |= STORE_RENAME_NOREPLACE;
-	if (flags & RENAME_EXCHANGE)
-		sflags |= STORE_RENAME_EXCHANGE;
 	rc = node_ref(fs, parent, &dir);
 	if (rc == 0)
 		rc = node_ref(fs, newparent, &newdir);
-	if (rc == 0 && !(sflags & STORE_RENAME_EXCHANGE))
+	if (rc == 0 && !(flags & RENAME_EXCHANGE))
 		gone = polled_entry(fs, newdir, newname);
 	if (rc == 0)
-		rc = store_rename(fs->store, dir, name, newdir, newname,
-				  sflags);
+		rc = rename_as(req, dir, name, newdir, newname, flags);
 	reply_err(req, rc);
 	if (rc == 0)
 		wake_pollers(fs, gone);
@@ -1688,6 +1819,9 @@ static void mmfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		rc = xattr_check(fs, ref, name, true);
 	if (rc == 0 && is_capacity(name))
 		rc = capacity_set(fs, ref, value, size);
+	else if (rc == 0 && acl_name(name))
+		rc = acl_store_set(fs->store, ref, name, value, size,
+				   keeps_sgid(req, ref));
 	else if (rc == 0)
 		rc = store_setxattr(fs->store, ref, name, value, size, sflags);
 	reply_err(req, rc);
@@ -1714,25 +1848,30 @@ static void mmfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	reply_xattr(req, n, buf, size);
 }
 
-/* The xattr names of ref that an unprivileged caller may see: all but
- * trusted.*, as local file systems list them (the kernel hides the values
- * of trusted.* but leaves listing to us).  Its test is CAP_SYS_ADMIN:
- * uid 0 stands for it.  The list is in *buf (at least size bytes). */
-static ssize_t list_untrusted(struct mmfs_fs *fs, store_ref ref, size_t size,
-			      char **buf)
+/* The xattr names of ref a caller may see: all but trusted.* to an
+ * unprivileged one, as local file systems list them (the kernel hides
+ * the values of trusted.* but leaves listing to us; its test is
+ * CAP_SYS_ADMIN: uid 0 stands for it), and the ACL attributes only on a
+ * mount with ACLs (an arena served with acl before keeps them, unused:
+ * mmfs(7)).  The list is in *buf (at least size bytes). */
+static ssize_t list_visible(struct mmfs_fs *fs, store_ref ref, size_t size,
+			    bool trusted, char **buf)
 {
 	ssize_t n = store_listxattr(fs->store, ref, NULL, 0), in, out = 0;
 	size_t len;
 
 	if (n < 0)
 		return n;
+	if (n == 0 && size == 0)
+		return 0;               /* no buffer needed (nor made) */
 	*buf = fs_buf(fs, (size_t)n > size ? (size_t)n : size);
 	if (!*buf)
 		return -ENOMEM;
 	n = n ? store_listxattr(fs->store, ref, *buf, (size_t)n) : 0;
 	for (in = 0; n > 0 && in < n; in += (ssize_t)len) {
 		len = strnlen(*buf + in, (size_t)(n - in)) + 1;
-		if (has_prefix(*buf + in, "trusted."))
+		if ((!trusted && has_prefix(*buf + in, "trusted.")) ||
+		    (!fs->acl && acl_name(*buf + in)))
 			continue;
 		memmove(*buf + out, *buf + in, len);
 		out += (ssize_t)len;
@@ -1750,15 +1889,10 @@ static void mmfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	ssize_t n;
 
 	n = node_ref(fs, ino, &ref);
-	if (n == 0 && fuse_req_ctx(req)->uid != 0) {
-		n = list_untrusted(fs, ref, size, &buf);
-		n = list_capacity(fs, ref, buf, size, n);
-	} else if (n == 0 && size && !(buf = fs_buf(fs, size))) {
-		n = -ENOMEM;
-	} else if (n == 0) {
-		n = store_listxattr(fs->store, ref, buf, size);
-		n = list_capacity(fs, ref, buf, size, n);
-	}
+	if (n == 0)
+		n = list_visible(fs, ref, size, fuse_req_ctx(req)->uid == 0,
+				 &buf);
+	n = list_capacity(fs, ref, buf, size, n);
 	reply_xattr(req, n, buf, size);
 }
 
@@ -1775,6 +1909,9 @@ static void mmfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	if (rc == 0 && is_capacity(name) &&
 	    store_getattr(fs->store, ref, &a) == 0 && a.kind == RING_KIND)
 		rc = -EPERM;
+	else if (rc == 0 && acl_name(name))
+		rc = acl_store_remove(fs->store, ref, name,
+				      keeps_sgid(req, ref));
 	else if (rc == 0)
 		rc = store_removexattr(fs->store, ref, name);
 	reply_err(req, rc);
@@ -1786,6 +1923,7 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct mmfs_fs *fs = fs_of(req);
 	uint32_t smode = (mode & 07777) | S_IFREG, uid, gid;
 	struct fuse_entry_param e;
+	struct acl_new acl = { 0 };
 	struct mmfs_file *f;
 	struct store_attr a;
 	store_ref dir, ref;
@@ -1801,7 +1939,11 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = new_owner(req, dir, &smode, &uid, &gid);
 	if (rc == 0)
-		rc = create_file(fs, dir, name, smode, uid, gid, 0, &ref, &a);
+		rc = new_acl(req, dir, &smode, &acl);
+	if (rc == 0)
+		rc = create_file(fs, dir, name, smode, uid, gid, 0, &acl, &ref,
+				 &a);
+	acl_new_free(&acl);
 	if (rc == 0)
 		rc = node_learn(fs, ref);
 	if (rc) {

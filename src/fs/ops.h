@@ -12,7 +12,10 @@
  *
  * Invariants (kept in ops.c):
  *   - Node ids: FUSE_ROOT_ID is store_root(); every other node id is the
- *     store_ref itself.  A node id that is not a valid ref gets ESTALE.
+ *     store_ref itself.  A node id that is not a valid ref gets ESTALE;
+ *     one looked up as "." came from a file handle and is checked as a
+ *     ref from outside (store_lookup_ref).  An entry's generation is its
+ *     st_ino cut to 32 bits, the root's 0.
  *   - The kernel's lookup counts on non-root nodes are in fs->nodes
  *     (nodes.h), which holds each node it counts once in the store: a file
  *     unlinked while the kernel knows it stays readable until FORGET takes
@@ -60,12 +63,14 @@ struct mmfs_fs {
 				   request being served (initflags.h) */
 	enum mmfs_atime atime;  /* when reads update atime (mount options) */
 	bool nodiratime;        /* listings never update a directory's */
+	bool acl;               /* POSIX ACLs (acl.h): asked for by the mount
+				   options, then whether INIT granted them */
 };
 
 extern const struct fuse_lowlevel_ops mmfs_ops;
 
-/* Ready fs to serve store s (allocates nothing), with relatime; the
- * caller may set atime and nodiratime before serving. */
+/* Ready fs to serve store s (allocates nothing), with relatime and no
+ * ACLs; the caller may set atime, nodiratime and acl before serving. */
 void mmfs_fs_init(struct mmfs_fs *fs, struct store *s);
 
 /* Release what the operations allocated, finishing the work of file

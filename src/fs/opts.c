@@ -34,6 +34,8 @@ enum opt_key {
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMISSIONS,
 	KEY_NO_DEFAULT_PERMISSIONS,
+	KEY_ACL,
+	KEY_NOACL,
 	KEY_REMOUNT,
 	KEY_REMOUNT_ONLY, /* the kernel's, copied by mount(8) into a remount */
 	KEY_MNT_FLAG,   /* [no]suid, [no]dev, [no]exec (set_mnt_flag) */
@@ -61,6 +63,8 @@ static const struct fuse_opt opt_table[] = {
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMISSIONS),
+	FUSE_OPT_KEY("acl", KEY_ACL),
+	FUSE_OPT_KEY("noacl", KEY_NOACL),
 	FUSE_OPT_KEY("atime", KEY_ATIME),
 	FUSE_OPT_KEY("noatime", KEY_ATIME),
 	FUSE_OPT_KEY("strictatime", KEY_ATIME),
@@ -144,6 +148,9 @@ void mmfs_opts_usage(FILE *f)
 "     default_permissions      let the kernel check permissions\n"
 "     no_default_permissions   not implied by allow_other (refused with\n"
 "                              allow_other: mmfs checks no permissions)\n"
+"     acl                      POSIX ACLs, checked by the kernel (implies\n"
+"                              default_permissions)\n"
+"     noacl                    no POSIX ACLs (the default)\n"
 "     relatime                 a read updates atime if it is not after mtime\n"
 "                              or ctime, or a day old (the default)\n"
 "     strictatime              every read updates atime\n"
@@ -360,6 +367,10 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_NO_DEFAULT_PERMISSIONS:
 		o->no_default_permissions = true;
 		return 0;
+	case KEY_ACL:
+	case KEY_NOACL:
+		o->acl = key == KEY_ACL;
+		return 0;
 	case KEY_REMOUNT:
 		o->remount = true;
 		return 0;
@@ -381,18 +392,25 @@ static int opt_proc(void *data, const char *arg, int key,
 }
 
 /* Does the kernel check permissions (default_permissions, given or
- * implied by allow_other)? */
+ * implied by allow_other or acl)? */
 static bool kernel_checks(const struct mmfs_opts *o)
 {
 	return o->default_permissions ||
-	       (o->allow_other && !o->no_default_permissions);
+	       ((o->allow_other || o->acl) && !o->no_default_permissions);
 }
 
 /* Without default_permissions a FUSE server must check permissions
  * itself, and mmfs checks none: with allow_other every user could read
- * and change every file.  Refused (mount.mmfs(8) says why). */
+ * and change every file.  And the kernel checks ACLs only as part of
+ * default_permissions (it turns it on for FUSE_CAP_POSIX_ACL).  Both
+ * refused (mount.mmfs(8) says why). */
 static int check_permissions(const struct mmfs_opts *o)
 {
+	if (o->acl && !kernel_checks(o)) {
+		fprintf(stderr, "mount.mmfs: acl needs default_permissions: "
+			"the kernel checks ACLs with the mode bits\n");
+		return -1;
+	}
 	if (!o->allow_other || kernel_checks(o))
 		return 0;
 	fprintf(stderr, "mount.mmfs: allow_other needs default_permissions: "

@@ -14,7 +14,9 @@
  * flags count (the permission options are not checked, and user_id= and
  * group_id=, which mount(8) copies from the mount table, are accepted).
  * allow_other without default_permissions is refused (mmfs checks no
- * permissions itself).  Invariants after a successful parse:
+ * permissions itself), and so is acl with no_default_permissions (the
+ * kernel checks ACLs as part of default_permissions, which acl implies).
+ * Invariants after a successful parse:
  * mountpoint is set; a value given for size/max_files is > 0, one given
  * for ring_size a ring capacity (RING_CAPACITY_MIN to _MAX, ring.h);
  * nosuid, nodev and noexec are 0 or 1; atime says what the access-time
@@ -54,6 +56,7 @@ struct mmfs_opts {
 	bool allow_other;
 	bool default_permissions;
 	bool no_default_permissions;
+	bool acl;               /* acl: POSIX ACLs (acl.h); noacl undoes */
 	unsigned threads;       /* threads=: serving threads */
 	bool noatime, strictatime;  /* as given, last one of a pair wins */
 	bool nodiratime;        /* reads of directories never update atime */

@@ -222,6 +222,15 @@ int ring_create(struct store *s, store_ref dir, const char *name,
 		uint32_t mode, uint32_t uid, uint32_t gid, store_ref *out,
 		struct store_attr *attr)
 {
+	return ring_create_with(s, dir, name, mode, uid, gid, NULL, 0, out,
+				attr);
+}
+
+int ring_create_with(struct store *s, store_ref dir, const char *name,
+		     uint32_t mode, uint32_t uid, uint32_t gid,
+		     const struct store_xattr *x, size_t n, store_ref *out,
+		     struct store_attr *attr)
+{
 	uint64_t block;
 	int rc = store_kind_lock(s);
 
@@ -230,7 +239,7 @@ int ring_create(struct store *s, store_ref dir, const char *name,
 	rc = block_new(s, store_kind_default_capacity(s), &block);
 	if (rc == 0)
 		rc = store_kind_create(s, dir, name, mode, uid, gid, MM_RING,
-				       block, out, attr);
+				       block, x, n, out, attr);
 	store_kind_unlock(s);
 	return rc;
 }

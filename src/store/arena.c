@@ -951,6 +951,7 @@ void store_close(struct store *s)
 	refmap_free(&s->holds);
 	refmap_free(&s->snaps);
 	refmap_free(&s->pending);
+	handle_finish(s);
 	free(s->created);
 	free(s);
 }

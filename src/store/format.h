@@ -31,7 +31,9 @@
  *       24    8 file_size: current length of the arena file
  *       32    8 brk: end of the heap; blocks lie in [4096, brk)
  *       40    8 root: offset of the root directory's inode block
- *       48    8 next_ino: next st_ino to hand out
+ *       48    8 next_ino: next st_ino to hand out; it only grows (recovery
+ *               raises it past every live inode's), so an st_ino is never
+ *               reused and serves as a file handle's generation
  *       56    8 hash_table: offset of the HASH block indexing names
  *       64    8 hash_buckets: number of buckets (power of two)
  *       72    8 hash_count: entries in the index
@@ -162,7 +164,8 @@
  * blocks nobody references yet and published by ONE aligned 8-byte store:
  *
  *   create/mkdir/link   dentry->state = MM_DENTRY_LIVE (its pos and
- *                       header.next_pos are written before)
+ *                       header.next_pos are written before, and so is
+ *                       a new inode's XATTR block: inherited ACLs)
  *   unlink/rmdir        dentry->state = MM_DENTRY_DEAD
  *   rename              header intent.commit = 1 (redo record; see below)
  *   write, replace,     inode->data = new DATA/MAP block (copy on write),
@@ -176,7 +179,10 @@
  *                       changes and the size does not; or data->size /
  *                       map->size when only the size grows into storage
  *                       the file has (src/store/falloc.c)
- *   setxattr            inode->xattr = new XATTR block
+ *   setxattr            inode->xattr = new XATTR block; an access ACL
+ *                       then also stores inode->mode (two commits: a
+ *                       death between them leaves the new ACL with the
+ *                       old permission bits; src/fs/acl.h)
  *   chmod, utimens ...  the field itself (each is one aligned store)
  *   read (atime)        inode->atime (one aligned store)
  *
@@ -186,7 +192,11 @@
  * Rename records its dentries in the header's intent {commit, add[2],
  * kill[2]}: new dentries are written PENDING, the record filled, then
  * commit = 1 is stored; after that the adds become LIVE, the kills DEAD and
- * commit returns to 0.  Recovery redoes a record whose commit is 1.
+ * commit returns to 0.  Recovery redoes a record whose commit is 1.  add[1]
+ * is the old name of an exchange, or the old name of a rename that leaves
+ * a whiteout (RENAME_WHITEOUT): then it names a new character device 0/0
+ * inode made before the commit, which has no link, and so is freed by
+ * recovery, until the commit.
  *
  * Versions (one version per open)
  *
@@ -475,7 +485,9 @@ struct mm_header {
 #define MM_INODE_KINDS MM_INODE_RING  /* flags naming an extension kind */
 
 struct mm_inode {
-	uint64_t ino;
+	uint64_t ino;                  /* st_ino, never reused (next_ino only
+	                                  grows): also the generation of a
+	                                  file handle (src/store/handle.c) */
 	uint64_t data;
 	uint64_t xattr;
 	int64_t atime, mtime, ctime;   /* ns since the epoch */

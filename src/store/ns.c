@@ -271,13 +271,20 @@ static int add_link(struct store *s, uint64_t dir, const char *name,
 	return 0;
 }
 
-/* Common part of every creation: checks, a new inode with its data and
- * flags set, then its first link (the commit). */
+/* The attributes a new node is made with (store_mknod_with). */
+struct new_xattrs {
+	const struct store_xattr *x;
+	size_t n;
+};
+
+/* Common part of every creation: checks, a new inode with its data,
+ * flags and attributes set, then its first link (the commit). */
 static int create_node(struct store *s, uint64_t dir, const char *name,
-		       const struct mm_inode *init, uint64_t *out)
+		       const struct mm_inode *init,
+		       const struct new_xattrs *xa, uint64_t *out)
 {
 	size_t len;
-	uint64_t inode;
+	uint64_t inode, xattr = 0;
 	int rc = check_name(name, &len);
 
 	if (rc == 0)
@@ -286,13 +293,19 @@ static int create_node(struct store *s, uint64_t dir, const char *name,
 		rc = -EEXIST;
 	if (rc == 0 && s->hdr->ninodes >= s->hdr->max_files)
 		rc = -ENOSPC;
-	if (rc == 0)
+	if (rc == 0 && xa)
+		rc = xattr_build(s, xa->x, xa->n, &xattr);
+	if (rc == 0) {
 		rc = inode_new(s, init->mode, init->uid, init->gid, &inode);
+		if (rc && xattr)
+			mm_free(s, xattr);
+	}
 	if (rc)
 		return rc;
 	if (init->data)
 		mm_inode(s, inode)->data = init->data;
 	mm_inode(s, inode)->flags = init->flags;
+	mm_inode(s, inode)->xattr = xattr;
 	s->hdr->nrings += (init->flags & MM_INODE_RING) != 0;
 	rc = add_link(s, dir, name, len, inode);
 	if (rc) {
@@ -310,7 +323,17 @@ int store_mknod(struct store *s, store_ref dir, const char *name,
 		uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
 		store_ref *out, struct store_attr *attr)
 {
+	return store_mknod_with(s, dir, name, mode, uid, gid, rdev, NULL, 0,
+				out, attr);
+}
+
+int store_mknod_with(struct store *s, store_ref dir, const char *name,
+		     uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
+		     const struct store_xattr *x, size_t n, store_ref *out,
+		     struct store_attr *attr)
+{
 	struct mm_inode init = { .mode = mode, .uid = uid, .gid = gid };
+	struct new_xattrs xa = { x, n };
 	uint32_t type = mode & MM_IFMT;
 	int rc = 0;
 
@@ -324,7 +347,7 @@ int store_mknod(struct store *s, store_ref dir, const char *name,
 	arena_lock(s);
 	if (type == MM_IFCHR || type == MM_IFBLK)
 		init.data = rdev;
-	rc = create_node(s, dir, name, &init, out);
+	rc = create_node(s, dir, name, &init, &xa, out);
 	if (rc == 0)
 		inode_fill_attr(s, *out, attr);
 	arena_unlock(s);
@@ -333,13 +356,15 @@ int store_mknod(struct store *s, store_ref dir, const char *name,
 
 int store_kind_create(struct store *s, store_ref dir, const char *name,
 		      uint32_t mode, uint32_t uid, uint32_t gid,
-		      unsigned kind, uint64_t block, store_ref *out,
+		      unsigned kind, uint64_t block,
+		      const struct store_xattr *x, size_t n, store_ref *out,
 		      struct store_attr *attr)
 {
 	struct mm_inode init = { .mode = MM_IFREG | (mode & 07777),
 				 .uid = uid, .gid = gid, .data = block,
 				 .flags = kind_inode_flag(kind) };
-	int rc = create_node(s, dir, name, &init, out);
+	struct new_xattrs xa = { x, n };
+	int rc = create_node(s, dir, name, &init, &xa, out);
 
 	if (rc) {
 		mm_free(s, block);
@@ -370,7 +395,7 @@ int store_symlink(struct store *s, store_ref dir, const char *name,
 	((struct mm_data *)mm_payload(s, data))->size = len;
 	memcpy(((struct mm_data *)mm_payload(s, data))->bytes, target, len);
 	rc = create_node(s, dir, name, &(struct mm_inode){ .mode = (MM_IFLNK | 0777),
-			 .uid = uid, .gid = gid, .data = data }, out);
+			 .uid = uid, .gid = gid, .data = data }, NULL, out);
 	if (rc) {
 		mm_free(s, data);
 		goto out;
@@ -550,26 +575,63 @@ static void rename_commit(struct store *s, const uint64_t add[2],
 	mm_commit64(&in->commit, 0);
 }
 
+/* A whiteout for a rename (store_rename_whiteout): a new character
+ * device 0/0 with mode 0 and no link yet, and its PENDING dentry under the
+ * old name, which rename_commit makes live with the rest.  0, -ENOSPC. */
+static int whiteout_new(struct store *s, uint64_t olddir,
+			const struct mm_dentry *sd, const struct mm_inode *wo,
+			uint64_t *dentry)
+{
+	uint64_t inode;
+	int rc;
+
+	if (s->hdr->ninodes >= s->hdr->max_files)
+		return -ENOSPC;
+	rc = inode_new(s, MM_IFCHR, wo->uid, wo->gid, &inode);
+	if (rc)
+		return rc;
+	rc = dentry_new(s, olddir, sd->name, sd->namelen, inode, dentry);
+	if (rc)
+		inode_free(s, inode);
+	return rc;
+}
+
+/* The second name a rename adds, if any: the old name of an exchange,
+ * or a whiteout.  0, -ENOSPC. */
+static int second_add(struct store *s, uint64_t olddir, uint64_t src,
+		      uint64_t dst, unsigned flags,
+		      const struct mm_inode *wo, uint64_t *add)
+{
+	struct mm_dentry *sd = mm_dentry(s, src);
+
+	*add = 0;
+	if (flags & STORE_RENAME_EXCHANGE)
+		return dentry_new(s, olddir, sd->name, sd->namelen,
+				  mm_dentry(s, dst)->inode, add);
+	if (wo)
+		return whiteout_new(s, olddir, sd, wo, add);
+	return 0;
+}
+
 static int do_rename(struct store *s, uint64_t olddir, uint64_t src,
 		     uint64_t newdir, const char *newname, size_t newlen,
-		     uint64_t dst, unsigned flags)
+		     uint64_t dst, unsigned flags, const struct mm_inode *wo)
 {
 	struct mm_dentry *sd = mm_dentry(s, src);
 	uint64_t add[2] = {0, 0}, kill[2] = {src, dst};
 	int rc;
 
 	rc = dentry_new(s, newdir, newname, newlen, sd->inode, &add[0]);
-	if (rc == 0 && (flags & STORE_RENAME_EXCHANGE)) {
-		rc = dentry_new(s, olddir, sd->name, sd->namelen,
-				mm_dentry(s, dst)->inode, &add[1]);
-		if (rc)
-			mm_free(s, add[0]);
-	}
 	if (rc)
 		return rc;
+	rc = second_add(s, olddir, src, dst, flags, wo, &add[1]);
+	if (rc) {
+		mm_free(s, add[0]);
+		return rc;
+	}
 	mm_inode(s, sd->inode)->nlink++;
 	if (add[1])
-		mm_inode(s, mm_dentry(s, dst)->inode)->nlink++;
+		mm_inode(s, mm_dentry(s, add[1])->inode)->nlink++;
 	rename_commit(s, add, kill);
 	for (int i = 0; i < 2; i++)
 		if (kill[i])
@@ -585,15 +647,19 @@ static int do_rename(struct store *s, uint64_t olddir, uint64_t src,
 	return 0;
 }
 
-int store_rename(struct store *s, store_ref olddir, const char *oldname,
-		 store_ref newdir, const char *newname, unsigned flags)
+/* store_rename and store_rename_whiteout: wo is the whiteout's owner, or
+ * NULL for none. */
+static int rename_entry(struct store *s, store_ref olddir, const char *oldname,
+			store_ref newdir, const char *newname, unsigned flags,
+			const struct mm_inode *wo)
 {
 	uint64_t src, dst = 0;
 	size_t newlen;
 	int rc;
 
 	if (flags & ~(unsigned)(STORE_RENAME_NOREPLACE | STORE_RENAME_EXCHANGE)
-	    || flags == (STORE_RENAME_NOREPLACE | STORE_RENAME_EXCHANGE))
+	    || flags == (STORE_RENAME_NOREPLACE | STORE_RENAME_EXCHANGE) ||
+	    (wo && (flags & STORE_RENAME_EXCHANGE)))
 		return -EINVAL;
 	rc = check_name(newname, &newlen);
 	if (rc)
@@ -613,10 +679,26 @@ int store_rename(struct store *s, store_ref olddir, const char *oldname,
 	rc = rename_checks(s, src, dst, newdir, flags);
 	if (rc == 0)
 		rc = do_rename(s, olddir, src, newdir, newname, newlen, dst,
-			       flags);
+			       flags, wo);
 out:
 	arena_unlock(s);
 	return rc;
+}
+
+int store_rename(struct store *s, store_ref olddir, const char *oldname,
+		 store_ref newdir, const char *newname, unsigned flags)
+{
+	return rename_entry(s, olddir, oldname, newdir, newname, flags, NULL);
+}
+
+int store_rename_whiteout(struct store *s, store_ref olddir,
+			  const char *oldname, store_ref newdir,
+			  const char *newname, unsigned flags, uint32_t uid,
+			  uint32_t gid)
+{
+	struct mm_inode wo = { .uid = uid, .gid = gid };
+
+	return rename_entry(s, olddir, oldname, newdir, newname, flags, &wo);
 }
 
 /* A new pass: before the first entry, up to what exists now. */

@@ -786,6 +786,7 @@ int recover_run(struct store *s)
 	int rc;
 
 	s->recovery[0] = '\0';
+	handle_finish(s);       /* recovery frees inodes behind its back */
 	rc = walk_heap(s);
 	if (rc == 0)
 		rc = repair(s);

@@ -56,6 +56,7 @@ int inode_new(struct store *s, uint32_t mode, uint32_t uid, uint32_t gid,
 	ino->atime = ino->mtime = ino->ctime = now;
 	ino->data = dir;
 	count_type(s, mode & MM_IFMT, 1);
+	handle_note(s, off, true);
 	*out = off;
 	return 0;
 }
@@ -71,6 +72,7 @@ void inode_free(struct store *s, uint64_t off)
 	count_type(s, type_of(ino), -1);
 	if (ino->flags & MM_INODE_RING)
 		s->hdr->nrings--;
+	handle_note(s, off, false);
 	mm_free(s, off);
 }
 

@@ -9,7 +9,8 @@
  * Modules: arena.c (open, map, grow, header, the arena lock), alloc.c
  * (blocks and free lists), kind.c (the block-kind table, kind.h, and
  * extension kinds, store_kind.h), ns.c (dentries, index, directories,
- * rename, cursors), file.c (file bytes), falloc.c (fallocate: reserving
+ * rename, cursors), handle.c (inodes named by file handles), file.c (file
+ * bytes), falloc.c (fallocate: reserving
  * and punching file space), xattr.c, recover.c (recovery), upgrade.c
  * (older formats, during recovery), check.c (the checker, census and
  * extents), store.c (inodes, attributes, holds, statfs).
@@ -62,6 +63,10 @@ struct store {
 	                              block starts below starts_end, one bit
 	                              per 16 bytes */
 	uint64_t starts_end;
+	uint8_t *inode_map;        /* handle.c: INODE block starts below
+	                              inode_map_end, one bit per 16 bytes;
+	                              NULL until a handle is resolved */
+	uint64_t inode_map_end;
 };
 
 /* A directory cursor (ns.c): it returns the entries of dir whose
@@ -258,6 +263,18 @@ void feed_push(struct store *s, uint64_t inode);
 /* recover.c: repair the arena while other processes use it (a holder of
  * the arena mutex died), keeping what this process pins. */
 void recover_online(struct store *s);
+
+/* xattr.c: a new XATTR block holding the n attributes x (0 when n is 0),
+ * for a node being made.  0, or -ERANGE, -E2BIG, -ENOSPC as
+ * store_setxattr. */
+int xattr_build(struct store *s, const struct store_xattr *x, size_t n,
+		uint64_t *block);
+
+/* handle.c: inode_new and inode_free tell the map of inode blocks
+ * (live: made, else freed), if there is one; handle_finish drops it
+ * (store_close, and recovery, which frees without telling). */
+void handle_note(struct store *s, uint64_t off, bool live);
+void handle_finish(struct store *s);
 
 /* file.c */
 void file_free_data(struct store *s, struct mm_inode *ino);

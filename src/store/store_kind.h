@@ -83,11 +83,13 @@ void store_kind_publish(struct store *s, store_ref ref, uint64_t block);
 void store_kind_discard(struct store *s, uint64_t block);
 
 /* Create a regular file named name in dir whose content is block (from
- * store_kind_alloc; the caller holds the lock through store_kind_lock).
- * Errors as store_mknod; on error the block is freed. */
+ * store_kind_alloc; the caller holds the lock through store_kind_lock),
+ * with the n extended attributes x (store_mknod_with).  Errors as
+ * store_mknod_with; on error the block is freed. */
 int store_kind_create(struct store *s, store_ref dir, const char *name,
 		      uint32_t mode, uint32_t uid, uint32_t gid,
-		      unsigned kind, uint64_t block, store_ref *out,
+		      unsigned kind, uint64_t block,
+		      const struct store_xattr *x, size_t n, store_ref *out,
 		      struct store_attr *attr);
 /* The arena lock for store_kind_alloc + store_kind_create: -EROFS. */
 int store_kind_lock(struct store *s);

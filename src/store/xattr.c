@@ -5,7 +5,10 @@
  * A change builds a new block and publishes it with one store to
  * inode->xattr (copy on write), so readers and crashes see the whole old or
  * the whole new set.  Limits (store.h): value size, total size and count
- * per inode.
+ * per inode.  Two changes touch more than the set: a new node may be made
+ * with its attributes (xattr_build, before its name's commit: ns.c), and
+ * store_setxattr_mode changes the mode with the set, as an access ACL
+ * wants (two commits: the set, then the mode; format.h).
  */
 #include <errno.h>
 
@@ -202,6 +205,83 @@ int store_removexattr(struct store *s, store_ref ref, const char *name)
 		return rc;
 	r = find_rec(head_of(s, ino->xattr), name, strlen(name));
 	rc = r ? republish(s, ino, r, NULL, 0, NULL, 0) : -ENODATA;
+	arena_unlock(s);
+	return rc;
+}
+
+/* Check one attribute against the limits of store_setxattr. */
+static int check_one(const char *name, size_t size)
+{
+	size_t namelen = strlen(name);
+
+	if (namelen == 0 || namelen > STORE_XATTR_NAME_MAX)
+		return -ERANGE;
+	return size > STORE_XATTR_VALUE_MAX ? -E2BIG : 0;
+}
+
+int xattr_build(struct store *s, const struct store_xattr *x, size_t n,
+		uint64_t *block)
+{
+	size_t bytes = 0, len;
+	struct mm_xattr_head *h;
+	struct mm_xattr_rec *w;
+	int rc;
+
+	*block = 0;
+	for (size_t i = 0; i < n; i++) {
+		rc = check_one(x[i].name, x[i].size);
+		if (rc)
+			return rc;
+		bytes += rec_size(strlen(x[i].name), x[i].size);
+	}
+	if (n > STORE_XATTR_COUNT_MAX || bytes > STORE_XATTR_TOTAL_MAX)
+		return -ENOSPC;
+	if (n == 0)
+		return 0;
+	rc = mm_alloc(s, MM_XATTR, sizeof(*h) + bytes, block);
+	if (rc)
+		return rc;
+	h = mm_payload(s, *block);
+	h->count = (uint32_t)n;
+	h->bytes = (uint32_t)bytes;
+	w = first_rec(h);
+	for (size_t i = 0; i < n; i++) {
+		len = strlen(x[i].name);
+		memset(w, 0, rec_size(len, x[i].size));
+		w->namelen = (uint8_t)len;
+		w->valuelen = (uint32_t)x[i].size;
+		memcpy(w->name_value, x[i].name, len);
+		memcpy(w->name_value + len, x[i].value, x[i].size);
+		w = next_rec(w);
+	}
+	return 0;
+}
+
+int store_setxattr_mode(struct store *s, store_ref ref, const char *name,
+			const void *value, size_t size, uint32_t clear,
+			uint32_t set)
+{
+	struct mm_inode *ino;
+	struct mm_xattr_rec *r;
+	int rc = value ? check_one(name, size) : 0;
+
+	if (rc)
+		return rc;
+	if (store_readonly(s))
+		return -EROFS;
+	rc = begin(s, ref, &ino);
+	if (rc)
+		return rc;
+	r = find_rec(head_of(s, ino->xattr), name, strlen(name));
+	if (value)
+		rc = republish(s, ino, r, name, strlen(name), value, size);
+	else if (r)
+		rc = republish(s, ino, r, NULL, 0, NULL, 0);
+	if (rc == 0) {
+		ino->mode = (ino->mode & ~(clear & 07777)) | (set & clear &
+							      07777);
+		ino->ctime = mm_now();
+	}
 	arena_unlock(s);
 	return rc;
 }

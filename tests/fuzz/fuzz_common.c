@@ -570,16 +570,26 @@ static void op_cursor(struct run *r)
 	}
 }
 
+#define FUZZ_WHITEOUT 8u     /* store_rename_whiteout, the other bits */
+
 static void op_rename(struct run *r)
 {
 	static const unsigned flags[] = { 0, STORE_RENAME_NOREPLACE,
-					  STORE_RENAME_EXCHANGE, 0, 4 };
+					  STORE_RENAME_EXCHANGE, 0, 4,
+					  FUZZ_WHITEOUT,
+					  FUZZ_WHITEOUT | STORE_RENAME_NOREPLACE,
+					  FUZZ_WHITEOUT | STORE_RENAME_EXCHANGE };
 	store_ref d1 = ref_arg(r);
 	const char *n1 = name_arg(r);
 	store_ref d2 = ref_arg(r);
 	const char *n2 = name_arg(r);
+	unsigned f = flags[byte(r) % NELEM(flags)];
 
-	store_rename(r->s, d1, n1, d2, n2, flags[byte(r) % NELEM(flags)]);
+	if (f & FUZZ_WHITEOUT)
+		store_rename_whiteout(r->s, d1, n1, d2, n2, f & ~FUZZ_WHITEOUT,
+				      1000, 1000);
+	else
+		store_rename(r->s, d1, n1, d2, n2, f);
 }
 
 static void op_ring(struct run *r)
@@ -691,14 +701,29 @@ static void op_fallocate(struct run *r)
 	store_snap_drop(r->s, &snap);
 }
 
+/* A name, a parent, or a file handle's ref: one near a known inode,
+ * mostly no inode at all, which store_lookup_ref must say. */
 static void op_lookup(struct run *r)
 {
 	store_ref dir = ref_arg(r), out;
 	const char *name = name_arg(r);
+	unsigned how = byte(r);
 	struct store_attr a;
+	int rc;
 
-	if (store_lookup(r->s, dir, name, &out, &a) == 0)
+	if (how % 4 == 1) {
+		out = dir + (uint64_t)(int64_t)(int8_t)byte(r) * 8;
+		rc = store_lookup_ref(r->s, out, &a);
+		FZ_ASSERT(rc == 0 || rc == -ESTALE || rc == -ENOMEM,
+			  "store_lookup_ref: %d", rc);
+		if (rc == 0)
+			keep(r, out);
+	} else if (how % 4 == 2) {
+		if (store_parent(r->s, dir, &out, &a) == 0)
+			keep(r, out);
+	} else if (store_lookup(r->s, dir, name, &out, &a) == 0) {
 		keep(r, out);
+	}
 }
 
 static void op_misc(struct run *r, unsigned op)

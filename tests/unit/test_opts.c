@@ -259,6 +259,50 @@ static bool has_opt(const char *l, const char *w)
 	return false;
 }
 
+static bool has_perm(const char *l)
+{
+	return has_opt(l, "default_permissions");
+}
+
+/* acl: POSIX ACLs, which the kernel checks as part of
+ * default_permissions: it implies default_permissions, and is refused with
+ * no_default_permissions alone; noacl (the default) undoes it. */
+static void test_acl(void)
+{
+	static const struct {
+		const char *opts;
+		int rc;
+		bool acl;
+	} cases[] = {
+		{ "ro", 0, false },
+		{ "acl", 0, true },
+		{ "acl,noacl", 0, false },
+		{ "noacl,acl,allow_other", 0, true },
+		{ "acl,no_default_permissions,default_permissions", 0, true },
+		{ "acl,no_default_permissions", -1, false },
+		{ "no_default_permissions,allow_other,acl", -1, false },
+		{ "noacl,no_default_permissions", 0, false },
+	};
+	struct mmfs_opts o;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = parse(cases[i].opts, &o);
+		CHECK(rc == cases[i].rc, "-o %s: rc %d, said \"%s\"",
+		      cases[i].opts, rc, said);
+		if (rc == 0)
+			CHECK(o.acl == cases[i].acl &&
+			      (!o.acl || has_perm(o.fuse_opts)),
+			      "-o %s: acl %d, fuse options %s",
+			      cases[i].opts, o.acl, o.fuse_opts);
+		else
+			CHECK(strstr(said, "acl needs default_permissions") ||
+			      strstr(said, "allow_other needs"),
+			      "-o %s: said \"%s\"", cases[i].opts, said);
+		mmfs_opts_free(&o);
+	}
+}
+
 static void flags_are(const char *argv0, const char *opt, int nosuid,
 		      int nodev, int noexec)
 {
@@ -360,6 +404,7 @@ int main(void)
 	test_counts();
 	test_combined();
 	test_permissions();
+	test_acl();
 	test_mnt_flags();
 	test_remount();
 	test_atime();

@@ -69,6 +69,12 @@ bool ring_name(const char *name);
 int ring_create(struct store *s, store_ref dir, const char *name,
 		uint32_t mode, uint32_t uid, uint32_t gid, store_ref *out,
 		struct store_attr *attr);
+/* ring_create, with the n extended attributes x set in the same commit
+ * (store_mknod_with). */
+int ring_create_with(struct store *s, store_ref dir, const char *name,
+		     uint32_t mode, uint32_t uid, uint32_t gid,
+		     const struct store_xattr *x, size_t n, store_ref *out,
+		     struct store_attr *attr);
 
 /* Append one record of len bytes (0: nothing happens); returns len.
  * -EFBIG: len over the capacity, or the tail would pass RING_TAIL_MAX

@@ -166,7 +166,8 @@ bool store_readonly(const struct store *s);
 const char *store_recovery_report(const struct store *s);
 
 struct store_attr {
-	uint64_t ino;          /* st_ino: unique for the life of the arena */
+	uint64_t ino;          /* st_ino: unique for the life of the arena,
+	                          never reused (a handle's generation) */
 	uint32_t mode;         /* type and permission bits */
 	uint32_t nlink;
 	uint32_t uid, gid;
@@ -181,6 +182,23 @@ struct store_attr {
 	struct timespec atime, mtime, ctime;
 };
 
+/* File handles (NFS export, open_by_handle_at): an inode named from
+ * outside, by a ref the caller did not get from this store.  Stricter
+ * than every other call, which trusts its ref and checks only the block
+ * header there (store_valid_ref): ref must be where an INODE block
+ * starts, by a map of the heap (file bytes can forge a header, not the
+ * map), and have a link (a deleted file's handle is stale).  The first
+ * call walks the heap to build the map, O(blocks); later ones take O(1)
+ * (the map is kept up to date, one bit per 16 bytes of heap, until
+ * store_close).  A handle should carry attr->ino too: st_ino is never
+ * reused, so it tells a file from a later one at the same ref.
+ * 0 and *attr; -ESTALE (no such inode, or no link left), -ENOMEM. */
+int store_lookup_ref(struct store *s, store_ref ref, struct store_attr *attr);
+/* The directory that holds directory dir (the root's is the root).
+ * -ESTALE, -ENOTDIR, -ENOENT (dir was removed). */
+int store_parent(struct store *s, store_ref dir, store_ref *out,
+		 struct store_attr *attr);
+
 /* Is ref a valid inode of this arena (bounds and block kind)? */
 bool store_valid_ref(const struct store *s, store_ref ref);
 
@@ -192,6 +210,13 @@ int store_getattr(struct store *s, store_ref ref, struct store_attr *attr);
 int store_lookup(struct store *s, store_ref dir, const char *name,
 		 store_ref *out, struct store_attr *attr);
 
+/* An extended attribute a new node is made with (store_mknod_with). */
+struct store_xattr {
+	const char *name;
+	const void *value;
+	size_t size;
+};
+
 /* Create a node of the given type (S_IFREG, S_IFDIR, S_IFIFO, S_IFSOCK,
  * S_IFCHR, S_IFBLK; rdev for devices; type 0 means S_IFREG) with mode's
  * permission bits, whatever the name (ring.h makes rings).  -EEXIST,
@@ -201,6 +226,14 @@ int store_lookup(struct store *s, store_ref dir, const char *name,
 int store_mknod(struct store *s, store_ref dir, const char *name,
 		uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
 		store_ref *out, struct store_attr *attr);
+/* store_mknod, with the n extended attributes x set in the same commit:
+ * nobody sees the node without them (a directory's default ACL inherited,
+ * src/fs/acl.h).  Errors of store_mknod, and -ERANGE, -E2BIG, -ENOSPC as
+ * store_setxattr for the attributes. */
+int store_mknod_with(struct store *s, store_ref dir, const char *name,
+		     uint32_t mode, uint32_t uid, uint32_t gid, uint32_t rdev,
+		     const struct store_xattr *x, size_t n, store_ref *out,
+		     struct store_attr *attr);
 /* A symlink to target.  Errors of store_mknod, and -ENOENT (empty
  * target), -ENAMETOOLONG (target over STORE_SYMLINK_MAX bytes). */
 int store_symlink(struct store *s, store_ref dir, const char *name,
@@ -229,6 +262,17 @@ int store_rmdir(struct store *s, store_ref dir, const char *name);
  * is a non-empty directory), -ENOSPC (no room for the new name). */
 int store_rename(struct store *s, store_ref olddir, const char *oldname,
 		 store_ref newdir, const char *newname, unsigned flags);
+/* renameat2(2) with RENAME_WHITEOUT: store_rename (flags 0 or
+ * STORE_RENAME_NOREPLACE), and in the same commit the old name comes to
+ * name a new whiteout, a character device 0/0 with mode 0 owned by
+ * uid:gid, as tmpfs makes it (overlayfs's mark of a deleted lower file).
+ * Renaming a file onto another link of itself changes nothing and makes
+ * no whiteout.  Errors of store_rename, and -EINVAL (EXCHANGE), -ENOSPC
+ * (also: max_files reached). */
+int store_rename_whiteout(struct store *s, store_ref olddir,
+			  const char *oldname, store_ref newdir,
+			  const char *newname, unsigned flags, uint32_t uid,
+			  uint32_t gid);
 
 /* Holds: "this process still uses this inode; free it only when it has
  * neither links nor holds".  A file unlinked while held stays readable
@@ -400,6 +444,15 @@ int store_setxattr(struct store *s, store_ref ref, const char *name,
 ssize_t store_listxattr(struct store *s, store_ref ref, char *buf,
 			size_t size);
 int store_removexattr(struct store *s, store_ref ref, const char *name);
+/* An attribute and the mode changed together, under one lock, as an
+ * access ACL and the mode bits it decides are (src/fs/acl.h): name is set
+ * to value (replacing it or not), or removed when value is NULL (absent
+ * is no error); then the mode's permission bits in clear are replaced by
+ * those of set (the type and the other bits stay) and ctime changes.
+ * Errors of store_setxattr. */
+int store_setxattr_mode(struct store *s, store_ref ref, const char *name,
+			const void *value, size_t size, uint32_t clear,
+			uint32_t set);
 
 struct store_statfs {
 	uint64_t size_cap;     /* bytes the arena may grow to */
