@@ -96,11 +96,15 @@ ssize_t store_feed_wait(struct store *s, uint64_t *pos, store_ref *refs,
 	if (store_readonly(s))
 		return -EROFS;
 	for (;;) {
-		arena_lock(s);          /* repairs, if one is wanted */
-		n = feed_take(s, pos, refs, max);
-		arena_unlock(s);
-		if (n)
-			return n;
+		/* Lock only for work: an idle server leaves the arena alone. */
+		if (__atomic_load_n(&s->hdr->feed_tail, __ATOMIC_ACQUIRE) !=
+		    *pos || __atomic_load_n(&s->hdr->repair, __ATOMIC_ACQUIRE)) {
+			arena_lock(s);  /* repairs, if one is wanted */
+			n = feed_take(s, pos, refs, max);
+			arena_unlock(s);
+			if (n)
+				return n;
+		}
 		rc = bell_wait(s, *pos, timeout_ms);
 		if (rc)
 			return rc == -ETIMEDOUT ? 0 : rc;
