@@ -215,12 +215,19 @@ def test_poll_wait_py_wakes_on_each_change(mnt):
     ["wait-for-change.sh", "-3"],
     ["wait-for-change.sh", "07"],
 ])
-def test_examples_refuse_a_bad_count_before_mounting(mmfs_bin, args):
+def test_examples_refuse_a_bad_count_before_mounting(tmp_path, args):
+    """MMFS_BIN is a stand-in that notes being run: the script must refuse
+    before it.  (Comparing /proc/self/mounts before and after would see
+    the mounts of tests that run beside this one.)"""
+    called = tmp_path / "mount.mmfs-was-run"
+    fake = tmp_path / "mount.mmfs"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {called}\nexit 1\n")
+    fake.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "MNT"}
-    env["MMFS_BIN"] = mmfs_bin
-    before = open("/proc/self/mounts").read()
+    env["MMFS_BIN"] = str(fake)
     r = run(["bash", EXAMPLES / args[0], *args[1:]], env=env, check=False)
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.count("\n") == 1 and "positive integer" in r.stderr
     assert r.stdout == ""
-    assert open("/proc/self/mounts").read() == before
+    assert not called.exists(), called.read_text()
+
