@@ -39,6 +39,9 @@ def test_meson_install_puts_the_mount_helpers_in_sbin(tmp_path):
     for page in ("man8/mount.mmfs.8", "man7/mmfs.7", "man8/mmfsctl.8",
                  "man3/mmfs.3"):
         assert any(f.endswith(page) for f in files), page
+    man3 = dest / next(f for f in files if f.endswith("man3/mmfs.3"))
+    for fn in ("mmfs_attach", "mmfs_get", "mmfs_wait", "mmfs_ring_close"):
+        assert os.readlink(man3.parent / f"{fn}.3") == "mmfs.3", fn
 
 
 def build_prefix():
