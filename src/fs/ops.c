@@ -65,11 +65,14 @@
  * committed version, whatever the read sizes and whatever writers commit
  * meanwhile.  A pass is a run of sequential reads: it goes on while each
  * read starts where the one before ended, and any other read (the first,
- * one at offset 0 after lseek, a pread elsewhere, the page faults of a
- * mapping) starts a new pass at the newest version.  A pass also ends
+ * one at offset 0 after lseek, a pread elsewhere) starts a new pass at
+ * the newest version.  A pass also ends
  * when a read reaches the version's end: that read returns 0 (EOF) and
- * the next read sees the newest version, so `tail -f` sees appends.  The version's blocks stay alive until the pass ends or
- * the handle is released (format.h, "Versions").
+ * the next read sees the newest version, so `tail -f` sees appends.
+ * Reads that fill the kernel's page cache (a mapping's faults) are no
+ * pass: they read the newest version (page_cache_fill).  The version's
+ * blocks stay alive until the pass ends or the handle is released
+ * (format.h, "Versions").
  *
  * Ring logs (".ring" files, src/ring/ring.h) always use direct I/O; their
  * handle carries a ring_reader, reads and writes go to the ring module,
@@ -1414,12 +1417,23 @@ static ssize_t read_version(struct mmfs_fs *fs, store_ref ref,
 	return n;
 }
 
+/* Is this read the kernel filling its page cache (a fault of a mapping,
+ * readahead) rather than a read(2)?  Those carry no lock owner: the
+ * kernel sets one (FUSE_READ_LOCKOWNER) only for reads made by a
+ * process.  They must see the newest version: a page filled from an old
+ * one would stay in the mapping after the write that replaced it (the
+ * write dropped the cached pages before it was committed). */
+static bool page_cache_fill(const struct fuse_file_info *fi)
+{
+	return fi->lock_owner == 0;
+}
+
 /* A read through handle f, under its lock: a pending truncation reads as
  * empty, a ring from the handle's position, an O_RDONLY handle from its
  * pass's version, anything else from the file as it is. */
 static ssize_t read_handle(struct mmfs_fs *fs, store_ref ref,
-			   struct mmfs_file *f, uint64_t off, char *buf,
-			   size_t size)
+			   struct mmfs_file *f, const struct fuse_file_info *fi,
+			   uint64_t off, char *buf, size_t size)
 {
 	ssize_t n;
 
@@ -1428,7 +1442,7 @@ static ssize_t read_handle(struct mmfs_fs *fs, store_ref ref,
 		n = 0;
 	else if (f->ring)
 		n = ring_read(fs->store, ref, &f->reader, off, buf, size);
-	else if (f->versioned)
+	else if (f->versioned && !page_cache_fill(fi))
 		n = read_version(fs, ref, f, off, buf, size);
 	else
 		n = store_read(fs->store, ref, off, buf, size);
@@ -1451,7 +1465,8 @@ static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (n == 0 && !buf)
 		n = -ENOMEM;
 	if (n == 0)
-		n = read_handle(fs, ref, file_of(fi), (uint64_t)off, buf, size);
+		n = read_handle(fs, ref, file_of(fi), fi, (uint64_t)off, buf,
+				 size);
 	if (n >= 0 && off == 0)
 		file_saw(fs, ref, file_of(fi));
 	if (n >= 0)

@@ -117,16 +117,22 @@ bool ring_name(const char *name)
 /* A new empty RING block (arena lock held); nothing references it. */
 static int block_new(struct store *s, uint64_t capacity, uint64_t *out)
 {
+	struct mm_ring *r;
 	int rc;
 
 	if (capacity < MM_RING_MIN || capacity > MM_RING_MAX)
 		return -EINVAL;         /* (ring_size is the header's word) */
-	rc = store_kind_alloc(s, MM_RING, sizeof(struct mm_ring) + capacity +
-			      MM_RING_BITMAP(capacity), out);
-	if (rc == 0)
-		((struct mm_ring *)store_kind_payload(s, *out))->capacity =
-			capacity;
-	return rc;
+	/* Only the header and the bitmap are read before they are written:
+	 * the data bytes are read only inside [head, tail). */
+	rc = store_kind_alloc_raw(s, MM_RING, sizeof(*r) + capacity +
+				  MM_RING_BITMAP(capacity), out);
+	if (rc)
+		return rc;
+	r = store_kind_payload(s, *out);
+	memset(r, 0, sizeof(*r));
+	r->capacity = capacity;
+	memset(bitmap(r), 0, MM_RING_BITMAP(capacity));
+	return 0;
 }
 
 static int replace(struct store *s, store_ref ref, struct mm_ring *old,

@@ -130,10 +130,8 @@ int mm_futex_wait(uint32_t *word, uint32_t expect,
 /* The lock generation (format.h, "Lock-free readers"): odd from here... */
 static void gen_begin(struct store *s)
 {
-	uint64_t g = __atomic_load_n(&s->hdr->gen, __ATOMIC_RELAXED);
-
-	__atomic_store_n(&s->hdr->gen, g | 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	/* acquire: no store of the section moves before it */
+	__atomic_fetch_or(&s->hdr->gen, 1, __ATOMIC_ACQ_REL);
 }
 
 /* ...to here, even again. */
@@ -142,6 +140,19 @@ static void gen_end(struct store *s)
 	uint64_t g = __atomic_load_n(&s->hdr->gen, __ATOMIC_RELAXED);
 
 	__atomic_store_n(&s->hdr->gen, (g | 1) + 1, __ATOMIC_RELEASE);
+}
+
+/* Is another server attached (its presence lock: an OFD read lock on
+ * byte 2 from open to close, which outlasts its serving lock)?  Then its
+ * pins, flagged in the arena, are kept by a repair (recover_online). */
+static bool other_server(struct store *s)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 2, .l_len = 1 };
+
+	if (fcntl(s->fd, F_OFD_GETLK, &fl) != 0)
+		return true;            /* cannot tell: keep */
+	return fl.l_type != F_UNLCK;
 }
 
 /* May this store repair the arena while others use it?  The server may:
@@ -193,6 +204,7 @@ void arena_lock(struct store *s)
 		if (!__atomic_load_n(&h->repair, __ATOMIC_ACQUIRE))
 			return;
 		if (may_repair(s)) {
+			s->keep_held = other_server(s);
 			recover_online(s);
 			__atomic_store_n(&h->repair, 0, __ATOMIC_RELEASE);
 			mm_futex_wake(&h->repair);
@@ -420,6 +432,14 @@ static int wait_flock(struct store *s, int how)
 	return -ETIMEDOUT;
 }
 
+static int presence_lock(struct store *s)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
+			    .l_start = 2, .l_len = 1 };
+
+	return fcntl(s->fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
+}
+
 /* The attach lock (an OFD write lock on byte 1), held while a shared
  * owner arrives or leaves: who is alone is decided under it. */
 static int attach_lock(struct store *s, short type)
@@ -487,6 +507,8 @@ static int take_owner_locks(struct store *s, unsigned flags, char *err,
 	if (!s->owner_lock)
 		s->owner_lock = how;
 	s->serving = serve && !shared;
+	if (s->serving && presence_lock(s) != 0)
+		return fail(err, errlen, -errno, "fcntl: %s", strerror(errno));
 	return 0;
 }
 

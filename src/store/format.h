@@ -313,8 +313,12 @@
  * owner holds a flock from open to close: shared for the server and
  * libmmfs programs, exclusive for a program that must be alone (mmfsctl
  * check --repair; read-only servers hold it shared).  The server also
- * holds an OFD record lock on byte 0 while it serves: one server per
- * arena.  Owners arrive and leave under the attach lock (an OFD write lock
+ * holds an OFD record lock on byte 0 while it serves (one server per
+ * arena), and an OFD read lock on byte 2 from open to close (its
+ * presence: an unmounted server may still be closing, snapshots open,
+ * while the next one serves; a repair keeps what a present server pins:
+ * MM_BLOCK_HELD blocks and unlinked MM_INODE_WATCHED inodes).  Owners
+ * arrive and leave under the attach lock (an OFD write lock
  * on byte 1): one that finds nobody else (its exclusive flock succeeds)
  * initialises the locks and runs recovery if the arena is not clean,
  * then shares the flock; one that finds others does neither.  The last to

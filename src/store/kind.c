@@ -343,14 +343,24 @@ void store_kind_leave(struct store *s, store_ref ref, bool changed)
 	arena_unlock(s);
 }
 
-int store_kind_alloc(struct store *s, unsigned kind, size_t payload,
-		     uint64_t *block)
+int store_kind_alloc_raw(struct store *s, unsigned kind, size_t payload,
+			 uint64_t *block)
 {
 	if (store_readonly(s))
 		return -EROFS;
 	if (!entry(kind) || !entry(kind)->ext)
 		return -EINVAL;
-	return mm_zalloc(s, kind, payload, block);
+	return mm_alloc(s, kind, payload, block);
+}
+
+int store_kind_alloc(struct store *s, unsigned kind, size_t payload,
+		     uint64_t *block)
+{
+	int rc = store_kind_alloc_raw(s, kind, payload, block);
+
+	if (rc == 0)
+		memset(mm_payload(s, *block), 0, mm_payload_size(s, *block));
+	return rc;
 }
 
 void *store_kind_payload(struct store *s, uint64_t block)

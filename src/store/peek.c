@@ -184,7 +184,7 @@ static int copy_value(const struct peek *p, uint64_t data, void *buf,
 /* Is the lock generation still the one the walk started with? */
 static bool gen_same(const struct peek *p)
 {
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	mm_read_barrier();
 	return p->locked || LOAD(p->s->hdr->gen) == p->gen;
 }
 
@@ -212,7 +212,7 @@ static int get_once(struct peek *p, const char *path, void *buf,
 	    (LOAD(ino->flags) & MM_INODE_KINDS))
 		return -EINVAL;
 	rc = copy_value(p, data, buf, size, len);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	mm_read_barrier();
 	if (rc || ((LOAD(ino->version) ^ v) & ~MM_VERSION_WAITERS))
 		return RETRY;
 	*version = v >> 1;

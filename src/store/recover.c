@@ -257,7 +257,9 @@ static void reset_derived(struct store *s)
 		struct mm_block *b = mm_block(s, off);
 
 		b->flags &= (uint8_t)~(MM_BLOCK_MARK | MM_BLOCK_RETIRED |
-				       MM_BLOCK_HELD | MM_SCRATCH_FLAGS);
+				       MM_SCRATCH_FLAGS);
+		if (!s->keep_held)
+			b->flags &= (uint8_t)~MM_BLOCK_HELD;
 		if ((b->kind == MM_DENTRY || b->kind == MM_DENTRY_V1 ||
 		     b->kind == MM_INODE || b->kind == MM_DIR) &&
 		    !is_block(s, off, b->kind)) {
@@ -573,6 +575,14 @@ static void count_inode(struct store *s, const struct mm_inode *ino)
 		h->next_ino = ino->ino + 1;
 }
 
+/* An unlinked inode a server still holds: this process (its holds), or
+ * another server still attached (its holds flag the inode WATCHED). */
+static bool inode_pinned(struct store *s, uint64_t off)
+{
+	return refmap_count(&s->holds, off) ||
+	       (s->keep_held && (mm_inode(s, off)->flags & MM_INODE_WATCHED));
+}
+
 /* Step 6: mark everything live, then sweep. */
 static void mark_live(struct store *s, struct tally *t)
 {
@@ -589,7 +599,7 @@ static void mark_live(struct store *s, struct tally *t)
 			mark(s, off);
 		if (b->kind != MM_INODE ||
 		    (mm_inode(s, off)->nlink == 0 && off != h->root &&
-		     !refmap_count(&s->holds, off)))
+		     !inode_pinned(s, off)))
 			continue;
 		check_inode(s, off, t);
 		mark(s, off);
@@ -624,10 +634,15 @@ static void keep_pinned(struct store *s, uint64_t off, bool snapshot)
 	kind_children(s, off, keep_child, s);
 }
 
-/* Step 6b: what the snapshots and rebuilds of this process read or fill
- * (recover_online; none at open). */
+/* Step 6b: what the snapshots and rebuilds of this process read or fill,
+ * and what another server attached pins (recover_online; none at
+ * open). */
 static void mark_pinned(struct store *s)
 {
+	if (s->keep_held)               /* another server's snapshots */
+		for_each_block(s, off)
+			if (mm_block(s, off)->flags & MM_BLOCK_HELD)
+				keep_pinned(s, off, true);
 	for (size_t i = 0; i < s->snaps.cap; i++)
 		keep_pinned(s, refmap_key_at(&s->snaps, i), true);
 	for (size_t i = 0; i < s->pending.cap; i++)

@@ -45,6 +45,8 @@ struct store {
 	bool attached;             /* a shared owner (attach lock protocol) */
 	bool alone;                /* ... that found nobody else at open */
 	bool serving;              /* the server: holds the serving lock */
+	bool keep_held;            /* recover_online: another server is
+	                              attached; keep what it pins */
 	bool library;              /* STORE_OPEN_LIBRARY: pins nothing, and
 	                              pushes its changes to the feed */
 	uint32_t *wakes[MM_WAKES]; /* futex words to wake once the arena
@@ -214,6 +216,17 @@ void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
  * (format.h, "Versions and waiters").  Under the arena lock, after the
  * commit and before any block it stopped using can be allocated again. */
 void inode_changed(struct store *s, uint64_t inode);
+/* A seqlock reader's read barrier: the loads before it happen before the
+ * loads after it (peek.c).  gcc refuses fences under ThreadSanitizer,
+ * which does not model them; there a compiler barrier stands in (x86 does
+ * not reorder loads with loads, and TSan watches one process, while
+ * lock-free readers race with writers in others). */
+#ifdef __SANITIZE_THREAD__
+#define mm_read_barrier() __asm__ __volatile__("" ::: "memory")
+#else
+#define mm_read_barrier() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#endif
+
 /* The offset of an inode from its payload pointer. */
 static inline uint64_t mm_inode_ref(const struct store *s,
 				    const struct mm_inode *ino)

@@ -71,6 +71,11 @@ void store_kind_leave(struct store *s, store_ref ref, bool changed);
  * references it yet.  -ENOSPC when the arena is full, -EROFS. */
 int store_kind_alloc(struct store *s, unsigned kind, size_t payload,
 		     uint64_t *block);
+/* The same, not zeroed: the payload holds whatever the arena held there
+ * (the kind zeroes what it reads; for a large block that nothing reads
+ * yet, zeroing would only touch pages). */
+int store_kind_alloc_raw(struct store *s, unsigned kind, size_t payload,
+			 uint64_t *block);
 void *store_kind_payload(struct store *s, uint64_t block);
 /* Make block the content of ref (one 8-byte store) and free the old. */
 void store_kind_publish(struct store *s, store_ref ref, uint64_t block);

@@ -313,6 +313,47 @@ static void t_rdonly_and_fork(void)
 	mmfs_detach(m);
 }
 
+/* A server that has stopped serving (unmounted) but not yet closed the
+ * arena still reads its snapshots: a new server's repair keeps them (it
+ * sees the old one's presence lock and its MM_BLOCK_HELD flags), even
+ * while it allocates a lot. */
+static void t_retiring_server(void)
+{
+	struct store_options so = { .flags = STORE_OPEN_SHARED };
+	static char old[5000], fresh[5000], buf[5000];
+	struct store *a = NULL, *b = NULL;
+	struct store_snap snap = {0};
+	store_ref ref, fill;
+	char err[256], name[32];
+	int same = 0;
+
+	memset(old, 'O', sizeof(old));
+	memset(fresh, 'N', sizeof(fresh));
+	CHECK(store_open(arena, &so, &a, err, sizeof(err)) == 0, "%s", err);
+	if (!a)
+		return;
+	CHECK(store_resolve(a, "snap", true, 0644, 0, 0, &ref) == 0 &&
+	      store_write(a, ref, 0, old, sizeof(old), true) > 0, "old");
+	CHECK(store_snap_take(a, ref, &snap) == 0, "snapshot");
+	CHECK(store_write(a, ref, 0, fresh, sizeof(fresh), true) > 0, "new");
+	store_retire(a);
+	CHECK(store_open(arena, &so, &b, err, sizeof(err)) == 0, "%s", err);
+	for (int i = 0; b && i < 300; i++) {
+		snprintf(name, sizeof(name), "fill%d", i);
+		if (store_resolve(b, name, true, 0644, 0, 0, &fill) == 0)
+			store_write(b, fill, 0, fresh, sizeof(fresh), true);
+	}
+	CHECK(store_snap_read(a, &snap, 0, buf, sizeof(buf)) == sizeof(buf),
+	      "snapshot read");
+	for (size_t i = 0; i < sizeof(buf); i++)
+		same += buf[i] == 'O';
+	CHECK(same == (int)sizeof(buf), "the old version kept whole "
+	      "(%d of %zu bytes)", same, sizeof(buf));
+	store_snap_drop(a, &snap);
+	store_close(a);
+	store_close(b);
+}
+
 /* After all that, and the last detach, the arena checks clean. */
 static void t_clean(void)
 {
@@ -336,6 +377,7 @@ int main(void)
 	t_torn();
 	t_kill();
 	t_rdonly_and_fork();
+	t_retiring_server();
 	t_clean();
 	unlink(arena);
 	return unit_exit("test_lib");
