@@ -199,6 +199,7 @@ class Ring:
         while True:
             if not self._r:
                 raise StopIteration
+            self._arena._handle()      # ValueError once it is detached
             buf = ctypes.create_string_buffer(self._size)
             n = _lib.mmfs_ring_next(self._r, buf, self._size, self._timeout)
             if n == -errno.EMSGSIZE:

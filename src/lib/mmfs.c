@@ -88,8 +88,12 @@ static int from_dir(struct mmfs *m, const char *real)
 	m->arena = strdup(e.source);
 	m->prefix = malloc(strlen(real) + 2);
 	if (m->prefix) {
-		const char *rest = real + n + (n > 1);
+		/* real is e.point, or e.point "/" rest: at the mount point
+		 * itself there is nothing after it, not even a slash */
+		const char *rest = real + n;
 
+		if (*rest == '/')
+			rest++;
 		sprintf(m->prefix, "%s%s", rest, *rest ? "/" : "");
 	}
 	mount_ent_free(&e);

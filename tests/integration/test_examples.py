@@ -5,12 +5,15 @@ import importlib.util
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
+import conftest
 from conftest import REPO
 from helpers import PYTHON, run
 
@@ -215,12 +218,216 @@ def test_poll_wait_py_wakes_on_each_change(mnt):
     ["wait-for-change.sh", "-3"],
     ["wait-for-change.sh", "07"],
 ])
-def test_examples_refuse_a_bad_count_before_mounting(mmfs_bin, args):
+def test_examples_refuse_a_bad_count_before_mounting(tmp_path, args):
+    """MMFS_BIN is a stand-in that notes being run: the script must refuse
+    before it.  (Comparing /proc/self/mounts before and after would see
+    the mounts of tests that run beside this one.)"""
+    called = tmp_path / "mount.mmfs-was-run"
+    fake = tmp_path / "mount.mmfs"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {called}\nexit 1\n")
+    fake.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "MNT"}
-    env["MMFS_BIN"] = mmfs_bin
-    before = open("/proc/self/mounts").read()
+    env["MMFS_BIN"] = str(fake)
     r = run(["bash", EXAMPLES / args[0], *args[1:]], env=env, check=False)
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.count("\n") == 1 and "positive integer" in r.stderr
     assert r.stdout == ""
-    assert open("/proc/self/mounts").read() == before
+    assert not called.exists(), called.read_text()
+
+
+# -- libmmfs's examples (C ones built by meson in <build>/examples) ---------
+
+
+def example_bin(name):
+    """A C example meson built beside the mount.mmfs under test."""
+    build = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(conftest.binary_path()))))
+    path = os.path.join(build, "examples", name)
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} missing: build it (ninja -C {build})",
+                    pytrace=False)
+    return path
+
+
+def cat(path):
+    return run(["cat", path]).stdout
+
+
+def ask(port, line):
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(line.encode() + b"\n")
+        return s.makefile().readline()
+
+
+def test_prefork_counter_c_counts_every_request(mnt):
+    """4 workers serve 200 requests from 8 clients; each request gets its
+    own number from mmfs_add; an admin's cat sees the counters grow while
+    they serve and the exact totals afterwards."""
+    server = subprocess.Popen([example_bin("prefork_counter"), mnt, "4"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    watchdog = threading.Timer(120, server.kill)
+    watchdog.start()
+    try:
+        first = server.stdout.readline()
+        m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+) with 4 workers\n",
+                         first)
+        assert m, first + server.stderr.read()
+        port = int(m.group(1))
+        total = os.path.join(mnt, "prefork", "requests")
+        assert cat(total) == "0\n"
+        answers, seen = [], []
+
+        def client():
+            for _ in range(25):
+                answers.append(ask(port, "hello"))
+
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for c in clients:
+            c.start()
+        while any(c.is_alive() for c in clients):
+            seen.append(int(cat(total)))        # the admin, meanwhile
+        for c in clients:
+            c.join()
+        assert seen == sorted(seen), "a counter went backwards"
+        numbers = []
+        for a in answers:
+            m = re.fullmatch(r"request (\d+) served by worker ([1-4])\n", a)
+            assert m, a
+            numbers.append(int(m.group(1)))
+        assert sorted(numbers) == list(range(1, 201)), "lost or twice"
+        assert cat(total) == "200\n"
+        per_worker = [int(cat(os.path.join(mnt, "prefork", f"worker-{w}",
+                                           "requests"))) for w in (1, 2, 3, 4)]
+        assert sum(per_worker) == 200
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
+        server.kill()
+    assert server.returncode == 0, out + err
+    for w, n in enumerate(per_worker, 1):
+        assert f"worker {w}: {n} requests\n" in out, out
+    assert out.endswith("total: 200 requests (workers' sum 200)\n"), out
+
+
+def test_handover_c_hands_values_back_and_forth(mnt):
+    """The consumer sleeps in mmfs_wait; a job written through the mount
+    with echo wakes it too, then the producer's 300 rounds."""
+    consumer = subprocess.Popen([example_bin("handover"), mnt, "consume"],
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(120, consumer.kill)
+    watchdog.start()
+    try:
+        assert consumer.stdout.readline() == "consumer ready\n"
+        d = os.path.join(mnt, "handover")
+        run(["sh", "-c", 'echo "shell 7" > "$1/job"', "sh", d])
+        deadline = time.monotonic() + 10
+        while cat(os.path.join(d, "result")) != "shell 7 49\n":
+            assert time.monotonic() < deadline, "no answer to the shell"
+            time.sleep(0.01)
+        r = run([example_bin("handover"), mnt, "produce", "300"],
+                timeout=120)
+        out, err = consumer.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
+        consumer.kill()
+    assert "round 3: 3 squared is 9\n" in r.stdout
+    m = re.search(r"^300 hand-overs, every answer right; round trip median "
+                  r"(\d+) us$", r.stdout, re.M)
+    assert m, r.stdout
+    assert consumer.returncode == 0 and out == \
+        "consumer: 301 jobs\n", out + err
+    assert cat(os.path.join(d, "job")) == "stop\n"
+    assert re.fullmatch(r"p\d+ 300 90000\n", cat(os.path.join(d, "result")))
+
+
+def test_handover_c_producer_may_start_first(mnt):
+    """A "stop" and a result left by an earlier run mislead neither; the
+    producer sets its first job before any consumer waits."""
+    d = os.path.join(mnt, "handover")
+    os.mkdir(d)
+    run(["sh", "-c", 'echo stop > "$1/job"; echo "p1 1 1" > "$1/result"',
+         "sh", d])
+    producer = subprocess.Popen([example_bin("handover"), mnt, "produce",
+                                 "20"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    consumer = subprocess.Popen([example_bin("handover"), mnt, "consume"],
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = producer.communicate(timeout=60)
+        cout, cerr = consumer.communicate(timeout=60)
+    finally:
+        producer.kill()
+        consumer.kill()
+    assert producer.returncode == 0, out + err
+    assert "20 hand-overs, every answer right" in out
+    assert consumer.returncode == 0, cout + cerr
+    assert cout == "consumer ready\nconsumer: 20 jobs\n", cout
+
+
+def check_lib_workers(out, workers, events):
+    for w in range(1, workers + 1):
+        assert f"worker {w}: {events} events\n" in out, out
+    total = workers * events
+    assert f"events: {total} (expected {total})\n" in out, out
+    logged = workers * (events // 10)
+    assert f"log: {logged} records of this run, in order for every " \
+        f"worker\n" in out, out
+    assert re.search(r"^the main process woke \d+ times$", out, re.M), out
+
+
+def test_lib_workers_py_on_a_mount(mnt, libmmfs):
+    r = run([PYTHON, EXAMPLES / "lib_workers.py", mnt, "--workers", "4",
+             "--events", "500"], env=libmmfs, timeout=120, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_lib_workers(r.stdout, 4, 500)
+    d = os.path.join(mnt, "lib-workers")
+    assert cat(os.path.join(d, "events")) == "2000\n"
+    for w in range(1, 5):
+        assert cat(os.path.join(d, f"worker-{w}")) == "500\n"
+    # The log, read through the mount by grep: 50 records per worker.
+    log = run(["grep", "-c", " worker 3 event ",
+               os.path.join(d, "log.ring")]).stdout
+    assert log == "50\n"
+    # A second run starts its counters from zero and skips the first
+    # run's records.
+    r = run([PYTHON, EXAMPLES / "lib_workers.py", mnt, "--workers", "2",
+             "--events", "30"], env=libmmfs, timeout=120, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_lib_workers(r.stdout, 2, 30)
+
+
+def test_lib_workers_py_makes_an_arena_that_mounts(mmfs, libmmfs, tmp_path):
+    """--create: no mount at all; then the arena mounts and cat reads what
+    the workers counted."""
+    arena = tmp_path / "made-by-the-library"
+    r = run([PYTHON, EXAMPLES / "lib_workers.py", str(arena), "--create",
+             "--workers", "3", "--events", "100"], env=libmmfs, timeout=120,
+            check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_lib_workers(r.stdout, 3, 100)
+    assert oct(os.stat(arena).st_mode & 0o777) == "0o600"
+    m = mmfs(arena=arena)
+    assert cat(m.path("lib-workers", "events")) == "300\n"
+
+
+def test_lib_workers_py_says_why_it_cannot_attach(libmmfs, tmp_path):
+    r = run([PYTHON, EXAMPLES / "lib_workers.py", str(tmp_path / "none")],
+            env=libmmfs, check=False)
+    assert r.returncode == 1
+    assert "No such file or directory" in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize("args", [
+    ["handover"], ["handover", "/", "eat"], ["handover", "/", "produce", "0"],
+    ["handover", "/", "consume", "1"], ["prefork_counter"],
+    ["prefork_counter", "/", "0"], ["prefork_counter", "/", "65"],
+])
+def test_c_examples_refuse_bad_usage(args):
+    r = run([example_bin(args[0]), *args[1:]], check=False)
+    assert r.returncode == 2 and r.stderr.startswith("usage: ") and \
+        r.stdout == "", r

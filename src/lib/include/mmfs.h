@@ -71,8 +71,9 @@ ssize_t mmfs_get(struct mmfs *m, const char *name, void *buf, size_t size,
 int mmfs_version(struct mmfs *m, const char *name, uint64_t *version);
 /* Create or replace the whole value of name, atomically: readers see the
  * old value or the new one.  Missing directories are created (0755), a
- * new file is 0644 less the umask.  -EEXIST: name is a directory or
- * special file; -ENOSPC, -EFBIG, -EROFS. */
+ * new file is 0666 less the umask (as creat(2) makes it).  -EEXIST: name
+ * is a directory, symlink or special file; -EINVAL: a ring; -ENOSPC,
+ * -EFBIG, -EROFS. */
 int mmfs_set(struct mmfs *m, const char *name, const void *value,
 	     size_t len);
 /* Add delta to the decimal integer name holds (a missing or empty file
