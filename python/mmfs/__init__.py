@@ -75,6 +75,8 @@ def _check(rc, name=None, message=None):
 def _bytes(data):
     if isinstance(data, str):
         return data.encode()
+    if isinstance(data, int):       # bytes(5) would be five zero bytes
+        raise TypeError("a value is bytes or str, not int")
     return bytes(data)
 
 

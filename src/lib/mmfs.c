@@ -199,8 +199,11 @@ static struct store *store_of(struct mmfs *m)
 	if (m->forks == __atomic_load_n(&forks, __ATOMIC_RELAXED))
 		return m->s;
 	pthread_mutex_lock(&m->lock);
-	if (m->pid != getpid() && open_store(m) != 0)
-		m->s = NULL;
+	if (m->pid != getpid()) {
+		store_abandon(m->s);    /* the parent's: drop our copy only */
+		if (open_store(m) != 0)
+			m->s = NULL;
+	}
 	m->forks = __atomic_load_n(&forks, __ATOMIC_RELAXED);
 	s = m->s;
 	pthread_mutex_unlock(&m->lock);

@@ -927,6 +927,27 @@ int store_sync(struct store *s)
 	return fdatasync(s->fd) == 0 ? 0 : -errno;
 }
 
+void store_abandon(struct store *s)
+{
+	if (!s)
+		return;
+	/* Closing our copy of the descriptor keeps every lock: locks
+	 * belong to the open file, which the parent still has. */
+	munmap(s->base, s->map_len);
+	if (s->fd >= 0)
+		close(s->fd);
+	refmap_free(&s->holds);
+	refmap_free(&s->snaps);
+	refmap_free(&s->pending);
+	handle_finish(s);
+	for (struct store_dir *d = s->cursors, *next; d; d = next) {
+		next = d->next;
+		free(d);        /* (the parent's cursors, copied) */
+	}
+	free(s->created);
+	free(s);
+}
+
 void store_close(struct store *s)
 {
 	if (!s)

@@ -198,5 +198,7 @@ int target_holder(const char *arena, struct target_holder *h)
 	rc = flock_holders(&st, served ? server : 0, h);
 	if (rc == 0 && served)
 		h->exclusive = !rdonly;
+	else if (rc == 0 && h->held)
+		h->exclusive = true;    /* library programs write */
 	return rc;
 }

@@ -213,9 +213,12 @@ for _ in range(int(sys.argv[2])):
 
 
 def test_library_and_flock_counters_sum_exactly(mnt, libmmfs):
-    """Two library processes add with mmfs_add, two more through the
-    mount with flock + read + write: both take the file's writer lock or
-    its flock... and the arena's commit; the sum is exact."""
+    """Two library processes add with mmfs_add at once, then two more
+    through the mount with flock + read + write at once: each kind is
+    atomic among its own (mmfs_add holds the file's writer lock across
+    its read and write; the mount's adders hold the flock), and the sum
+    of all is exact.  The two kinds do not exclude each other, so they
+    take turns (mmfs(3) says so)."""
     p = os.path.join(mnt, "hits")
     with open(p, "w") as f:
         f.write("0\n")
@@ -284,3 +287,24 @@ def test_only_who_can_open_the_arena_attaches(mmfs, libmmfs, tmp_path):
                    code, m.arena, how], env=libmmfs).stdout
         assert out.startswith("EACCES"), out
     assert lib_run(libmmfs, code, m.arena, "rw") == "attached\n"
+
+
+def test_mmfsctl_names_a_library_writer(libmmfs, tmp_path):
+    """With no daemon, an attached library program is who uses the arena:
+    mmfsctl stat names its pid, read-write; after it detaches, nobody."""
+    arena = tmp_path / "lib.arena"
+    holder = lib_spawn(libmmfs, "m = mmfs.attach(sys.argv[1], create=True)\n"
+                       "m.set('x', 'y')\nprint('attached', flush=True)\n"
+                       "sys.stdin.readline()\n", arena)
+    try:
+        assert holder.stdout.readline() == "attached\n"
+        out = run([conftest.mmfsctl_path(), "stat", str(arena)]).stdout
+        line = [ln for ln in out.splitlines() if ln.startswith("in use:")]
+        assert line and line[0].split(":", 1)[1].strip() == \
+            f"yes (pid {holder.pid}, read-write)", out
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    out = run([conftest.mmfsctl_path(), "stat", str(arena)]).stdout
+    assert "in use:         no" in out or "in use: no" in " ".join(
+        out.split()), out

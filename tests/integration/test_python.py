@@ -182,18 +182,23 @@ print(json.dumps(sorted(set(seen))))
 
 
 def test_set_takes_str_and_bytes(mnt, libmmfs):
-    py(libmmfs, """
+    assert py(libmmfs, """
 m = mmfs.attach(sys.argv[1])
 m.set("text", "h\\u00e9llo w\\u00f6rld\\n")
 m.set("raw", b"\\x00\\xff\\n")
 m.set("buffer", bytearray(b"from a bytearray"))
 m.set("empty", "")
-""", mnt)
+try:
+    m.set("int", 5)             # not five zero bytes
+except TypeError:
+    print("TypeError")
+""", mnt) == "TypeError\n"
     assert open(os.path.join(mnt, "text"), "rb").read() == \
         "h\u00e9llo w\u00f6rld\n".encode()
     assert open(os.path.join(mnt, "raw"), "rb").read() == b"\x00\xff\n"
     assert cat(os.path.join(mnt, "buffer")) == "from a bytearray"
     assert os.path.getsize(os.path.join(mnt, "empty")) == 0
+    assert not os.path.exists(os.path.join(mnt, "int"))
 
 
 def test_add_returns_ints_and_refuses_a_non_number(mnt, libmmfs):

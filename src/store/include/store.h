@@ -122,6 +122,11 @@ struct store_options {
 int store_open(const char *path, const struct store_options *opt,
 	       struct store **out, char *err, size_t errlen);
 
+/* In a child of the process that opened s (after fork): free this
+ * process's copy of s (its mapping, descriptor and memory) and leave the
+ * arena, its locks and its holds to the parent.  NULL is fine. */
+void store_abandon(struct store *s);
+
 /* Flush, mark the arena clean and unmap.  Frees orphaned (unlinked, still
  * held) inodes first.  store_close(NULL) is a no-op. */
 void store_close(struct store *s);
