@@ -513,6 +513,12 @@ def measure(record_property):
     return rec
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "long: a long crash or race loop; scripts/test runs it "
+        "in the plain and ASan stages only (see its usage)")
+
+
 def pytest_terminal_summary(terminalreporter):
     if MEASUREMENTS:
         terminalreporter.section("mmfs measurements")

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import helpers
 from conftest import mmfsctl_path
 
@@ -123,6 +125,7 @@ def test_a_pwrite_is_one_request(mnt, measure):
             f"page-cache write {per_op(marked, n):.2f} {marked}")
 
 
+@pytest.mark.long
 def test_another_process_write_is_seen_by_stat_at_once(mnt):
     p = os.path.join(mnt, "var")
     with open(p, "wb") as f:
@@ -137,6 +140,7 @@ def test_another_process_write_is_seen_by_stat_at_once(mnt):
         assert f.read() == b"12345" + b"x" * 50
 
 
+@pytest.mark.long
 def test_another_process_replace_is_seen_at_once(mnt):
     p = os.path.join(mnt, "var")
     for i in range(100):

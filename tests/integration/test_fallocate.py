@@ -265,6 +265,7 @@ def read_journal(path):
     return done, pending
 
 
+@pytest.mark.long
 def test_kill9_while_punching_leaves_a_consistent_arena(mmfs, tmp_path):
     rng = random.Random(int(os.environ.get("MMFS_FALLOC_SEED", "15")))
     m = mmfs(size="128M")

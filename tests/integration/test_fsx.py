@@ -33,6 +33,7 @@ def run_fsx(a, b, *args, timeout):
                           timeout=timeout)
 
 
+@pytest.mark.long
 def test_fsx_against_tmpfs(mmfs, tmpfs_dir, measure):
     seed = int(os.environ.get("MMFS_FSX_SEED") or
                random.SystemRandom().randrange(1, 2**31))

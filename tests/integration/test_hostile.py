@@ -296,6 +296,7 @@ def kill9(*procs):
                         f"within 10 s (stuck in a request?)")
 
 
+@pytest.mark.long
 def test_readers_and_writers_killed_mid_request(mmfs):
     """SIGKILL processes in the middle of large reads and writes, many
     times, at random instants: the daemon carries on, every value is whole
@@ -408,6 +409,7 @@ def test_processes_killed_while_blocked_leave_no_trace(mmfs):
     assert_no_orphans(m)
 
 
+@pytest.mark.long
 def test_many_processes_killed_in_a_namespace_storm(mmfs):
     """Creators, renamers and unlinkers killed at random instants, again and
     again: no crash, no leaked inode, a consistent tree after remount."""
@@ -522,6 +524,7 @@ def test_drop_caches_with_open_and_unlinked_files(mmfs):
     assert sorted(got) == want
 
 
+@pytest.mark.long
 def test_drop_caches_in_a_loop_under_load(mmfs):
     """The kernel forgetting inodes over and over while a worker churns
     the tree (helpers.py churn): no crash, no leak, values whole."""

@@ -246,6 +246,7 @@ while True:
 """
 
 
+@pytest.mark.long
 def test_a_killed_library_writer_loses_nothing(mmfs, libmmfs):
     """kill -9 of a library writer at random instants while cat and echo
     go through the mount: every committed value survives, the daemon keeps

@@ -114,6 +114,7 @@ def check_arena(arena):
     assert r.returncode == 0, f"mmfsctl check failed:\n{r.stdout}{r.stderr}"
 
 
+@pytest.mark.long
 def test_kill9_storm(mmfs, tmp_path):
     rng = random.Random(int(os.environ.get("MMFS_TORTURE_SEED", "1234")))
     m = mmfs(opts=["ring_size=4M"], size="256M")
