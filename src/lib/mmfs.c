@@ -88,8 +88,14 @@ static int from_dir(struct mmfs *m, const char *real)
 	m->arena = strdup(e.source);
 	m->prefix = malloc(strlen(real) + 2);
 	if (m->prefix) {
-		const char *rest = real + n + (n > 1);
+		/* real is the mount point or below it (mounts_find_path):
+		 * the rest starts after the '/' that follows the point, if
+		 * any.  At the mount point itself there is none: stepping
+		 * over the NUL read past the string (a garbage prefix). */
+		const char *rest = real + n;
 
+		if (*rest == '/')
+			rest++;
 		sprintf(m->prefix, "%s%s", rest, *rest ? "/" : "");
 	}
 	mount_ent_free(&e);
