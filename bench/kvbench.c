@@ -24,8 +24,13 @@
  *           then pread                                                mmfs_get
  *   append  write(2) on an       -                   -                mmfs_append
  *           O_APPEND fd
+ *   append@P  the same by -P     -                   -                the same by -P
+ *           writers, read back                                        writers, read
+ *                                                                     with mmfs_ring_*
+ *   mem     -                    -                   -                attach, get (see
+ *                                                                     mmfs_mem)
  *
- * Metrics (OPs select them; default: every one the backend has):
+ * Metrics (OPs select them; default: every one the backend has but mem):
  *   get, set   ops/s, one process, on one key
  *   add@P      ops/s of -P processes (default 4) together, each adding 1
  *              to one decimal counter over a connection of its own; then
@@ -41,12 +46,25 @@
  *              twice, once on an empty file); mmfs with mmfs_set
  *   append     records/s of -s bytes, one process, to one ring
  *              (kvbench.ring; on tmpfs a plain file that grows)
+ *   append@P   records/s of -P writers together, each appending exactly
+ *              -R (default 100,000) numbered records to one ring
+ *              (kvbench.par.ring), emptied first and, on mmfs, given the
+ *              capacity to keep them all (through the mount: TARGET must
+ *              be a mount point); then the ring is read back: CHECK
+ *              append@P says whether every record is whole, each
+ *              writer's in order, and none lost (evicted=0)
+ *   mem-*      mmfs only, with OP mem: the memory of a process that
+ *              attaches to an arena holding -M MiB (default 512) and gets
+ *              one small value (VmRSS before, after attach, after get,
+ *              KiB; VmSize growth; the attach's time), once through the
+ *              mount (mem-served-*) and once on an arena file nobody else
+ *              has open (mem-alone-*: the attacher is its first owner)
  *
  * Timed phases run a warm-up (a tenth of -t, at most 0.1 s), then -t
  * seconds (default 1).  With -n COUNT, add is counted instead: each
- * process makes exactly COUNT adds, and the rate is all of them over the
- * wall time from the start signal to the last process's end (issue 14's
- * "4 x 250,000" is -P 4 -n 250000).
+ * process makes exactly COUNT adds, the metric is add@PxCOUNT, and the
+ * rate is all of them over the wall time from the start signal to the
+ * last process's end (issue 14's "4 x 250,000" is -P 4 -n 250000).
  *
  * Only the tmpfs backend is always built; lmdb and redis need liblmdb
  * and libhiredis at meson setup, mmfs needs libmmfs (bench/meson.build).
@@ -60,6 +78,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +88,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,6 +115,8 @@
 #define KEY_PING "kvbench.ping"
 #define KEY_PONG "kvbench.pong"
 #define KEY_RING "kvbench.ring"
+#define KEY_RING_P "kvbench.par.ring"
+#define KEY_MEM_SMALL "kvbench.mem/small"
 
 /*
  * A backend.  Every operation returns 0 (get and await: the value's
@@ -117,6 +139,15 @@ struct backend {
 	int (*poke)(void *h, const char *key, const void *val, size_t len);
 	int (*append)(void *h, const char *ring, const void *rec, size_t len);
 	void (*drop)(void *h, const char *key);    /* after a phase; may be NULL */
+	/* append@P: make ring empty and able to retain bytes of records (0:
+	 * remove it); 1 if it will retain them all, 0 if it may evict. */
+	int (*ring_prep)(void *h, const char *ring, uint64_t bytes);
+	/* Every retained record of ring, oldest first, to fn (which stops
+	 * the scan with a non-zero return). */
+	int (*ring_scan)(void *h, const char *ring,
+			 int (*fn)(void *ctx, const char *rec, size_t len),
+			 void *ctx);
+	int (*mem)(void);       /* the memory check: mmfs only */
 };
 
 struct bench {
@@ -126,11 +157,18 @@ struct bench {
 	double secs;            /* -t */
 	int procs;              /* -P */
 	long count;             /* -n: adds per process; 0: timed */
+	long records;           /* -R: append@P records per writer */
+	long mem_mib;           /* -M: mem's data, MiB */
+	const char *mem_arena;  /* -A: mem's arena file */
 	size_t vlen;            /* -s */
 	const char *op;         /* the phase running, for messages */
 };
 
-static struct bench B = { .secs = 1.0, .procs = 4, .vlen = 100 };
+static struct bench B = { .secs = 1.0, .procs = 4, .vlen = 100,
+			  .records = 100000, .mem_mib = 512 };
+
+static char value[MAX_VALUE];   /* what set, poke and append write */
+static char got[MAX_VALUE];     /* what get and await read */
 
 /* ---- small helpers ---- */
 
@@ -157,9 +195,9 @@ static int fail(int rc, const char *fmt, ...)
 	return -1;
 }
 
-static void result(const char *metric, double value, const char *unit)
+static void result(const char *metric, double x, const char *unit)
 {
-	printf("RESULT %s %.6g %s\n", metric, value, unit);
+	printf("RESULT %s %.6g %s\n", metric, x, unit);
 	fflush(stdout);
 }
 
@@ -392,6 +430,52 @@ static void tmpfs_drop(void *h, const char *key)
 
 	tmpfs_path(h, key, path, sizeof(path));
 	unlink(path);
+}
+
+/* A plain file retains every record. */
+static int tmpfs_ring_prep(void *h, const char *ring, uint64_t bytes)
+{
+	struct tmpfs_h *t = h;
+
+	close_fd(t->ring_fd);
+	t->ring_fd = -1;
+	tmpfs_drop(h, ring);
+	return 1;
+}
+
+/* The file, cut in records of B.vlen bytes; a piece left at the end is
+ * given as a short record. */
+static int tmpfs_ring_scan(void *h, const char *ring,
+			   int (*fn)(void *ctx, const char *rec, size_t len),
+			   void *ctx)
+{
+	char path[4200], *buf = malloc(1 << 20);
+	size_t have = 0, off;
+	ssize_t n = 0;
+	int fd, rc = 0;
+
+	tmpfs_path(h, ring, path, sizeof(path));
+	if (!buf)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(buf);
+		return neg_errno();
+	}
+	while (rc == 0 && (n = read(fd, buf + have, (1 << 20) - have)) > 0) {
+		have += (size_t)n;
+		for (off = 0; rc == 0 && have - off >= B.vlen; off += B.vlen)
+			rc = fn(ctx, buf + off, B.vlen);
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	if (n < 0)
+		rc = neg_errno();
+	if (rc == 0 && have)
+		rc = fn(ctx, buf, have);
+	close(fd);
+	free(buf);
+	return rc;
 }
 
 /* ---- lmdb: one env, its main database ---- */
@@ -686,6 +770,252 @@ static int mmfs_append_h(void *p, const char *ring, const void *rec, size_t len)
 	close(fd);
 	return mmfs_append(h->m, ring, rec, len);
 }
+
+#define RING_CAPACITY_MAX 2147483647ULL  /* ring.h: 2 GiB - 1 */
+
+/* libmmfs can neither remove a ring nor size one: both go through the
+ * mount (unlink, and the xattr user.mmfs.capacity), so TARGET must be a
+ * mount point (or a directory in one). */
+static int mmfs_ring_prep_h(void *p, const char *ring, uint64_t bytes)
+{
+	struct mmfs_h *h = p;
+	char path[4200], cap[32];
+	struct stat st;
+	int fd;
+
+	if (stat(h->target, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "kvbench: mmfs: append@P skipped: it needs "
+			"a mount point, not %s (the ring is emptied and sized "
+			"through it)\n", h->target);
+		return -EOPNOTSUPP;
+	}
+	snprintf(path, sizeof(path), "%s/%s", h->target, ring);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return neg_errno();
+	if (bytes == 0)
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return neg_errno();
+	close(fd);
+	if (bytes < 64)
+		bytes = 64;
+	snprintf(cap, sizeof(cap), "%llu", (unsigned long long)
+		 (bytes < RING_CAPACITY_MAX ? bytes : RING_CAPACITY_MAX));
+	if (setxattr(path, "user.mmfs.capacity", cap, strlen(cap), 0) != 0)
+		return neg_errno();
+	return bytes <= RING_CAPACITY_MAX;
+}
+
+/* The records, read with libmmfs's ring reader. */
+static int mmfs_ring_scan_h(void *p, const char *ring,
+			    int (*fn)(void *ctx, const char *rec, size_t len),
+			    void *ctx)
+{
+	struct mmfs_h *h = p;
+	struct mmfs_ring_reader *r;
+	char buf[MAX_VALUE];
+	ssize_t n;
+	int rc = mmfs_ring_open(h->m, ring, &r);
+
+	if (rc != 0)
+		return rc;
+	while (rc == 0 && (n = mmfs_ring_next(r, buf, sizeof(buf), 0)) >= 0)
+		rc = fn(ctx, buf, (size_t)n);
+	mmfs_ring_close(r);
+	if (rc == 0 && n != -ETIMEDOUT)
+		rc = (int)n;
+	return rc;
+}
+
+/* The process's resident and mapped memory, KiB, from /proc/self/status. */
+struct mem_now {
+	long rss, anon, file, shmem, vm;
+};
+
+static int mem_read(struct mem_now *m)
+{
+	static const struct { const char *key; size_t at; } keys[] = {
+		{ "VmRSS:", offsetof(struct mem_now, rss) },
+		{ "RssAnon:", offsetof(struct mem_now, anon) },
+		{ "RssFile:", offsetof(struct mem_now, file) },
+		{ "RssShmem:", offsetof(struct mem_now, shmem) },
+		{ "VmSize:", offsetof(struct mem_now, vm) },
+	};
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+
+	if (!f)
+		return neg_errno();
+	memset(m, 0, sizeof(*m));
+	while (fgets(line, sizeof(line), f))
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strncmp(line, keys[i].key, strlen(keys[i].key)) == 0)
+				*(long *)((char *)m + keys[i].at) =
+					atol(line + strlen(keys[i].key));
+	fclose(f);
+	return 0;
+}
+
+/* The filler: B.mem_mib values of 1 MiB under kvbench.mem/, then the
+ * small value, written last, in the arena at `where` (made if it is a
+ * missing arena file: 1 GiB cap). */
+static void mem_fill(const char *where)
+{
+	size_t big = 1 << 20;
+	char *v = malloc(big), name[64];
+	struct mmfs *m;
+	int rc = mmfs_attach(where, MMFS_ATTACH_CREATE, &m);
+
+	if (rc != 0 || !v) {
+		fprintf(stderr, "kvbench: mmfs mem: attach %s: %s\n", where,
+			rc ? mmfs_attach_error() : "malloc");
+		_exit(1);
+	}
+	memset(v, 'x', big);
+	for (long i = 0; i < B.mem_mib; i++) {
+		snprintf(name, sizeof(name), "kvbench.mem/%05ld", i);
+		v[0] = (char)('a' + i % 26);
+		rc = mmfs_set(m, name, v, big);
+		if (rc != 0) {
+			fail(rc, "set %s", name);
+			_exit(1);
+		}
+	}
+	rc = mmfs_set(m, KEY_MEM_SMALL, value, B.vlen);
+	if (rc != 0) {
+		fail(rc, "set %s", KEY_MEM_SMALL);
+		_exit(1);
+	}
+	mmfs_detach(m);
+	_exit(0);
+}
+
+static const char *mem_tag;     /* the metrics' prefix: mem-served, ... */
+
+static void mem_result(const char *what, double x, const char *unit)
+{
+	char metric[64];
+
+	snprintf(metric, sizeof(metric), "%s-%s", mem_tag, what);
+	result(metric, x, unit);
+}
+
+/* The measurer, a new process: its memory before attaching to `where`,
+ * after, and after one get of the small value; and the attach's time. */
+static void mem_measure(const char *where)
+{
+	struct mem_now m0, m1, m2;
+	struct mmfs *m;
+	double t0, t1;
+	ssize_t n;
+	int rc = mem_read(&m0);
+
+	t0 = now();
+	if (rc == 0)
+		rc = mmfs_attach(where, 0, &m);
+	t1 = now();
+	if (rc == 0)
+		rc = mem_read(&m1);
+	if (rc != 0) {
+		fail(rc, "attach %s", where);
+		_exit(1);
+	}
+	n = mmfs_get(m, KEY_MEM_SMALL, got, sizeof(got), NULL);
+	if (mem_read(&m2) != 0 || n != (ssize_t)B.vlen ||
+	    memcmp(got, value, B.vlen) != 0) {
+		fail(n < 0 ? (int)n : 0, "get %s", KEY_MEM_SMALL);
+		_exit(1);
+	}
+	mem_result("rss-before", (double)m0.rss, "KiB");
+	mem_result("rss-attach", (double)m1.rss, "KiB");
+	mem_result("rss-get", (double)m2.rss, "KiB");
+	mem_result("shmem-get", (double)m2.shmem, "KiB");
+	mem_result("mapped", (double)(m1.vm - m0.vm), "KiB");
+	mem_result("attach-time", (t1 - t0) * 1e9, "ns");
+	mmfs_detach(m);
+	_exit(0);
+}
+
+static int mem_child(void (*fn)(const char *), const char *where)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return fail(neg_errno(), "fork");
+	if (pid == 0)
+		fn(where);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return -1;
+	return 0;
+}
+
+/* Remove the filler's files through the mount. */
+static void mem_unfill(const char *dir)
+{
+	char path[4200];
+
+	for (long i = 0; i < B.mem_mib; i++) {
+		snprintf(path, sizeof(path), "%s/kvbench.mem/%05ld", dir, i);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, KEY_MEM_SMALL);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/kvbench.mem", dir);
+	rmdir(path);
+}
+
+/*
+ * mem: does attaching copy the arena, or map more of it than it reads?
+ * One process writes -M MiB of data (1 MiB values) and a small value;
+ * another, new, attaches and gets the small value, and says how much of
+ * it is resident at each step (VmRSS, KiB), how much it mapped, and how
+ * long the attach took.  Twice:
+ *   mem-served-*  through TARGET, when it is a mount point (the arena its
+ *                 daemon serves: the attacher is not alone); the files
+ *                 are removed through the mount afterwards
+ *   mem-alone-*   a new arena file that nobody serves (-A, default
+ *                 /dev/shm/kvbench.PID.arena, never one that exists; 1
+ *                 GiB cap), so the attacher is its first owner; removed
+ *                 afterwards
+ */
+static int mmfs_mem(void)
+{
+	char path[4200];
+	struct stat st;
+	int rc = 0;
+
+	result("mem-data", (double)B.mem_mib, "MiB");
+	if (stat(B.target, &st) == 0 && S_ISDIR(st.st_mode)) {
+		mem_tag = "mem-served";
+		rc = mem_child(mem_fill, B.target);
+		if (rc == 0)
+			rc = mem_child(mem_measure, B.target);
+		mem_unfill(B.target);
+	}
+	if (B.mem_arena)
+		snprintf(path, sizeof(path), "%s", B.mem_arena);
+	else
+		snprintf(path, sizeof(path), "/dev/shm/kvbench.%d.arena",
+			 (int)getpid());
+	if (lstat(path, &st) == 0 || errno != ENOENT)
+		return fail(-EEXIST, "%s", path);
+	mem_tag = "mem-alone";
+	if (mem_child(mem_fill, path) != 0) {
+		rc = -1;
+	} else if (stat(path, &st) != 0) {
+		rc = fail(neg_errno(), "stat %s", path);
+	} else {
+		result("mem-alone-arena-file", (double)st.st_size / 1048576,
+		       "MiB");
+		if (mem_child(mem_measure, path) != 0)
+			rc = -1;
+	}
+	unlink(path);
+	return rc;
+}
 #endif
 
 /* ---- the backends ---- */
@@ -694,7 +1024,8 @@ static const struct backend backends[] = {
 	{ .name = "tmpfs", .open = tmpfs_open, .close = tmpfs_close,
 	  .get = tmpfs_get, .set = tmpfs_set, .add = tmpfs_add,
 	  .watch = tmpfs_watch, .await = tmpfs_await, .poke = tmpfs_poke,
-	  .append = tmpfs_append, .drop = tmpfs_drop },
+	  .append = tmpfs_append, .drop = tmpfs_drop,
+	  .ring_prep = tmpfs_ring_prep, .ring_scan = tmpfs_ring_scan },
 #ifdef KV_HAVE_LMDB
 	{ .name = "lmdb", .open = lmdb_open, .close = lmdb_close,
 	  .get = lmdb_get, .set = lmdb_set },
@@ -707,7 +1038,8 @@ static const struct backend backends[] = {
 	{ .name = "mmfs", .open = mmfs_open_h, .close = mmfs_close_h,
 	  .get = mmfs_get_h, .set = mmfs_set_h, .add = mmfs_add_h,
 	  .watch = mmfs_watch_h, .await = mmfs_await_h, .poke = mmfs_set_h,
-	  .append = mmfs_append_h },
+	  .append = mmfs_append_h, .ring_prep = mmfs_ring_prep_h,
+	  .ring_scan = mmfs_ring_scan_h, .mem = mmfs_mem },
 #endif
 };
 
@@ -747,9 +1079,6 @@ static int run_phase(const char *metric, const char *unit, op_fn fn, void *h)
 	result(metric, (double)(i - start) / secs, unit);
 	return 0;
 }
-
-static char value[MAX_VALUE];   /* what set, poke and append write */
-static char got[MAX_VALUE];     /* what get and await read */
 
 static int op_get(void *h, uint64_t i)
 {
@@ -810,7 +1139,7 @@ static int local_set(const char *key, const char *val, size_t len)
 	return rc ? fail(rc, "set %s", key) : 0;
 }
 
-/* ---- add: P processes, one counter ---- */
+/* ---- forked phases: P processes, one key ---- */
 
 /* What each client of a forked phase reports (in a shared mapping). */
 struct client_out {
@@ -820,15 +1149,18 @@ struct client_out {
 	int err;
 };
 
-static int op_add(void *h, uint64_t i)
-{
-	int rc = B.be->add(h, KEY_ADD, 1, NULL);
+/* A forked phase: each of B.procs clients opens a handle, runs init
+ * (may be NULL) with its number, then op, timed (count 0: a warm-up,
+ * then B.secs) or exactly count times. */
+struct forked {
+	op_fn op;
+	int (*init)(void *h, int k);
+	long count;
+};
 
-	return rc ? fail(rc, "%s", KEY_ADD) : 0;
-}
-
-/* Client k: open, say ready, wait for go, add (timed or counted). */
-static void add_client(struct client_out *out, int ready_fd, int go_fd)
+/* Client k: open, init, say ready, wait for go, run. */
+static void client_main(const struct forked *f, int k,
+			struct client_out *out, int ready_fd, int go_fd)
 {
 	void *h = NULL;
 	uint64_t i = 0, warm;
@@ -838,20 +1170,22 @@ static void add_client(struct client_out *out, int ready_fd, int go_fd)
 	out->err = 1;
 	if (B.be->open(B.target, &h) != 0)
 		_exit(1);
+	if (f->init && f->init(h, k) != 0)
+		_exit(1);
 	if (write(ready_fd, &c, 1) != 1)
 		_exit(1);
 	close(ready_fd);        /* a client that dies first cannot hang us */
 	if (read(go_fd, &c, 1) != 0)
 		_exit(1);
-	if (B.count == 0 && run_for(op_add, h, warmup_secs(), &i, &secs) != 0)
+	if (f->count == 0 && run_for(f->op, h, warmup_secs(), &i, &secs) != 0)
 		_exit(1);
 	warm = i;
 	out->t0 = now();
-	if (B.count > 0) {
-		for (; i < (uint64_t)B.count; i++)
-			if (op_add(h, i) != 0)
+	if (f->count > 0) {
+		for (; i < (uint64_t)f->count; i++)
+			if (f->op(h, i) != 0)
 				_exit(1);
-	} else if (run_for(op_add, h, B.secs, &i, &secs) != 0) {
+	} else if (run_for(f->op, h, B.secs, &i, &secs) != 0) {
 		_exit(1);
 	}
 	out->t1 = now();
@@ -860,6 +1194,98 @@ static void add_client(struct client_out *out, int ready_fd, int go_fd)
 	out->err = 0;
 	B.be->close(h);
 	_exit(0);
+}
+
+/* Start the clients (they wait on go) and wait until all are ready. */
+static int clients_start(const struct forked *f, struct client_out *out,
+			 int go[2], pid_t *pids)
+{
+	int ready[2], n = 0, rc = 0;
+	char c;
+
+	if (pipe(ready) != 0)
+		return fail(neg_errno(), "pipe");
+	for (int k = 0; k < B.procs; k++) {
+		pids[k] = fork();
+		if (pids[k] < 0) {
+			rc = fail(neg_errno(), "fork");
+			break;
+		}
+		if (pids[k] == 0) {
+			close(ready[0]);
+			close(go[1]);
+			client_main(f, k, &out[k], ready[1], go[0]);
+		}
+	}
+	close(ready[1]);
+	while (rc == 0 && n < B.procs && read(ready[0], &c, 1) == 1)
+		n++;
+	close(ready[0]);
+	return rc == 0 && n == B.procs ? 0 : -1;
+}
+
+/* Reap the clients; the rate over the wall time from the first start to
+ * the last end. */
+static int clients_collect(const struct client_out *out, const pid_t *pids,
+			   double *rate)
+{
+	double t0 = 0, t1 = 0;
+	uint64_t timed = 0;
+	int status, rc = 0;
+
+	for (int k = 0; k < B.procs; k++) {
+		if (pids[k] <= 0)
+			continue;
+		if (waitpid(pids[k], &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0 || out[k].err)
+			rc = -1;
+		timed += out[k].timed;
+		t0 = k == 0 || out[k].t0 < t0 ? out[k].t0 : t0;
+		t1 = out[k].t1 > t1 ? out[k].t1 : t1;
+	}
+	*rate = t1 > t0 ? (double)timed / (t1 - t0) : 0;
+	return rc;
+}
+
+/* Run f in B.procs clients; out (MAX_PROCS of them, shared) says what
+ * each did.  The rate: of all clients together. */
+static int clients_run(const struct forked *f, struct client_out *out,
+		       double *rate)
+{
+	pid_t pids[MAX_PROCS] = { 0 };
+	int go[2], rc;
+
+	if (pipe(go) != 0)
+		return fail(neg_errno(), "pipe");
+	rc = clients_start(f, out, go, pids);
+	close(go[0]);
+	close(go[1]);   /* go: every client starts (or fails) now */
+	if (clients_collect(out, pids, rate) != 0)
+		rc = -1;
+	return rc;
+}
+
+static struct client_out *clients_out(void)
+{
+	struct client_out *out = mmap(NULL, sizeof(*out) * MAX_PROCS,
+				      PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (out == MAP_FAILED) {
+		fail(neg_errno(), "mmap");
+		return NULL;
+	}
+	memset(out, 0, sizeof(*out) * MAX_PROCS);
+	return out;
+}
+
+/* ---- add: P processes, one counter ---- */
+
+static int op_add(void *h, uint64_t i)
+{
+	int rc = B.be->add(h, KEY_ADD, 1, NULL);
+
+	return rc ? fail(rc, "%s", KEY_ADD) : 0;
 }
 
 /* Read the counter back: it must be the adds made, all of them. */
@@ -888,81 +1314,28 @@ static int add_check(const char *metric, uint64_t made)
 	return 0;
 }
 
-/* Start the clients (they wait on go) and wait until all are ready. */
-static int add_start(struct client_out *out, int go[2], pid_t *pids)
-{
-	int ready[2], n = 0, rc = 0;
-	char c;
-
-	if (pipe(ready) != 0)
-		return fail(neg_errno(), "pipe");
-	for (int k = 0; k < B.procs; k++) {
-		pids[k] = fork();
-		if (pids[k] < 0) {
-			rc = fail(neg_errno(), "fork");
-			break;
-		}
-		if (pids[k] == 0) {
-			close(ready[0]);
-			close(go[1]);
-			add_client(&out[k], ready[1], go[0]);
-		}
-	}
-	close(ready[1]);
-	while (rc == 0 && n < B.procs && read(ready[0], &c, 1) == 1)
-		n++;
-	close(ready[0]);
-	return rc == 0 && n == B.procs ? 0 : -1;
-}
-
-/* Reap the clients; their adds, and the rate over the wall time. */
-static int add_collect(const struct client_out *out, const pid_t *pids,
-		       uint64_t *made, double *rate)
-{
-	double t0 = 0, t1 = 0;
-	uint64_t timed = 0;
-	int status, rc = 0;
-
-	*made = 0;
-	for (int k = 0; k < B.procs; k++) {
-		if (pids[k] <= 0)
-			continue;
-		if (waitpid(pids[k], &status, 0) < 0 || !WIFEXITED(status) ||
-		    WEXITSTATUS(status) != 0 || out[k].err)
-			rc = -1;
-		*made += out[k].ops;
-		timed += out[k].timed;
-		t0 = k == 0 || out[k].t0 < t0 ? out[k].t0 : t0;
-		t1 = out[k].t1 > t1 ? out[k].t1 : t1;
-	}
-	*rate = t1 > t0 ? (double)timed / (t1 - t0) : 0;
-	return rc;
-}
-
+/* add@P (timed), or add@PxCOUNT (-n: each client COUNT adds). */
 static int phase_add(void)
 {
-	struct client_out *out;
-	pid_t pids[MAX_PROCS] = { 0 };
-	char metric[32];
+	struct forked f = { .op = op_add, .count = B.count };
+	struct client_out *out = clients_out();
+	char metric[48];
 	uint64_t made = 0;
 	double rate = 0;
-	int go[2], rc;
+	int rc;
 
-	snprintf(metric, sizeof(metric), "add@%d", B.procs);
-	out = mmap(NULL, sizeof(*out) * MAX_PROCS, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (out == MAP_FAILED)
-		return fail(neg_errno(), "mmap");
+	if (!out)
+		return -1;
+	if (B.count > 0)
+		snprintf(metric, sizeof(metric), "add@%dx%ld", B.procs,
+			 B.count);
+	else
+		snprintf(metric, sizeof(metric), "add@%d", B.procs);
 	rc = local_set(KEY_ADD, "0", 1);
-	if (rc == 0 && pipe(go) != 0)
-		rc = fail(neg_errno(), "pipe");
-	if (rc == 0) {
-		rc = add_start(out, go, pids);
-		close(go[0]);
-		close(go[1]);   /* go: every client starts (or fails) now */
-		if (add_collect(out, pids, &made, &rate) != 0)
-			rc = -1;
-	}
+	if (rc == 0)
+		rc = clients_run(&f, out, &rate);
+	for (int k = 0; k < B.procs; k++)
+		made += out[k].ops;
 	if (rc == 0)
 		result(metric, rate, "ops/s");
 	if (rc == 0)
@@ -1160,6 +1533,198 @@ static int phase_append(void)
 	return rc;
 }
 
+/* ---- append@P: P writers, one ring, read back ---- */
+
+/*
+ * Each writer k appends exactly B.records numbered records of B.vlen
+ * bytes to one ring, made empty first and, where the backend can, big
+ * enough to keep them all:
+ *
+ *   "wKKK SSSSSSSSSSSS ....\n"   (writer K, its record S)
+ *
+ * Then the ring is read back: every record whole, each writer's records
+ * consecutive and ending with its last one, and none missing but the
+ * oldest ones a ring that fills evicts; where the ring keeps them all,
+ * none missing at all.  CHECK append@P says which.
+ */
+#define REC_HEAD 18             /* "wKKK SSSSSSSSSSSS " */
+
+static char rec[MAX_VALUE];     /* a writer's record (each its own copy) */
+
+static int numbered_init(void *h, int k)
+{
+	memset(rec, '.', B.vlen);
+	snprintf(rec, 6, "w%03d ", k);
+	rec[4] = ' ';
+	rec[B.vlen - 1] = '\n';
+	return 0;
+}
+
+static int op_append_numbered(void *h, uint64_t i)
+{
+	int rc;
+
+	snprintf(rec + 5, REC_HEAD - 4, "%012" PRIu64 " ", i);
+	rec[REC_HEAD] = '.';
+	rc = B.be->append(h, KEY_RING_P, rec, B.vlen);
+	return rc ? fail(rc, "%s", KEY_RING_P) : 0;
+}
+
+struct ring_seen {
+	uint64_t first[MAX_PROCS], last[MAX_PROCS];
+	bool any[MAX_PROCS];
+	uint64_t records;       /* records read */
+	char why[160];          /* the first fault found */
+};
+
+__attribute__((format(printf, 2, 3)))
+static void ring_fault(struct ring_seen *rs, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rs->why[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rs->why, sizeof(rs->why), fmt, ap);
+	va_end(ap);
+}
+
+/* Writer and number of the record r; -1 if it is not one of ours. */
+static int parse_record(const char *r, size_t len, int *k, uint64_t *seq)
+{
+	uint64_t v = 0;
+	int w = 0;
+
+	if (len != B.vlen || r[0] != 'w' || r[4] != ' ' ||
+	    r[REC_HEAD - 1] != ' ' || r[len - 1] != '\n')
+		return -1;
+	for (int i = 1; i < 4; i++) {
+		if (r[i] < '0' || r[i] > '9')
+			return -1;
+		w = w * 10 + (r[i] - '0');
+	}
+	for (int i = 5; i < REC_HEAD - 1; i++) {
+		if (r[i] < '0' || r[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(r[i] - '0');
+	}
+	for (size_t i = REC_HEAD; i < len - 1; i++)
+		if (r[i] != '.')
+			return -1;
+	if (w >= B.procs)
+		return -1;
+	*k = w;
+	*seq = v;
+	return 0;
+}
+
+static int ring_record(void *ctx, const char *r, size_t len)
+{
+	struct ring_seen *rs = ctx;
+	uint64_t seq;
+	int k;
+
+	if (parse_record(r, len, &k, &seq) != 0) {
+		ring_fault(rs, "record %" PRIu64 " is not whole (%zu bytes)",
+			   rs->records, len);
+	} else if (!rs->any[k]) {
+		rs->any[k] = true;
+		rs->first[k] = rs->last[k] = seq;
+	} else {
+		if (seq != rs->last[k] + 1)
+			ring_fault(rs, "writer %d: record %" PRIu64 " after %"
+				   PRIu64, k, seq, rs->last[k]);
+		rs->last[k] = seq;
+	}
+	rs->records++;
+	return 0;
+}
+
+/* Read the ring back; keeps: it retains every record appended. */
+static int ring_check(void *h, const char *metric,
+		      const struct client_out *out, bool keeps)
+{
+	struct ring_seen rs = { .records = 0 };
+	uint64_t appended = 0, missing = 0;
+	int rc;
+
+	for (int k = 0; k < B.procs; k++)
+		appended += out[k].ops;
+	rc = B.be->ring_scan(h, KEY_RING_P, ring_record, &rs);
+	if (rc != 0)
+		return fail(rc, "read %s back", KEY_RING_P);
+	for (int k = 0; k < B.procs; k++) {
+		if (!rs.any[k]) {
+			missing += out[k].ops;
+			continue;
+		}
+		if (rs.last[k] + 1 != out[k].ops)
+			ring_fault(&rs, "writer %d: last record %" PRIu64
+				   " of %" PRIu64, k, rs.last[k], out[k].ops);
+		missing += rs.first[k];
+	}
+	if (rs.records + missing != appended)
+		ring_fault(&rs, "%" PRIu64 " read + %" PRIu64 " evicted, %"
+			   PRIu64 " appended", rs.records, missing, appended);
+	if (keeps && missing)
+		ring_fault(&rs, "%" PRIu64 " of %" PRIu64 " records missing "
+			   "from a ring that holds them all", missing,
+			   appended);
+	if (rs.why[0]) {
+		printf("CHECK %s FAIL %s\n", metric, rs.why);
+		fflush(stdout);
+		return fail(0, "ring check: %s", rs.why);
+	}
+	printf("CHECK %s ok appended=%" PRIu64 " read=%" PRIu64
+	       " evicted=%" PRIu64 "\n", metric, appended, rs.records,
+	       missing);
+	fflush(stdout);
+	return 0;
+}
+
+static int phase_append_p(void)
+{
+	struct forked f = { .op = op_append_numbered, .init = numbered_init,
+			    .count = B.records };
+	struct client_out *out = clients_out();
+	uint64_t bytes = (uint64_t)B.procs * (uint64_t)B.records * B.vlen;
+	char metric[32];
+	double rate = 0;
+	void *h = NULL;
+	int rc, keeps;
+
+	if (!out)
+		return -1;
+	snprintf(metric, sizeof(metric), "append@%d", B.procs);
+	rc = B.be->open(B.target, &h);
+	if (rc != 0) {
+		munmap(out, sizeof(*out) * MAX_PROCS);
+		return fail(rc, "open %s", B.target);
+	}
+	keeps = B.be->ring_prep(h, KEY_RING_P, bytes);
+	if (keeps == -EOPNOTSUPP) {     /* said why; not a failure */
+		B.be->close(h);
+		munmap(out, sizeof(*out) * MAX_PROCS);
+		return 0;
+	}
+	rc = keeps < 0 ? fail(keeps, "make %s empty", KEY_RING_P) : 0;
+	if (rc == 0)
+		rc = clients_run(&f, out, &rate);
+	if (rc == 0)
+		result(metric, rate, "records/s");
+	if (rc == 0)
+		rc = ring_check(h, metric, out, keeps == 1);
+	B.be->ring_prep(h, KEY_RING_P, 0);
+	B.be->close(h);
+	munmap(out, sizeof(*out) * MAX_PROCS);
+	return rc;
+}
+
+static int phase_mem(void)
+{
+	return B.be->mem();
+}
+
 /* ---- main ---- */
 
 struct phase_def {
@@ -1173,6 +1738,8 @@ static const struct phase_def phases[] = {
 	{ "add", phase_add },
 	{ "wait", phase_wait },
 	{ "append", phase_append },
+	{ "append@P", phase_append_p },
+	{ "mem", phase_mem },
 };
 
 #define N_PHASES (sizeof(phases) / sizeof(phases[0]))
@@ -1186,6 +1753,10 @@ static bool backend_has(const struct backend *be, const char *phase)
 		return be->add && be->get && be->set;
 	if (strcmp(phase, "wait") == 0)
 		return be->watch && be->await && be->poke && be->set;
+	if (strcmp(phase, "append@P") == 0)
+		return be->append && be->ring_prep && be->ring_scan;
+	if (strcmp(phase, "mem") == 0)
+		return be->mem != NULL;
 	return be->append != NULL;
 }
 
@@ -1201,7 +1772,7 @@ static bool selected(const char *phase)
 			return true;
 		p += n;
 	}
-	return B.ops == NULL;
+	return B.ops == NULL && strcmp(phase, "mem") != 0;
 }
 
 static void usage(FILE *f)
@@ -1213,7 +1784,12 @@ static void usage(FILE *f)
 		"  -P PROCS   add: processes (default 4)\n"
 		"  -n COUNT   add: each process makes COUNT adds, untimed\n"
 		"  -s BYTES   value and record size (default 100, 24 to %d)\n"
-		"ops: get set add wait append\nbackends:", MAX_VALUE);
+		"  -R COUNT   append@P: records per writer (default 100000)\n"
+		"  -M MIB     mem: data written to the arena (default 512)\n"
+		"  -A PATH    mem: the arena file made (default\n"
+		"             /dev/shm/kvbench.PID.arena; removed after)\n"
+		"ops: get set add wait append append@P mem\n"
+		"(default: all but mem)\nbackends:", MAX_VALUE);
 	for (size_t i = 0; i < N_BACKENDS; i++)
 		fprintf(f, " %s", backends[i].name);
 	fputc('\n', f);
@@ -1231,12 +1807,15 @@ static int parse_args(int argc, char *argv[])
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "t:P:n:s:bh")) != -1) {
+	while ((c = getopt(argc, argv, "t:P:n:s:R:M:A:bh")) != -1) {
 		switch (c) {
 		case 't': B.secs = atof(optarg); break;
 		case 'P': B.procs = atoi(optarg); break;
 		case 'n': B.count = atol(optarg); break;
 		case 's': B.vlen = (size_t)atol(optarg); break;
+		case 'R': B.records = atol(optarg); break;
+		case 'M': B.mem_mib = atol(optarg); break;
+		case 'A': B.mem_arena = optarg; break;
 		case 'b':
 			for (size_t i = 0; i < N_BACKENDS; i++)
 				puts(backends[i].name);
@@ -1247,7 +1826,8 @@ static int parse_args(int argc, char *argv[])
 	}
 	if (argc - optind < 2 || argc - optind > 3 || B.secs <= 0 ||
 	    B.procs < 1 || B.procs > MAX_PROCS || B.count < 0 ||
-	    B.vlen < 24 || B.vlen > MAX_VALUE)
+	    B.vlen < 24 || B.vlen > MAX_VALUE || B.records < 1 ||
+	    B.mem_mib < 0 || B.mem_mib > 4096)
 		return -1;
 	for (const char *p = argv[optind + 2 < argc ? optind + 2 : 0];
 	     argc - optind == 3 && *p; p += *p == ',') {

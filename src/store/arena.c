@@ -873,6 +873,14 @@ int store_open(const char *path, const struct store_options *opt,
 			s->hdr->clean = 0;
 			msync(s->base, MM_PAGE, MS_SYNC);
 		}
+		/* Recovery read every block header, and the kernel maps the
+		 * pages around each one it faults in: most of the arena ends
+		 * up in this process's page tables, and a program (libmmfs)
+		 * would carry it in its RSS for as long as it stays attached.
+		 * Unmap it; the pages stay in the file, and come back one by
+		 * one as the program touches them. */
+		if (s->library)
+			madvise(s->base, s->map_len, MADV_DONTNEED);
 	}
 	share_ownership(s);
 	if (s->serving)

@@ -8,7 +8,8 @@ calls through the mount.
   action of theirs (the daemon invalidates the kernel); the latencies
   are printed (the target is 1 ms).
 - Names the library creates appear at once in ls and in lookups, even
-  after a lookup that failed.
+  after a lookup that failed; they are relative to the directory
+  attached, the mount point's root included.
 - A write through the mount wakes mmfs_wait in another process.
 - Counters: library adds and flock-protected adds through the mount from
   several processes sum exactly.
@@ -59,6 +60,40 @@ def test_a_mount_write_is_read_by_the_library(mnt, libmmfs):
     out = lib_run(libmmfs, "m = mmfs.attach(sys.argv[1]); "
                   "print(m.get('var'))", mnt)
     assert out == "b'hello\\n'\n"
+
+
+# Attach at argv[1] and set "probe" there, after filling with "A"s the
+# heap chunk that realpath(3) will reuse for argv[1]'s path (glibc hands
+# back the last freed chunk of a size first), so that a read past the end
+# of that path sees them.
+ATTACH_PROBE = r"""
+import ctypes
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.malloc_usable_size.restype = ctypes.c_size_t
+libc.malloc_usable_size.argtypes = [ctypes.c_void_p]
+real = os.path.realpath(sys.argv[1]).encode()
+p = libc.malloc(len(real) + 1)
+ctypes.memset(p, ord("A"), libc.malloc_usable_size(p))
+libc.free(p)
+mmfs.attach(sys.argv[1]).set("probe", b"1")
+"""
+
+
+def test_names_are_relative_to_the_directory_attached(mnt, libmmfs):
+    """At the mount point names start at the root; below it, at that
+    directory.  libmmfs once read the byte past the end of the path when
+    it was the mount point itself, and took what followed in the heap as
+    the directory (ATTACH_PROBE makes that "AAA...")."""
+    lib_run(libmmfs, ATTACH_PROBE, mnt)
+    assert sorted(os.listdir(mnt)) == ["probe"]
+    sub = os.path.join(mnt, "d", "e")
+    os.makedirs(sub)
+    lib_run(libmmfs, ATTACH_PROBE, sub)
+    assert sorted(os.listdir(sub)) == ["probe"]
+    assert sorted(os.listdir(mnt)) == ["d", "probe"]
 
 
 # Sets values of growing length; after each, the parent checks what the
