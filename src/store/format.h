@@ -332,7 +332,9 @@
  * (a seqlock).  Together with inode versions (see "Versions and waiters")
  * this lets libmmfs resolve a name and copy a value without a lock
  * (src/store/peek.c has the protocol).  Peeking (read-only) stores do not
- * change gen.
+ * change gen: their mapping is read-only, so they take no lock at all,
+ * only read lock-free, and wait for a version by polling it (they cannot
+ * set MM_VERSION_WAITERS).
  *
  * Feed
  *
