@@ -791,6 +791,23 @@ static int open_snapshot(struct store *s, const char *path, char *err,
 	return check_header(s->hdr, len, false, err, errlen);
 }
 
+/* Recovery rebuilds the index and the lists in place: readers that take
+ * no lock (format.h, "Lock-free readers") wait, as for a lock holder.
+ * A refused recovery changed nothing, the generation neither. */
+static int recover_gen(struct store *s)
+{
+	uint64_t gen = s->hdr->gen;
+	int rc;
+
+	gen_begin(s);
+	rc = recover_run(s);
+	if (rc)
+		__atomic_store_n(&s->hdr->gen, gen, __ATOMIC_RELEASE);
+	else
+		gen_end(s);
+	return rc;
+}
+
 int store_open(const char *path, const struct store_options *opt,
 	       struct store **out, char *err, size_t errlen)
 {
@@ -841,7 +858,7 @@ int store_open(const char *path, const struct store_options *opt,
 		s->shared = true;       /* others use it: no init, no recovery */
 	} else if (!s->readonly) {
 		init_mutex(s->hdr);
-		rc = recover_run(s);
+		rc = recover_gen(s);
 		if (rc) {
 			fail(err, errlen, rc, "%s%s", rc == -EINVAL ?
 			     "damaged arena: " : "", s->recovery);

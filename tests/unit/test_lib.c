@@ -400,6 +400,40 @@ static void t_rdonly_dead_holder(void)
 	mmfs_detach(ro);
 }
 
+/* A writer that attaches alone runs recovery, which rebuilds the name
+ * index and the directory lists in place: a read-only reader meanwhile
+ * must wait for it (as for any holder of the arena lock), never find a
+ * name missing or the arena damaged. */
+static void t_rdonly_during_recovery(void)
+{
+	struct mmfs *ro = attach(MMFS_ATTACH_RDONLY);
+	int odd = 0, reads = 0, status;
+	char buf[16], name[16];
+	pid_t pid;
+
+	for (int i = 0; i < 300; i++) {        /* an index worth rebuilding */
+		struct mmfs *m = attach(0);
+
+		snprintf(name, sizeof(name), "many/%d", i);
+		mmfs_set(m, name, "x", 1);
+		mmfs_detach(m);
+	}
+	pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < 300; i++)
+			mmfs_detach(attach(0)); /* alone: recovery each time */
+		_exit(0);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		snprintf(name, sizeof(name), "many/%d", reads % 300);
+		odd += mmfs_get(ro, name, buf, sizeof(buf), NULL) != 1;
+		reads++;
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "attacher");
+	CHECK(odd == 0, "%d of %d reads during recoveries failed", odd, reads);
+	mmfs_detach(ro);
+}
+
 /* After all that, and the last detach, the arena checks clean. */
 static void t_clean(void)
 {
@@ -425,6 +459,7 @@ int main(void)
 	t_rdonly_and_fork();
 	t_rdonly_reads();
 	t_rdonly_dead_holder();
+	t_rdonly_during_recovery();
 	t_clean();
 	unlink(arena);
 	return unit_exit("test_lib");
