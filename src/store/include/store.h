@@ -100,7 +100,18 @@ struct store_options {
 	uint64_t ring_size;    /* default capacity of new rings (a ring
 	                          capacity, ring.h); 0 = keep / default */
 	unsigned flags;        /* enum store_open_flags */
+	/* Who may open the arena file, and so attach with libmmfs (a
+	 * writable open only, by the file's owner): applied when the file
+	 * is created and when an existing one is opened. */
+	uint32_t mode;         /* its permission bits: STORE_MODE_MIN to
+	                          STORE_MODE_MAX; 0 = 0600 on create, else
+	                          keep */
+	bool set_group;        /* give the file to group gid */
+	uint32_t gid;
 };
+
+#define STORE_MODE_MIN 0600             /* the owner reads and writes */
+#define STORE_MODE_MAX 0666             /* no execute, set-ID or sticky */
 
 #define STORE_DEFAULT_SIZE (1ULL << 30)          /* 1 GiB cap, sparse */
 #define STORE_DEFAULT_MAX_FILES 4000000ULL
@@ -121,7 +132,11 @@ struct store_options {
  * know (ring_register was not called); -EBUSY: another process serves it;
  * -ETIMEDOUT: a retiring owner did not finish; -ENOENT, -EACCES, -EEXIST
  * ... from open(2) of path; -ENOMEM; -ENOSPC: the cap cannot hold an
- * arena (create), or the room to upgrade an older one. */
+ * arena (create), or the room to upgrade an older one; -EPERM ...:
+ * the mode or group options could not be applied (fchown(2) to a group
+ * the caller is not in).  mode and set_group are applied last, once
+ * everything else succeeded, and only by writable opens (-EINVAL for
+ * RDONLY, PEEK, SNAPSHOT). */
 int store_open(const char *path, const struct store_options *opt,
 	       struct store **out, char *err, size_t errlen);
 
