@@ -115,18 +115,27 @@ static int find(const struct peek *p, uint64_t dir, const char *name,
 	    !is_kind(p, table, MM_HASH, nb * 8))
 		return RETRY;
 	off = LOAD(((uint64_t *)mm_payload(p->s, table))[hash & (nb - 1)]);
-	for (unsigned steps = 0; off; steps++) {
+	/* a chain that loops (changing under us, or damaged) comes back to
+	 * the dentry saved at the last power of two steps (Brent) */
+	for (uint64_t steps = 0, saved = 0; off; steps++) {
 		struct mm_dentry *d;
+		uint64_t room = payload_of(p, off, MM_DENTRY, sizeof(*d));
 
-		if (steps == CHAIN_MAX ||
-		    !is_kind(p, off, MM_DENTRY, sizeof(*d) + len))
+		if (steps == CHAIN_MAX || off == saved || !room)
 			return RETRY;
+		if ((steps & (steps + 1)) == 0)
+			saved = off;
 		d = mm_dentry(p->s, off);
+		/* other names in the chain may be shorter (smaller blocks) */
 		if (LOAD(d->hash) == hash && LOAD(d->parent) == dir &&
-		    LOAD(d->namelen) == len && LOAD(d->state) ==
-		    MM_DENTRY_LIVE && memcmp(d->name, name, len) == 0) {
-			*out = LOAD(d->inode);
-			return 0;
+		    LOAD(d->namelen) == len) {
+			if (room < sizeof(*d) + len)
+				return RETRY;
+			if (LOAD(d->state) == MM_DENTRY_LIVE &&
+			    memcmp(d->name, name, len) == 0) {
+				*out = LOAD(d->inode);
+				return 0;
+			}
 		}
 		off = LOAD(d->hash_next);
 	}
@@ -179,6 +188,8 @@ static int walk(const struct peek *p, const char *path, uint64_t *out)
 		if (!at)
 			return -ENOENT;
 	}
+	if (!is_kind(p, at, MM_INODE, sizeof(struct mm_inode)))
+		return RETRY;   /* a name for something else */
 	*out = at;
 	return 0;
 }
@@ -204,7 +215,7 @@ static int copy_value(const struct peek *p, uint64_t data, void *buf,
 		*len = LOAD(mm_data(p->s, data)->size);
 		if (*len > n - sizeof(*len))
 			return RETRY;
-		if (*len <= size)
+		if (*len && *len <= size)       /* buf may be NULL if 0 */
 			memcpy(buf, mm_data(p->s, data)->bytes, *len);
 		return 0;
 	}
@@ -387,8 +398,13 @@ static int version_once(struct peek *p, void *ctx)
 	data = LOAD(ino->data);
 	v->kind = 0;
 	if ((LOAD(ino->flags) & MM_INODE_KINDS) && data &&
-	    in_heap(p, data, sizeof(struct mm_block)))
-		v->kind = LOAD(mm_block(p->s, data)->kind);
+	    in_heap(p, data, sizeof(struct mm_block))) {
+		unsigned kind = LOAD(mm_block(p->s, data)->kind);
+
+		/* a kind store_kind_peek would read (recovery makes sure) */
+		if (kind_holds(ino, kind) && payload_of(p, data, kind, 0))
+			v->kind = kind;
+	}
 	return checked(p, 0);
 }
 

@@ -400,6 +400,35 @@ static void t_rdonly_dead_holder(void)
 	mmfs_detach(ro);
 }
 
+/* A lock-free lookup walks a hash chain past other names: a shorter
+ * one's dentry is a smaller block than the name looked for needs, and
+ * must not stop the walk (it did: -ENXIO, for any name sharing a bucket
+ * with a shorter one made after it). */
+static void t_long_names(void)
+{
+	struct mmfs *m = attach(0);
+	char name[300], buf[300];
+	int bad = 0;
+
+	for (int i = 0; i < 200; i++) {         /* long names first... */
+		snprintf(name, sizeof(name), "names/%0250d", i);
+		mmfs_set(m, name, name, strlen(name));
+	}
+	for (int i = 0; i < 1000; i++) {        /* ...then short ones, which
+						   go before them in the
+						   chains */
+		snprintf(name, sizeof(name), "names/%d", i);
+		mmfs_set(m, name, "x", 1);
+	}
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "names/%0250d", i);
+		bad += mmfs_get(m, name, buf, sizeof(buf), NULL) !=
+		       (ssize_t)strlen(name);
+	}
+	CHECK(bad == 0, "%d of 200 long names not read", bad);
+	mmfs_detach(m);
+}
+
 /* A writer that attaches alone runs recovery, which rebuilds the name
  * index and the directory lists in place: a read-only reader meanwhile
  * must wait for it (as for any holder of the arena lock), never find a
@@ -460,6 +489,7 @@ int main(void)
 	t_rdonly_reads();
 	t_rdonly_dead_holder();
 	t_rdonly_during_recovery();
+	t_long_names();
 	t_clean();
 	unlink(arena);
 	return unit_exit("test_lib");
