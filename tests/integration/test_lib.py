@@ -9,7 +9,8 @@ calls through the mount.
   are printed (the target is 1 ms).
 - Names the library creates appear at once in ls and in lookups, even
   after a lookup that failed.
-- A write through the mount wakes mmfs_wait in another process.
+- A write through the mount wakes mmfs_wait in another process, a
+  read-only one too (it polls), which also follows a ring's records.
 - Counters: library adds and flock-protected adds through the mount from
   several processes sum exactly.
 - A library writer killed with SIGKILL mid-storm: the daemon keeps
@@ -188,7 +189,7 @@ def test_library_names_appear_in_listings_and_lookups(mnt, libmmfs):
 
 
 WAITER = r"""
-m = mmfs.attach(sys.argv[1])
+m = mmfs.attach(sys.argv[1], readonly=len(sys.argv) > 2)
 v = m.version("flag")
 print("waiting", flush=True)
 t0 = time.monotonic()
@@ -209,6 +210,42 @@ def test_a_write_through_the_mount_wakes_mmfs_wait(mnt, libmmfs):
     out = json.loads(w.stdout.readline())
     w.wait(timeout=10)
     assert out["woke"] and out["value"] == "1\n", out
+
+
+RING_READER = r"""
+m = mmfs.attach(sys.argv[1], readonly=True)
+print("reading", flush=True)
+for rec in m.records("log.ring", timeout=10):
+    print(rec.decode(), flush=True)
+    if rec == b"last":
+        break
+"""
+
+
+def test_a_read_only_handle_waits_and_reads_rings(mnt, libmmfs):
+    """A read-only handle takes no lock (its mapping is read-only): its
+    waits poll, and still see a write through the mount; it reads the
+    records of a ring as they are appended through the mount.  Both
+    used to die with SIGSEGV."""
+    p = os.path.join(mnt, "flag")
+    with open(p, "w") as f:
+        f.write("0\n")
+    w = lib_spawn(libmmfs, WAITER, mnt, "ro")
+    assert w.stdout.readline() == "waiting\n"
+    time.sleep(0.05)
+    run(["sh", "-c", 'echo 1 > "$1"', "sh", p])
+    out = json.loads(w.stdout.readline())
+    assert w.wait(timeout=10) == 0
+    assert out["woke"] and out["value"] == "1\n" and out["s"] < 5, out
+    ring = os.path.join(mnt, "log.ring")
+    run(["sh", "-c", 'printf first > "$1"', "sh", ring])
+    r = lib_spawn(libmmfs, RING_READER, mnt)
+    assert r.stdout.readline() == "reading\n"
+    for rec in ("second", "last"):
+        time.sleep(0.05)
+        run(["sh", "-c", f'printf {rec} >> "$1"', "sh", ring])
+    assert r.stdout.read().split() == ["first", "second", "last"]
+    assert r.wait(timeout=10) == 0
 
 
 ADDER = r"""
