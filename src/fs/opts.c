@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fuse_opt.h>
+#include <grp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ enum opt_key {
 	KEY_MAX_FILES,
 	KEY_RING_SIZE,
 	KEY_THREADS,
+	KEY_ARENA_MODE,
+	KEY_ARENA_GROUP,
 	KEY_RO,
 	KEY_RW,
 	KEY_ALLOW_OTHER,
@@ -58,6 +61,8 @@ static const struct fuse_opt opt_table[] = {
 	FUSE_OPT_KEY("max_files=", KEY_MAX_FILES),
 	FUSE_OPT_KEY("ring_size=", KEY_RING_SIZE),
 	FUSE_OPT_KEY("threads=", KEY_THREADS),
+	FUSE_OPT_KEY("arena_mode=", KEY_ARENA_MODE),
+	FUSE_OPT_KEY("arena_group=", KEY_ARENA_GROUP),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -139,6 +144,10 @@ void mmfs_opts_usage(FILE *f)
 "                              (default %lluK)\n"
 "     threads=N                threads serving requests, 1 to %u\n"
 "                              (default %u)\n"
+"     arena_mode=MODE          mode of the arena file, octal, %04o to %04o\n"
+"                              (default: %04o when created, else kept): who\n"
+"                              may attach with libmmfs (read: read-only)\n"
+"     arena_group=GROUP        group of the arena file (a name or a number)\n"
 "     ro                       mount read-only; rw: read-write (default)\n"
 "     remount                  change ro/rw, [no]suid, [no]dev, [no]exec of\n"
 "                              the mmfs mounted at MOUNTPOINT (and nothing\n"
@@ -172,7 +181,8 @@ void mmfs_opts_usage(FILE *f)
 		(unsigned long long)(STORE_DEFAULT_SIZE >> 20),
 		(unsigned long long)STORE_DEFAULT_MAX_FILES,
 		(unsigned long long)(STORE_DEFAULT_RING_SIZE >> 10),
-		MMFS_THREADS_MAX, MMFS_THREADS_DEFAULT);
+		MMFS_THREADS_MAX, MMFS_THREADS_DEFAULT, STORE_MODE_MIN,
+		STORE_MODE_MAX, STORE_MODE_MIN);
 }
 
 /* Parse a positive decimal number, with an optional K/M/G/T suffix (powers
@@ -239,6 +249,80 @@ static int set_ring_size(const char *arg, uint64_t *out)
 		(unsigned long long)RING_CAPACITY_MIN,
 		(unsigned long long)RING_CAPACITY_MAX);
 	return -1;
+}
+
+/* arena_mode=: octal permission bits that let the owner read and write
+ * and nobody execute (STORE_MODE_MIN to STORE_MODE_MAX, store.h). */
+static int set_arena_mode(struct mmfs_opts *o, const char *arg)
+{
+	const char *v = strchr(arg, '=') + 1;
+	unsigned long mode;
+	char *end;
+
+	if (!*v || strspn(v, "01234567") != strlen(v) || strlen(v) > 12) {
+		fprintf(stderr, "mount.mmfs: bad value in option '%s': an "
+			"octal mode such as 0660\n", arg);
+		return -1;
+	}
+	mode = strtoul(v, &end, 8);
+	if (mode & ~(unsigned long)STORE_MODE_MAX) {
+		fprintf(stderr, "mount.mmfs: bad value in option '%s': at "
+			"most %04o (no execute, set-ID or sticky bits)\n", arg,
+			STORE_MODE_MAX);
+		return -1;
+	}
+	if ((mode & STORE_MODE_MIN) != STORE_MODE_MIN) {
+		fprintf(stderr, "mount.mmfs: bad value in option '%s': the "
+			"owner must read and write it (%04o)\n", arg,
+			STORE_MODE_MIN);
+		return -1;
+	}
+	o->store.mode = (uint32_t)mode;
+	return 0;
+}
+
+/* The gid of group name, -1 if there is none (or no memory to look). */
+static int64_t group_gid(const char *name)
+{
+	struct group gr, *found = NULL;
+	int64_t gid = -1;
+	int rc = ERANGE;
+
+	for (size_t len = 4096; rc == ERANGE && len <= (1u << 20); len *= 2) {
+		char *buf = malloc(len);
+
+		if (!buf)
+			break;
+		rc = getgrnam_r(name, &gr, buf, len, &found);
+		if (rc == 0 && found)
+			gid = found->gr_gid;
+		free(buf);
+	}
+	return gid;
+}
+
+/* arena_group=: a group name, else a number (as chown(1) takes them). */
+static int set_arena_group(struct mmfs_opts *o, const char *arg)
+{
+	const char *v = strchr(arg, '=') + 1;
+	int64_t gid = *v ? group_gid(v) : -1;
+	unsigned long long n;
+	char *end;
+
+	if (gid < 0 && isdigit((unsigned char)*v)) {
+		errno = 0;
+		n = strtoull(v, &end, 10);
+		if (errno == 0 && !*end && n < UINT32_MAX)
+			gid = (int64_t)n;
+	}
+	if (gid < 0 || gid >= UINT32_MAX) {
+		fprintf(stderr, "mount.mmfs: unknown group '%s' in option "
+			"'%s'\n", v, arg);
+		return -1;
+	}
+	o->store.set_group = true;
+	o->store.gid = (uint32_t)gid;
+	return 0;
 }
 
 static int set_name(struct mmfs_opts *o, const char *arg)
@@ -354,6 +438,10 @@ static int opt_proc(void *data, const char *arg, int key,
 		return set_ring_size(arg, &o->store.ring_size);
 	case KEY_THREADS:
 		return set_threads(o, arg);
+	case KEY_ARENA_MODE:
+		return set_arena_mode(o, arg);
+	case KEY_ARENA_GROUP:
+		return set_arena_group(o, arg);
 	case KEY_RO:
 	case KEY_RW:
 		o->ro = key == KEY_RO;
@@ -415,6 +503,17 @@ static int check_permissions(const struct mmfs_opts *o)
 		return 0;
 	fprintf(stderr, "mount.mmfs: allow_other needs default_permissions: "
 		"mmfs checks no permissions itself\n");
+	return -1;
+}
+
+/* A read-only mount changes nothing in the arena file, its mode and
+ * group neither. */
+static int check_arena_access(const struct mmfs_opts *o)
+{
+	if (!o->ro || (!o->store.mode && !o->store.set_group))
+		return 0;
+	fprintf(stderr, "mount.mmfs: arena_mode= and arena_group= need a "
+		"read-write mount\n");
 	return -1;
 }
 
@@ -504,7 +603,7 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 	default_mnt_flags(o, argc > 0 ? argv[0] : "mount.mmfs");
 	if (o->remount)
 		return 0;       /* remount.c needs ro and the flags alone */
-	if (check_permissions(o))
+	if (check_permissions(o) || check_arena_access(o))
 		return -1;
 	if (o->ro)
 		o->store.flags |= STORE_OPEN_RDONLY;

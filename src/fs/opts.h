@@ -3,8 +3,9 @@
  * mount.mmfs [-f] [-d] [-o OPT[,OPT...]] [ARENA] MOUNTPOINT, options
  * anywhere (mount(8) passes them after the positional arguments).
  * mmfs_opts_parse sorts every option into one of three kinds:
- *   - mmfs options (size=, name=, max_files=, ring_size=, ...), which end
- *     up in store_options or in the daemon's own fields;
+ *   - mmfs options (size=, name=, max_files=, ring_size=, arena_mode=,
+ *     arena_group=, ...), which end up in store_options or in the
+ *     daemon's own fields;
  *   - kernel/FUSE mount options (allow_other, dirsync, ...), collected
  *     verbatim in fuse_opts for fuse_session_new, and the per-mount
  *     flags [no]suid, [no]dev, [no]exec, resolved with their defaults
@@ -19,6 +20,8 @@
  * Invariants after a successful parse:
  * mountpoint is set; a value given for size/max_files is > 0, one given
  * for ring_size a ring capacity (RING_CAPACITY_MIN to _MAX, ring.h);
+ * store.mode is 0 or STORE_MODE_MIN to _MAX without other bits, and
+ * store.mode and store.set_group come with a read-write mount only;
  * nosuid, nodev and noexec are 0 or 1; atime says what the access-time
  * options decided, as the kernel decides for a local file system
  * (strictatime beats noatime; relatime is the default).

@@ -363,11 +363,9 @@ static int find_ring(struct mmfs *m, struct store *s, const char *name,
 	const char *full = full_name(m, name, space);
 	store_ref dir = store_root(s);
 	struct store_attr a;
-	int rc;
+	unsigned kind;
+	int rc = find(m, s, name, false, ref);
 
-	if (m->flags & MMFS_ATTACH_RDONLY)
-		return -EROFS;          /* rings are read under the lock */
-	rc = find(m, s, name, false, ref);
 	if (rc == -ENOENT && create && ring_name(name)) {
 		if (!full || strlen(full) >= sizeof(path))
 			return -ENAMETOOLONG;
@@ -386,8 +384,8 @@ static int find_ring(struct mmfs *m, struct store *s, const char *name,
 			rc = find(m, s, name, false, ref);
 	}
 	if (rc == 0)
-		rc = store_getattr(s, *ref, &a);
-	if (rc == 0 && a.kind != RING_KIND)
+		rc = store_version(s, *ref, &kind, NULL);
+	if (rc == 0 && kind != RING_KIND)
 		rc = -EINVAL;
 	return rc;
 }
@@ -434,7 +432,7 @@ ssize_t mmfs_ring_next(struct mmfs_ring_reader *r, void *buf, size_t size,
 		       int timeout_ms)
 {
 	struct store *s = store_of(r->m);
-	struct store_attr a;
+	uint32_t version;
 	store_ref ref;
 	ssize_t rc;
 
@@ -443,16 +441,16 @@ ssize_t mmfs_ring_next(struct mmfs_ring_reader *r, void *buf, size_t size,
 	for (;;) {
 		rc = find_ring(r->m, s, r->name, false, &ref);
 		if (rc == 0)
-			rc = store_getattr(s, ref, &a);
+			rc = store_version(s, ref, NULL, &version);
 		if (rc == 0)
 			rc = ring_next(s, ref, &r->pos, buf, size);
 		if (rc != 0)
 			return rc;
 		if (timeout_ms == 0)
 			return -ETIMEDOUT;
-		/* a.version was read before ring_next looked: an append
+		/* the version was read before ring_next looked: an append
 		 * since then changed it, and the wait returns at once */
-		rc = store_wait(s, ref, a.version, timeout_ms);
+		rc = store_wait(s, ref, version, timeout_ms);
 		if (rc)
 			return rc;
 	}

@@ -44,20 +44,29 @@ static void set_bit(struct mm_ring *r, uint64_t v, bool on)
 		bitmap(r)[p / 8] &= (unsigned char)~(1u << (p % 8));
 }
 
-/* First record start in (from, to), or to. */
-static uint64_t next_start(struct mm_ring *r, uint64_t from, uint64_t to)
+/* First record start in (from, to), or to, in the data bytes of a ring
+ * of capacity cap (its bitmap follows them). */
+static uint64_t scan_next(const unsigned char *bytes, uint64_t cap,
+			  uint64_t from, uint64_t to)
 {
-	for (uint64_t v = from + 1; v < to; v++) {
-		uint64_t p = v % r->capacity;
+	const unsigned char *map = bytes + cap;
 
-		if (p % 8 == 0 && bitmap(r)[p / 8] == 0 && v + 8 <= to) {
+	for (uint64_t v = from + 1; v < to; v++) {
+		uint64_t p = v % cap;
+
+		if (p % 8 == 0 && map[p / 8] == 0 && v + 8 <= to) {
 			v += 7;
 			continue;
 		}
-		if (bit(r, v))
+		if (map[p / 8] >> (p % 8) & 1)
 			return v;
 	}
 	return to;
+}
+
+static uint64_t next_start(struct mm_ring *r, uint64_t from, uint64_t to)
+{
+	return scan_next(r->bytes, r->capacity, from, to);
 }
 
 /* Last record start in (from, to], or 0 when there is none. */
@@ -69,15 +78,22 @@ static uint64_t last_start(struct mm_ring *r, uint64_t from, uint64_t to)
 	return 0;
 }
 
-static void copy_out(struct mm_ring *r, uint64_t v, unsigned char *dst,
-		     size_t n)
+/* Copy n bytes from virtual offset v of a ring of capacity cap. */
+static void scan_copy(const unsigned char *bytes, uint64_t cap, uint64_t v,
+		      unsigned char *dst, size_t n)
 {
-	uint64_t p = v % r->capacity, first = r->capacity - p;
+	uint64_t p = v % cap, first = cap - p;
 
 	if (first > n)
 		first = n;
-	memcpy(dst, r->bytes + p, first);
-	memcpy(dst + first, r->bytes, n - first);
+	memcpy(dst, bytes + p, first);
+	memcpy(dst + first, bytes, n - first);
+}
+
+static void copy_out(struct mm_ring *r, uint64_t v, unsigned char *dst,
+		     size_t n)
+{
+	scan_copy(r->bytes, r->capacity, v, dst, n);
 }
 
 static void copy_in(struct mm_ring *r, uint64_t v, const unsigned char *src,
@@ -316,32 +332,50 @@ ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *rd,
 	return (ssize_t)n;
 }
 
+struct next {
+	uint64_t from;             /* the reader's virtual offset */
+	void *buf;
+	size_t size;
+	uint64_t to;               /* out: where it goes on from */
+};
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* ring_next as a lock-free reader (store_kind_peek): each field is read
+ * once and checked before it is used, so whatever the block holds
+ * nothing outside it is read; a loop goes at most capacity steps. */
+static ssize_t next_peek(void *ctx, const void *payload, size_t len)
+{
+	const struct mm_ring *r = payload;
+	struct next *n = ctx;
+	uint64_t cap = LOAD(r->capacity), head = LOAD(r->head);
+	uint64_t tail = LOAD(r->tail), v = n->from, end;
+
+	if (len < sizeof(*r) || cap < MM_RING_MIN || cap > MM_RING_MAX ||
+	    len - sizeof(*r) < cap + MM_RING_BITMAP(cap) || head > tail ||
+	    tail - head > cap)
+		return -EUCLEAN;
+	if (v < head || v > tail)         /* evicted, or the ring cleared */
+		v = head;
+	n->to = v;
+	if (v == tail)
+		return 0;
+	end = scan_next(r->bytes, cap, v, tail);
+	if (end - v > n->size)
+		return -EMSGSIZE;
+	scan_copy(r->bytes, cap, v, n->buf, end - v);
+	n->to = end;
+	return (ssize_t)(end - v);
+}
+
 ssize_t ring_next(struct store *s, store_ref ref, uint64_t *pos, void *buf,
 		  size_t size)
 {
-	struct mm_ring *r;
-	uint64_t v, end;
-	ssize_t rc = begin(s, ref, &r);
+	struct next n = { .from = *pos, .buf = buf, .size = size };
+	ssize_t rc = store_kind_peek(s, ref, MM_RING, next_peek, &n);
 
-	if (rc)
-		return rc;
-	v = *pos;
-	if (v < r->head || v > r->tail)   /* evicted, or the ring cleared */
-		v = r->head;
-	if (v == r->tail) {
-		rc = 0;
-	} else {
-		end = next_start(r, v, r->tail);
-		if (end - v > size) {
-			rc = -EMSGSIZE;
-		} else {
-			copy_out(r, v, buf, end - v);
-			rc = (ssize_t)(end - v);
-			v = end;
-		}
-	}
-	*pos = v;
-	store_kind_leave(s, ref, false);
+	if (rc >= 0 || rc == -EMSGSIZE)
+		*pos = n.to;
 	return rc;
 }
 

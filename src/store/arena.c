@@ -813,6 +813,63 @@ static int open_snapshot(struct store *s, const char *path, char *err,
 	return check_header(s->hdr, len, false, err, errlen);
 }
 
+/* The mode and group options, checked before anything is opened. */
+static int check_access(const struct store_options *o, char *err,
+			size_t errlen)
+{
+	if ((o->mode || o->set_group) && (o->flags & (STORE_OPEN_RDONLY |
+	    STORE_OPEN_PEEK | STORE_OPEN_SNAPSHOT)))
+		return fail(err, errlen, -EINVAL, "the arena's mode and group "
+			    "are set by writable opens only");
+	if (o->mode && (o->mode & ~STORE_MODE_MAX ||
+			(o->mode & STORE_MODE_MIN) != STORE_MODE_MIN))
+		return fail(err, errlen, -EINVAL, "the arena's mode must be "
+			    "%04o to %04o", STORE_MODE_MIN, STORE_MODE_MAX);
+	return 0;
+}
+
+/* The arena file's mode and group as the options ask.  A new group gets
+ * no access the old one had, nor the old group the new mode's: group
+ * and other bits are dropped while the group changes. */
+static int apply_access(struct store *s, const struct store_options *o,
+			char *err, size_t errlen)
+{
+	struct stat st;
+	mode_t want;
+
+	if (!o->mode && !o->set_group)
+		return 0;
+	if (fstat(s->fd, &st) != 0)
+		return fail(err, errlen, -errno, "%s", strerror(errno));
+	want = o->mode ? o->mode : st.st_mode & 07777;
+	if (o->set_group && st.st_gid != o->gid &&
+	    (fchmod(s->fd, st.st_mode & 0700) != 0 ||
+	     fchown(s->fd, (uid_t)-1, o->gid) != 0))
+		return fail(err, errlen, -errno, "cannot give the arena to "
+			    "group %u: %s", (unsigned)o->gid, strerror(errno));
+	if (fchmod(s->fd, want) != 0)
+		return fail(err, errlen, -errno, "cannot set the arena's mode "
+			    "to %04o: %s", (unsigned)want, strerror(errno));
+	return 0;
+}
+
+/* Recovery rebuilds the index and the lists in place: readers that take
+ * no lock (format.h, "Lock-free readers") wait, as for a lock holder.
+ * A refused recovery changed nothing, the generation neither. */
+static int recover_gen(struct store *s)
+{
+	uint64_t gen = s->hdr->gen;
+	int rc;
+
+	gen_begin(s);
+	rc = recover_run(s);
+	if (rc)
+		__atomic_store_n(&s->hdr->gen, gen, __ATOMIC_RELEASE);
+	else
+		gen_end(s);
+	return rc;
+}
+
 int store_open(const char *path, const struct store_options *opt,
 	       struct store **out, char *err, size_t errlen)
 {
@@ -824,6 +881,9 @@ int store_open(const char *path, const struct store_options *opt,
 
 	if (!opt)
 		opt = &none;
+	rc = check_access(opt, err, errlen);
+	if (rc)
+		return rc;
 	rc = kind_ready(&missing);
 	if (rc)
 		return fail(err, errlen, rc, "this program cannot read %s "
@@ -863,7 +923,7 @@ int store_open(const char *path, const struct store_options *opt,
 		s->shared = true;       /* others use it: no init, no recovery */
 	} else if (!s->readonly) {
 		init_mutex(s->hdr);
-		rc = recover_run(s);
+		rc = recover_gen(s);
 		if (rc) {
 			fail(err, errlen, rc, "%s%s", rc == -EINVAL ?
 			     "damaged arena: " : "", s->recovery);
@@ -882,6 +942,9 @@ int store_open(const char *path, const struct store_options *opt,
 		if (s->library)
 			madvise(s->base, s->map_len, MADV_DONTNEED);
 	}
+	rc = apply_access(s, opt, err, errlen);
+	if (rc)
+		goto out;
 	share_ownership(s);
 	if (s->serving)
 		s->hdr->server_pid = (uint32_t)getpid();

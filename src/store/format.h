@@ -341,12 +341,16 @@
  *
  * header.gen is odd while an owner holds the arena mutex: it is made odd
  * right after the mutex is taken and even again right before it is
- * released.  A reader that saw the same even gen before and after
+ * released, and odd too while an owner that arrived alone runs recovery
+ * (which takes no mutex: nobody else changes the arena then, but readers
+ * that take no lock may be reading).  A reader that saw the same even gen before and after
  * reading names and offsets knows that no change happened in between
  * (a seqlock).  Together with inode versions (see "Versions and waiters")
  * this lets libmmfs resolve a name and copy a value without a lock
  * (src/store/peek.c has the protocol).  Peeking (read-only) stores do not
- * change gen.
+ * change gen: their mapping is read-only, so they take no lock at all,
+ * only read lock-free, and wait for a version by polling it (they cannot
+ * set MM_VERSION_WAITERS).
  *
  * Feed
  *

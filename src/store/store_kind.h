@@ -67,6 +67,25 @@ int store_kind_enter(struct store *s, store_ref ref, unsigned kind,
 /* Unlock; changed: set the file's mtime and ctime to now first. */
 void store_kind_leave(struct store *s, store_ref ref, bool changed);
 
+/* A lock-free reader of the file ref whose content is of this kind (as
+ * store_get reads values: format.h, "Lock-free readers"), for every
+ * store, read-only (STORE_OPEN_PEEK) ones included, which can take no
+ * lock.  fn gets the payload of the file's block and its length in
+ * bytes, checked to lie in the arena; it must read nothing outside them
+ * and trust nothing inside (another process may be changing it, or the
+ * arena be damaged): every field it reads may hold anything, and it
+ * reads each once.  It copies out what it wants into ctx and returns a
+ * length or -errno, -EUCLEAN when the payload breaks the kind's rules.
+ * What it returns stands only if no process held the arena lock
+ * meanwhile: else fn runs again (-EUCLEAN too: only then is it an
+ * answer, the payload's own).  Returns fn's answer, or -ESTALE (ref is no
+ * inode), -EINVAL (a file of another kind), or the errors of store_get
+ * (-EAGAIN...). */
+typedef ssize_t (*store_kind_peek_fn)(void *ctx, const void *payload,
+				      size_t len);
+ssize_t store_kind_peek(struct store *s, store_ref ref, unsigned kind,
+			store_kind_peek_fn fn, void *ctx);
+
 /* A new zeroed block of the kind with payload bytes (lock held): nothing
  * references it yet.  -ENOSPC when the arena is full, -EROFS. */
 int store_kind_alloc(struct store *s, unsigned kind, size_t payload,

@@ -15,12 +15,8 @@
  * Any sanitizer report, assertion failure, leak or timeout is a bug.
  * MMFS_FUZZ_VERBOSE=1 prints what recovery and the checker say.
  *
- * A custom mutator knows the block layout (format.h): half of its
- * mutations are libFuzzer's own followed by re-sealing the block headers
- * (so a changed size or kind is not simply refused by its check word), the
- * others write the offset of one block into a field of another (shared
- * blocks, cycles, wrong kinds), change a kind, split or merge blocks, or
- * store edge values (0, -1, 2^32...) into payload and header fields.
+ * A custom mutator knows the block layout (fz_mutate_arena in
+ * fuzz_common.c, shared with fuzz_lib).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,11 +27,6 @@
 #include "fuzz_common.h"
 
 #define SCRIPT_LEN 48
-#define MAX_BLOCKS 1024
-
-size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
-size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
-			       unsigned int seed);
 
 static int verbose;
 
@@ -173,151 +164,10 @@ static void exercise(const uint8_t *data, size_t size)
 	fz_close_and_reopen(s, fz_arena_path);
 }
 
-/* ---- the mutator ----------------------------------------------------- */
-
-struct heap {
-	uint8_t *d;
-	size_t size;
-	uint64_t off[MAX_BLOCKS];
-	unsigned n;
-};
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static void seal(uint8_t *p)
-{
-	struct mm_block b;
-
-	memcpy(&b, p, sizeof(b));
-	b.check = MM_BLOCK_CHECK(b.size, b.kind);
-	memcpy(p, &b, sizeof(b));
-}
-
-/* Blocks whose sizes tile the heap, as far as they do. */
-static void scan(struct heap *h, uint8_t *d, size_t size)
-{
-	uint64_t brk, off = MM_PAGE;
-
-	h->d = d;
-	h->size = size;
-	h->n = 0;
-	if (size < MM_PAGE)
-		return;
-	brk = get64(d + 32) < size ? get64(d + 32) : size;
-	while (off + 16 <= brk && h->n < MAX_BLOCKS) {
-		struct mm_block b;
-
-		memcpy(&b, d + off, sizeof(b));
-		if (b.size < 16 || b.size % 16 || off + b.size > brk)
-			break;
-		h->off[h->n++] = off;
-		off += b.size;
-	}
-}
-
-static uint64_t rnd(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
-/* An 8-byte aligned field: in a block's payload or the header's first
- * 224 bytes (offsets, counters, intent; not the mutex). */
-static uint8_t *field(struct heap *h, uint64_t *x)
-{
-	uint64_t b, len;
-
-	if (h->n == 0 || rnd(x) % 4 == 0)
-		return h->d + 8 * (rnd(x) % 28);
-	b = h->off[rnd(x) % h->n];
-	len = get64(h->d + b) & 0xffffffffu;
-	if (len <= 8 || b + len > h->size)
-		return h->d + 40;
-	return h->d + b + 8 + 8 * (rnd(x) % ((len - 8) / 8));
-}
-
-static void structured(struct heap *h, uint64_t *x)
-{
-	static const uint64_t edges[] = {
-		0, 1, 2, 0xff, 0x100, 0xffff, 0x10000, 0xffffffffULL,
-		0x100000000ULL, UINT64_MAX, UINT64_MAX - 7, 1ULL << 62,
-		1ULL << 61, 1ULL << 36, 40, 65535,
-	};
-	uint8_t *p, *end = h->d + h->size;
-	uint32_t a, b, head;
-
-	if (h->n == 0)
-		return;
-	p = h->d + h->off[rnd(x) % h->n];
-	memcpy(&a, p, 4);
-	if (a < 16 || a > (size_t)(end - p))
-		return;                 /* changed by an earlier mutation */
-	switch (rnd(x) % 5) {
-	case 0:         /* point a field at a block */
-		put64(field(h, x), h->off[rnd(x) % h->n]);
-		break;
-	case 1:         /* an edge value */
-		put64(field(h, x), edges[rnd(x) % 16]);
-		break;
-	case 2:         /* another kind */
-		p[4] = (uint8_t)(1 + rnd(x) % MM_KIND_MAX);
-		seal(p);
-		break;
-	case 3:         /* merge with the next block */
-		if ((size_t)(end - p) < (size_t)a + 8)
-			break;
-		memcpy(&b, p + a, 4);
-		if ((size_t)(end - p) < (size_t)a + b)
-			break;
-		a += b;
-		memcpy(p, &a, 4);
-		seal(p);
-		break;
-	default:        /* split off a tail block */
-		if (a < 32)
-			break;
-		head = 16 * (uint32_t)(1 + rnd(x) % (a / 16 - 1));
-		memcpy(p, &head, 4);
-		seal(p);
-		a -= head;
-		memcpy(p + head, &a, 4);
-		p[head + 4] = (uint8_t)(1 + rnd(x) % MM_KIND_MAX);
-		p[head + 5] = 0;
-		seal(p + head);
-		break;
-	}
-}
-
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
 			       unsigned int seed)
 {
-	uint64_t x = seed * 0x9e3779b97f4a7c15ULL | 1;
-	struct heap h;
-
-	if (rnd(&x) % 2 == 0) {
-		size = LLVMFuzzerMutate(data, size, max_size);
-		scan(&h, data, size);
-		for (unsigned i = 0; i < h.n; i++)
-			seal(data + h.off[i]);
-		return size;
-	}
-	scan(&h, data, size);
-	for (int i = (int)(1 + rnd(&x) % 3); i > 0; i--)
-		structured(&h, &x);
-	return size;
+	return fz_mutate_arena(data, size, max_size, seed);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

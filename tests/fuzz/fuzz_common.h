@@ -4,7 +4,8 @@
  *   fz_verify_path  snapshot an arena file and run store_verify on it;
  *   fz_walk         visit the tree of an open store, read-only, bounded;
  *   fz_digest       an order-independent hash of everything visible;
- *   fz_run          interpret an operation script against a writable store.
+ *   fz_run          interpret an operation script against a writable store;
+ *   fz_mutate_arena a structure-aware mutator for arena files.
  *
  * Everything is bounded: a hostile arena may hold 64 GiB sparse files,
  * million-entry directories or rings of any capacity, and no loop here may
@@ -19,9 +20,18 @@
 #include "ring.h"
 #include "store.h"
 
-/* The libFuzzer entry points each target defines. */
+/* The libFuzzer entry points each target defines, and libFuzzer's own
+ * mutator (for custom ones). */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
+			       unsigned int seed);
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+/* A custom mutator for arena files (fuzz_arena, fuzz_lib) that knows the
+ * block layout of format.h. */
+size_t fz_mutate_arena(uint8_t *data, size_t size, size_t max_size,
+		       unsigned int seed);
 
 #define FZ_MAX_DIRS 64          /* directories a walk descends into */
 #define FZ_MAX_ENTRIES 1024     /* entries a walk visits */

@@ -1,7 +1,9 @@
 /* make_seeds.c -- write the fuzzing seed corpus (see README.md).
  *
- *   make_seeds DIR    writes DIR/arena/<name> (arena files for fuzz_arena)
- *                     and DIR/ops/<name> (op scripts for fuzz_ops)
+ *   make_seeds DIR    writes DIR/arena/<name> (arena files for fuzz_arena
+ *                     and fuzz_lib), DIR/ops/<name> (op scripts for
+ *                     fuzz_ops) and DIR/lib/<name> (arenas as libmmfs
+ *                     leaves them, for fuzz_lib)
  *
  * Arenas are made with the store API, capped at MM_MIN_ARENA (64 KiB)
  * except the one chunked file, which needs a 64 KiB chunk; after a clean
@@ -487,6 +489,95 @@ static void seed_hostile(void)
 		{ INO(b.f2, data), b.f1_data + 32, 8 });
 }
 
+/* ---- fuzz_lib's own seeds (DIR/lib) --------------------------------- */
+
+/* A value as libmmfs sets one: the file at path, made with the
+ * directories before it (store_resolve), holding len bytes. */
+static store_ref value(struct store *s, const char *path, size_t len)
+{
+	store_ref ref;
+
+	if (store_resolve(s, path, true, 0644, 0, 0, &ref) != 0) {
+		fprintf(stderr, "make_seeds: resolve %s failed\n", path);
+		exit(1);
+	}
+	put(s, ref, 0, len);
+	return ref;
+}
+
+static void save_lib(struct store *s, const char *name)
+{
+	store_close(s);
+	shrink(tmp);
+	copy_to(tmp, name, "lib");
+}
+
+/* An arena as libmmfs programs leave it: values of every representation
+ * in nested directories, a counter, a ring that wrapped. */
+static store_ref make_values(struct store *s)
+{
+	store_ref dir, r, counter;
+	char rec[40];
+
+	value(s, "app/empty", 0);
+	value(s, "app/small", 16);
+	value(s, "app/mid", 3000);
+	value(s, "app/big", 40000);
+	value(s, "a/b/c/d/v", 100);
+	counter = value(s, "app/counter", 0);
+	store_write(s, counter, 0, "42\n", 3, true);
+	if (store_resolve(s, "app", false, 0, 0, 0, &dir) != 0)
+		die("resolve app");
+	r = node(s, dir, "log.ring", 0100644);
+	for (int i = 0; i < 30; i++) {
+		int n = snprintf(rec, sizeof(rec), "rec %d\n", i);
+
+		ring_append(s, r, rec, (size_t)n);
+	}
+	return r;
+}
+
+static void seed_lib(void)
+{
+	static const char foreign[] = "#!/bin/sh\necho no arena here\n";
+	struct store *s = create(256u << 10, 256);
+	store_ref r = make_values(s), m;
+	uint64_t ring = mm_inode(s, r)->data, map, zero = 0;
+	char path[1024];
+
+	save_lib(s, "lib-values");
+	/* a ring of capacity 0 (the lock-free reader divides by it) */
+	copy_to(tmp, "hostile-ring-cap", "lib");
+	snprintf(path, sizeof(path), "%s/lib/hostile-ring-cap", outdir);
+	patch(path, ring + sizeof(struct mm_block), &zero, sizeof(zero));
+	/* the last block a map whose slot count overflows when multiplied
+	 * by 8, its size 16 MiB, ending where the file ends: a lock-free
+	 * reader with a 16 MiB buffer read the slots past the end of the
+	 * file (SIGBUS); a padding value puts the end on a page boundary */
+	for (size_t pad = 0;; pad += 16) {
+		s = create(MM_MIN_ARENA, 256);
+		value(s, "pad", pad);
+		m = value(s, "m", 0);
+		truncate_to(s, m, 200000);
+		map = mm_inode(s, m)->data;
+		if (map + mm_block(s, map)->size != s->hdr->brk)
+			die("the map is not the last block");
+		if (s->hdr->brk % MM_PAGE == 0)
+			break;
+		store_close(s);
+		if (pad > MM_PAGE)
+			die("no padding ends the map on a page");
+	}
+	save_lib(s, "hostile-map-slots");
+	/* not an arena at all: attaches are refused, with a reason */
+	snprintf(path, sizeof(path), "%s/lib/foreign", outdir);
+	close(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	patch(path, 0, foreign, sizeof(foreign) - 1);
+	snprintf(path, sizeof(path), "%s/lib/hostile-map-slots", outdir);
+	patch(path, map + 8, &(uint64_t){ 16u << 20 }, 8);
+	patch(path, map + 16, &(uint64_t){ 1ULL << 61 }, 8);
+}
+
 /* Op scripts for fuzz_ops: [cap, ring size] then ops (fuzz_common.c). */
 static const unsigned char script_files[] = {
 	1, 1,
@@ -596,6 +687,8 @@ int main(int argc, char **argv)
 	mkdir(sub, 0755);
 	snprintf(sub, sizeof(sub), "%s/ops", outdir);
 	mkdir(sub, 0755);
+	snprintf(sub, sizeof(sub), "%s/lib", outdir);
+	mkdir(sub, 0755);
 	seed_empty();
 	seed_small();
 	seed_tree();
@@ -607,6 +700,7 @@ int main(int argc, char **argv)
 	seed_mixed();
 	seed_crash();
 	seed_hostile();
+	seed_lib();
 	write_script("files", script_files, sizeof(script_files));
 	write_script("rings", script_rings, sizeof(script_rings));
 	write_script("tree", script_tree, sizeof(script_tree));

@@ -6,12 +6,13 @@ usage() {
 	cat <<'USAGE'
 usage: tests/fuzz/run-fuzz.sh [-t SECONDS] [-w DIR] [--seeds] [TARGET...]
 
-Builds tests/fuzz/fuzz_arena and fuzz_ops with clang
-(-fsanitize=fuzzer,address,undefined) against src/store and src/ring, then
-runs each TARGET (default: arena ops) for SECONDS (default 60, or
-$MMFS_FUZZ_TIME), in parallel, on a copy of tests/fuzz/corpus/TARGET (the
-committed corpus is never modified).  Every input of the corpus runs first,
-so the committed seeds are also a regression test.
+Builds tests/fuzz/fuzz_arena, fuzz_ops and fuzz_lib with clang
+(-fsanitize=fuzzer,address,undefined) against src/store and src/ring (and
+libmmfs, for fuzz_lib), then runs each TARGET (default: arena ops lib) for
+SECONDS (default 60, or $MMFS_FUZZ_TIME), in parallel, on a copy of
+tests/fuzz/corpus/TARGET (lib: and of corpus/arena; the committed corpus is
+never modified).  Every input of the corpus runs first, so the committed
+seeds are also a regression test.
 
   -t SECONDS  fuzzing time per target (0: run the corpus only)
   -w DIR      work directory (default: a new one under /tmp); kept on failure
@@ -35,12 +36,12 @@ while [ "$#" -gt 0 ]; do
 	-w) work="$2"; shift ;;
 	--seeds) seeds=1 ;;
 	-h | --help) usage; exit 0 ;;
-	arena | ops) targets+=("$1") ;;
+	arena | ops | lib) targets+=("$1") ;;
 	*) usage >&2; exit 2 ;;
 	esac
 	shift
 done
-[ "${#targets[@]}" -gt 0 ] || targets=(arena ops)
+[ "${#targets[@]}" -gt 0 ] || targets=(arena ops lib)
 case "$secs" in '' | *[!0-9]*) usage >&2; exit 2 ;; esac
 
 cc=""
@@ -64,6 +65,9 @@ mkdir -p "$work"
 
 srcs=("$root"/src/store/*.c "$root"/src/ring/ring.c)
 incs=(-I"$root/src/store" -I"$root/src/store/include" -I"$root/src/ring/include")
+# fuzz_lib also drives libmmfs itself (mmfs_attach ...)
+lib_srcs=("$root/src/lib/mmfs.c" "$root/src/common/mounts.c")
+lib_incs=(-I"$root/src/lib/include" -I"$root/src/common")
 cflags=(-std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror
 	-Wno-unused-parameter -fno-omit-frame-pointer)
 
@@ -80,8 +84,11 @@ fi
 start=$SECONDS
 for t in "${targets[@]}"; do
 	echo "run-fuzz: building fuzz_$t with $cc"
+	extra_srcs=()
+	[ "$t" = lib ] && extra_srcs=("${lib_incs[@]}" "${lib_srcs[@]}")
 	if ! "$cc" "${cflags[@]}" -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined "${incs[@]}" "${srcs[@]}" \
+		${extra_srcs[@]+"${extra_srcs[@]}"} \
 		"$here/fuzz_common.c" "$here/fuzz_$t.c" -o "$work/fuzz_$t" \
 		-lpthread; then
 		echo "run-fuzz: build of fuzz_$t failed" >&2
@@ -94,6 +101,8 @@ run() {
 	local t="$1" corpus="$work/corpus-$1" extra=()
 	rm -rf "$corpus"
 	mkdir -p "$corpus"
+	# fuzz_lib's inputs are arenas too: the arena seeds, and its own
+	[ "$t" = lib ] && cp "$here/corpus/arena"/* "$corpus/"
 	cp "$here/corpus/$t"/* "$corpus/"
 	[ "$t" = ops ] && extra=(-max_len=1024)
 	if [ "$secs" -eq 0 ]; then

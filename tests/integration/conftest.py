@@ -117,6 +117,14 @@ def mmfsctl_path():
     return os.path.join(os.path.dirname(fs_dir), "tools", "mmfsctl")
 
 
+def built_program(name):
+    """A program of tests/integration/meson.build, from the build that
+    made the mount.mmfs under test."""
+    fs_dir = os.path.dirname(os.path.abspath(binary_path()))
+    build = os.path.dirname(os.path.dirname(fs_dir))
+    return os.path.join(build, "tests", "integration", name)
+
+
 def _sanitized(lib):
     """Does the shared library need a sanitizer's runtime (ASan, TSan)?
     Python cannot load such a library."""

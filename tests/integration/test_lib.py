@@ -10,22 +10,29 @@ calls through the mount.
 - Names the library creates appear at once in ls and in lookups, even
   after a lookup that failed; they are relative to the directory
   attached, the mount point's root included.
-- A write through the mount wakes mmfs_wait in another process.
+- A write through the mount wakes mmfs_wait in another process, a
+  read-only one too (it polls), which also follows a ring's records.
 - Counters: library adds and flock-protected adds through the mount from
   several processes sum exactly.
 - A library writer killed with SIGKILL mid-storm: the daemon keeps
   serving, nothing committed is lost, and the arena checks clean.
-- Only who may open the arena file may attach (a second uid gets EACCES).
+- Only who may open the arena file may attach (a second uid gets EACCES);
+  arena_mode= and arena_group= let a group of users in, and nobody else.
 """
 
+import grp
 import json
 import mmap
 import os
 import select
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -217,7 +224,7 @@ def test_library_names_appear_in_listings_and_lookups(mnt, libmmfs):
 
 
 WAITER = r"""
-m = mmfs.attach(sys.argv[1])
+m = mmfs.attach(sys.argv[1], readonly=len(sys.argv) > 2)
 v = m.version("flag")
 print("waiting", flush=True)
 t0 = time.monotonic()
@@ -238,6 +245,42 @@ def test_a_write_through_the_mount_wakes_mmfs_wait(mnt, libmmfs):
     out = json.loads(w.stdout.readline())
     w.wait(timeout=10)
     assert out["woke"] and out["value"] == "1\n", out
+
+
+RING_READER = r"""
+m = mmfs.attach(sys.argv[1], readonly=True)
+print("reading", flush=True)
+for rec in m.records("log.ring", timeout=10):
+    print(rec.decode(), flush=True)
+    if rec == b"last":
+        break
+"""
+
+
+def test_a_read_only_handle_waits_and_reads_rings(mnt, libmmfs):
+    """A read-only handle takes no lock (its mapping is read-only): its
+    waits poll, and still see a write through the mount; it reads the
+    records of a ring as they are appended through the mount.  Both
+    used to die with SIGSEGV."""
+    p = os.path.join(mnt, "flag")
+    with open(p, "w") as f:
+        f.write("0\n")
+    w = lib_spawn(libmmfs, WAITER, mnt, "ro")
+    assert w.stdout.readline() == "waiting\n"
+    time.sleep(0.05)
+    run(["sh", "-c", 'echo 1 > "$1"', "sh", p])
+    out = json.loads(w.stdout.readline())
+    assert w.wait(timeout=10) == 0
+    assert out["woke"] and out["value"] == "1\n" and out["s"] < 5, out
+    ring = os.path.join(mnt, "log.ring")
+    run(["sh", "-c", 'printf first > "$1"', "sh", ring])
+    r = lib_spawn(libmmfs, RING_READER, mnt)
+    assert r.stdout.readline() == "reading\n"
+    for rec in ("second", "last"):
+        time.sleep(0.05)
+        run(["sh", "-c", f'printf {rec} >> "$1"', "sh", ring])
+    assert r.stdout.read().split() == ["first", "second", "last"]
+    assert r.wait(timeout=10) == 0
 
 
 ADDER = r"""
@@ -307,22 +350,52 @@ def test_a_killed_library_writer_loses_nothing(mmfs, libmmfs):
     run([conftest.mmfsctl_path(), "check", m.arena])
 
 
-def test_only_who_can_open_the_arena_attaches(mmfs, libmmfs, tmp_path):
-    """The arena is 0600 root's: uid 12345 cannot attach (EACCES), not
-    even read-only, while root can."""
-    m = mmfs()
-    os.chmod(tmp_path, 0o755)
-    code = ("try:\n"
-            "    mmfs.attach(sys.argv[1], readonly=sys.argv[2] == 'ro')\n"
-            "    print('attached')\n"
-            "except PermissionError as e:\n"
-            "    print('EACCES', e)\n")
+# Attach as another user: "attached <seed>" after setting shared/by-UID
+# (read-write) or reading shared/seed, else "EACCES ...".
+ATTACH = """
+try:
+    m = mmfs.attach(sys.argv[1], readonly=sys.argv[2] == 'ro')
+    if sys.argv[2] == 'rw':
+        m.set('shared/by-%d' % os.getuid(), b'set by %d' % os.getuid())
+    print('attached', m.get('shared/seed').decode())
+except PermissionError as e:
+    print('EACCES', e)
+"""
+MEMBER, OTHER = 12345, 12346
+
+
+def as_user(env, arena, how, uid, groups=()):
+    """Attach to arena (ATTACH) as uid, in exactly these groups."""
+    cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}"]
+    cmd += [f"--groups={','.join(map(str, groups))}"] if groups else \
+        ["--clear-groups"]
+    return run(cmd + [PYTHON, "-c", "import mmfs, os, sys\n" + ATTACH,
+                      str(arena), how], env=env).stdout
+
+
+@pytest.fixture
+def open_dir():
+    """A directory for an arena that every user may search (pytest's
+    tmp_path lies under a 0700 directory: nobody else gets that far)."""
+    d = tempfile.mkdtemp(prefix="mmfs-arena-", dir="/tmp")
+    os.chmod(d, 0o711)
+    yield Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_only_who_can_open_the_arena_attaches(open_dir, mmfs, libmmfs):
+    """By default the arena is 0600 root's: uid 12345 cannot attach
+    (EACCES), not even read-only, though it can reach the file and is in
+    its group; root can."""
+    m = mmfs(arena=open_dir / "arena")
+    st = os.stat(m.arena)
+    assert stat.S_IMODE(st.st_mode) == 0o600
+    lib_run(libmmfs, "mmfs.attach(sys.argv[1]).set('shared/seed', b'x')",
+            m.arena)
     for how in ("rw", "ro"):
-        out = run(["setpriv", "--reuid=12345", "--regid=12345",
-                   "--clear-groups", PYTHON, "-c", "import mmfs, sys\n" +
-                   code, m.arena, how], env=libmmfs).stdout
+        out = as_user(libmmfs, m.arena, how, MEMBER, [st.st_gid])
         assert out.startswith("EACCES"), out
-    assert lib_run(libmmfs, code, m.arena, "rw") == "attached\n"
+    assert lib_run(libmmfs, ATTACH, m.arena, "rw") == "attached x\n"
 
 
 def test_mmfsctl_names_a_library_writer(libmmfs, tmp_path):
@@ -344,3 +417,67 @@ def test_mmfsctl_names_a_library_writer(libmmfs, tmp_path):
     out = run([conftest.mmfsctl_path(), "stat", str(arena)]).stdout
     assert "in use:         no" in out or "in use: no" in " ".join(
         out.split()), out
+
+
+def arena_access(arena):
+    st = os.stat(arena)
+    return stat.S_IMODE(st.st_mode), st.st_gid
+
+
+def test_arena_mode_and_group_share_direct_access(open_dir, mmfs, libmmfs):
+    """arena_mode=0660,arena_group=G: a member of G (another uid) attaches
+    read-write and sets a value the mount shows; a uid outside G cannot
+    attach, read-only neither.  Both are applied when the daemon creates
+    the arena and again at every mount of it (a mount without them keeps
+    what the file has); 0640 lets the group read only."""
+    try:
+        group = "users"
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:                    # no such group here: a number
+        group = gid = 12347
+    m = mmfs(arena=open_dir / "arena",
+             opts=["arena_mode=0660", f"arena_group={group}"])
+    assert arena_access(m.arena) == (0o660, gid)
+    lib_run(libmmfs, "mmfs.attach(sys.argv[1]).set('shared/seed', b's')",
+            m.arena)
+    assert as_user(libmmfs, m.arena, "rw", MEMBER, [gid]) == "attached s\n"
+    assert Path(m.path(f"shared/by-{MEMBER}")).read_bytes() == \
+        b"set by %d" % MEMBER
+    assert os.stat(m.path(f"shared/by-{MEMBER}")).st_uid == MEMBER
+    assert as_user(libmmfs, m.arena, "ro", MEMBER, [gid]) == "attached s\n"
+    for how in ("rw", "ro"):
+        out = as_user(libmmfs, m.arena, how, OTHER)
+        assert out.startswith("EACCES"), out
+
+    m.umount()                          # changed behind its back...
+    os.chmod(m.arena, 0o600)
+    os.chown(m.arena, -1, 0)
+    m.start()                           # ...and put back by the mount
+    assert arena_access(m.arena) == (0o660, gid)
+    m.umount()
+    m.opts = [o for o in m.opts if not o.startswith("arena_")]
+    m.start()
+    assert arena_access(m.arena) == (0o660, gid)
+    m.umount()
+    m.opts.append("arena_mode=0640")
+    m.start()
+    assert arena_access(m.arena) == (0o640, gid)
+    assert as_user(libmmfs, m.arena, "rw", MEMBER, [gid]).startswith("EACCES")
+    assert as_user(libmmfs, m.arena, "ro", MEMBER, [gid]) == "attached s\n"
+
+
+def test_arena_group_errors(run_mmfs, tmp_path):
+    """An unknown group or a bad mode is refused in one line, before an
+    arena is created."""
+    mnt = conftest.new_mountpoint()
+    try:
+        for opt, said in [("arena_group=mmfs-no-such-group",
+                           "unknown group 'mmfs-no-such-group'"),
+                          ("arena_mode=0755", "at most 0666"),
+                          ("ro,arena_mode=0640", "read-write")]:
+            r = run_mmfs("-o", opt, tmp_path / "arena", mnt)
+            assert r.returncode == 1 and said in r.stderr, r
+            assert len(r.stderr.splitlines()) == 1, r.stderr
+            assert not (tmp_path / "arena").exists()
+    finally:
+        os.rmdir(mnt)

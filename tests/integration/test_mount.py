@@ -84,7 +84,8 @@ def test_version_and_help(mmfs_bin):
     h = run([mmfs_bin, "-h"], check=False)
     assert h.returncode == 0, h
     text = h.stdout + h.stderr
-    for word in ("size=", "name=", "max_files=", "ring_size="):
+    for word in ("size=", "name=", "max_files=", "ring_size=", "arena_mode=",
+                 "arena_group="):
         assert word in text, f"-h does not mention {word}"
 
 

@@ -4,9 +4,11 @@
 
 Runs a random storm of file-system operations inside DIR (its own
 subdirectory of an mmfs mount) until an operation fails because the daemon
-was killed.  Before each operation it appends "B <json>" to JOURNAL and
-after it succeeded "E", both with unbuffered writes, so the test knows
-which operations completed before the kill and which one was in flight.
+was killed, or until SIGTERM (the test's way to end a round in which the
+daemon lives on): then it finishes the operation in flight and exits.
+Before each operation it appends "B <json>" to JOURNAL and after it
+succeeded "E", both with unbuffered writes, so the test knows which
+operations completed before the kill and which one was in flight.
 
 An operation refused for a reason other than a dead daemon (the
 namespace holds what an earlier round's in-flight operation left) is
@@ -20,6 +22,7 @@ import errno
 import json
 import os
 import random
+import signal
 import sys
 
 
@@ -34,7 +37,12 @@ def main():
     def log(line):
         os.write(journal, (line + "\n").encode())
 
-    while True:
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    # the test starts us with SIGTERM blocked: one sent before the handler
+    # was there is delivered now
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    while not stop:
         counter += 1
         op = choose(rng, state, counter)
         log("B " + json.dumps(op))
@@ -48,16 +56,20 @@ def main():
             continue
         log("E")
         apply(state, op)
+    return 0
 
 
 def new_state():
     return {"files": {}, "dirs": set(), "ring": "", "counter": 0}
 
 
-def replay(lines):
+def replay(lines, state=None, pending=None):
     """(state, pending): the model after every resolved operation of the
-    journal, and the operation still in flight at its end (or None)."""
-    state, pending = new_state(), None
+    journal, and the operation still in flight at its end (or None).  With
+    state (changed in place) and pending, it goes on from them: lines are
+    the journal's lines after those."""
+    if state is None:
+        state = new_state()
     for line in lines:
         if line.startswith("B "):
             pending = json.loads(line[2:])

@@ -1,15 +1,20 @@
 /* test_lib.c -- libmmfs on an arena no daemon serves, from several
  * processes: values, counters, waits, rings, lock-free reads during
- * writes, and writers killed with SIGKILL at random instants. */
+ * writes, writers killed with SIGKILL at random instants, and read-only
+ * handles (which can take no lock). */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "mmfs.h"
 #include "ring.h"
 #include "store.h"
@@ -354,6 +359,164 @@ static void t_retiring_server(void)
 	store_close(b);
 }
 
+/* A read-only handle maps the arena read-only: it can take no lock and
+ * set no waiter bit, so everything it does is lock-free.  Waits, version
+ * and ring reads work (they used to store to the mapping: SIGSEGV). */
+static void t_rdonly_reads(void)
+{
+	struct mmfs *ro = attach(MMFS_ATTACH_RDONLY), *m = attach(0);
+	struct mmfs_ring_reader *r;
+	uint64_t v;
+	char buf[16];
+	int status;
+	pid_t pid;
+
+	mmfs_set(m, "ro/flag", "a", 1);
+	CHECK(mmfs_version(ro, "ro/flag", &v) == 0, "ro version");
+	CHECK(mmfs_wait(ro, "ro/flag", v, 0) == -ETIMEDOUT &&
+	      mmfs_wait(ro, "ro/flag", v, 30) == -ETIMEDOUT, "ro wait: timeout");
+	CHECK(mmfs_wait(ro, "ro/none", v, 0) == -ENOENT, "ro wait: missing");
+	pid = fork();
+	if (pid == 0) {
+		usleep(50000);
+		_exit(mmfs_set(m, "ro/flag", "b", 1) == 0 ? 0 : 1);
+	}
+	CHECK(mmfs_wait(ro, "ro/flag", v, 5000) == 0 &&
+	      mmfs_get(ro, "ro/flag", buf, sizeof(buf), NULL) == 1 &&
+	      buf[0] == 'b', "ro wait: woken by another process's set");
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "setter");
+
+	mmfs_append(m, "ro/log.ring", "one", 3);
+	mmfs_append(m, "ro/log.ring", "two!", 4);
+	CHECK(mmfs_ring_open(ro, "ro/flag", &r) == -EINVAL, "ro: not a ring");
+	CHECK(mmfs_ring_open(ro, "ro/none.ring", &r) == -ENOENT,
+	      "ro: no ring");
+	CHECK(mmfs_append(ro, "ro/log.ring", "x", 1) == -EROFS, "ro append");
+	CHECK(mmfs_ring_open(ro, "ro/log.ring", &r) == 0, "ro ring reader");
+	CHECK(mmfs_ring_next(r, buf, sizeof(buf), 0) == 3 &&
+	      memcmp(buf, "one", 3) == 0, "ro: first record");
+	CHECK(mmfs_ring_next(r, buf, 2, 0) == -EMSGSIZE, "ro: too small");
+	CHECK(mmfs_ring_next(r, buf, sizeof(buf), 0) == 4 &&
+	      memcmp(buf, "two!", 4) == 0, "ro: second record");
+	CHECK(mmfs_ring_next(r, buf, sizeof(buf), 0) == -ETIMEDOUT, "ro: end");
+	pid = fork();
+	if (pid == 0) {
+		usleep(50000);
+		_exit(mmfs_append(m, "ro/log.ring", "three", 5) == 0 ? 0 : 1);
+	}
+	CHECK(mmfs_ring_next(r, buf, sizeof(buf), 5000) == 5 &&
+	      memcmp(buf, "three", 5) == 0, "ro: a record waited for");
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "appender");
+	mmfs_ring_close(r);
+	mmfs_detach(ro);
+	mmfs_detach(m);
+}
+
+/* A process that dies holding the arena mutex leaves the lock generation
+ * odd until the next writer repairs.  A read-only reader cannot take the
+ * mutex to wait for it (it used to try: SIGSEGV): it gives up with
+ * -EAGAIN, and reads again once a writer has been by. */
+static void t_rdonly_dead_holder(void)
+{
+	struct mmfs *ro = attach(MMFS_ATTACH_RDONLY), *m;
+	struct timespec t0, t1;
+	char buf[16];
+	ssize_t n;
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(arena, O_RDWR);
+		struct mm_header *h = mmap(NULL, MM_PAGE, PROT_READ |
+					   PROT_WRITE, MAP_SHARED, fd, 0);
+
+		if (fd < 0 || h == MAP_FAILED)
+			_exit(1);
+		pthread_mutex_lock(&h->lock.mutex);
+		__atomic_store_n(&h->gen, h->gen | 1, __ATOMIC_RELEASE);
+		_exit(0);       /* holding it */
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "holder");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	n = mmfs_get(ro, "flag", buf, sizeof(buf), NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK(n == -EAGAIN, "ro get while a dead process holds the lock: %zd",
+	      n);
+	CHECK(t1.tv_sec - t0.tv_sec < 10, "gave up within 10 s");
+	m = attach(0);
+	CHECK(mmfs_set(m, "after", "ok", 2) == 0, "a writer repairs");
+	CHECK(mmfs_get(ro, "after", buf, sizeof(buf), NULL) == 2,
+	      "ro get after the repair");
+	mmfs_detach(m);
+	mmfs_detach(ro);
+}
+
+/* A lock-free lookup walks a hash chain past other names: a shorter
+ * one's dentry is a smaller block than the name looked for needs, and
+ * must not stop the walk (it did: -ENXIO, for any name sharing a bucket
+ * with a shorter one made after it). */
+static void t_long_names(void)
+{
+	struct mmfs *m = attach(0);
+	char name[300], buf[300];
+	int bad = 0;
+
+	for (int i = 0; i < 200; i++) {         /* long names first... */
+		snprintf(name, sizeof(name), "names/%0250d", i);
+		mmfs_set(m, name, name, strlen(name));
+	}
+	for (int i = 0; i < 1000; i++) {        /* ...then short ones, which
+						   go before them in the
+						   chains */
+		snprintf(name, sizeof(name), "names/%d", i);
+		mmfs_set(m, name, "x", 1);
+	}
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "names/%0250d", i);
+		bad += mmfs_get(m, name, buf, sizeof(buf), NULL) !=
+		       (ssize_t)strlen(name);
+	}
+	CHECK(bad == 0, "%d of 200 long names not read", bad);
+	mmfs_detach(m);
+}
+
+/* A writer that attaches alone runs recovery, which rebuilds the name
+ * index and the directory lists in place: a read-only reader meanwhile
+ * must wait for it (as for any holder of the arena lock), never find a
+ * name missing or the arena damaged. */
+static void t_rdonly_during_recovery(void)
+{
+	struct mmfs *ro = attach(MMFS_ATTACH_RDONLY);
+	int odd = 0, reads = 0, status;
+	char buf[16], name[16];
+	pid_t pid;
+
+	for (int i = 0; i < 300; i++) {        /* an index worth rebuilding */
+		struct mmfs *m = attach(0);
+
+		snprintf(name, sizeof(name), "many/%d", i);
+		mmfs_set(m, name, "x", 1);
+		mmfs_detach(m);
+	}
+	pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < 300; i++)
+			mmfs_detach(attach(0)); /* alone: recovery each time */
+		_exit(0);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		snprintf(name, sizeof(name), "many/%d", reads % 300);
+		odd += mmfs_get(ro, name, buf, sizeof(buf), NULL) != 1;
+		reads++;
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "attacher");
+	CHECK(odd == 0, "%d of %d reads during recoveries failed", odd, reads);
+	mmfs_detach(ro);
+}
+
 /* After all that, and the last detach, the arena checks clean. */
 static void t_clean(void)
 {
@@ -378,6 +541,10 @@ int main(void)
 	t_kill();
 	t_rdonly_and_fork();
 	t_retiring_server();
+	t_rdonly_reads();
+	t_rdonly_dead_holder();
+	t_rdonly_during_recovery();
+	t_long_names();
 	t_clean();
 	unlink(arena);
 	return unit_exit("test_lib");

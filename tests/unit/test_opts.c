@@ -1,5 +1,5 @@
-/* test_opts.c -- numbers and access-time choices in mount.mmfs options
- * (src/fs/opts.c).
+/* test_opts.c -- numbers, access-time choices and the arena file's mode
+ * and group in mount.mmfs options (src/fs/opts.c).
  *
  * size=, max_files= and ring_size= take a positive decimal number; size=
  * and ring_size= also a K, M, G or T suffix (powers of 1024, either case);
@@ -397,6 +397,83 @@ static void test_atime(void)
 	refused("noatimes");
 }
 
+/* arena_mode=: octal, the owner reads and writes, nobody executes, no
+ * set-ID or sticky bit; arena_group=: a group name, else a number (a
+ * name that is no group and no number is refused).  Neither with ro.
+ * Each refusal is one line naming the option. */
+static void mode_is(const char *opt, uint32_t mode)
+{
+	struct mmfs_opts o;
+	int rc = parse(opt, &o);
+
+	CHECK(rc == 0 && o.store.mode == mode && said[0] == '\0',
+	      "-o %s: rc %d, mode %o, said \"%s\"", opt, rc,
+	      rc ? 0 : o.store.mode, said);
+	mmfs_opts_free(&o);
+}
+
+static void group_is(const char *opt, uint32_t gid)
+{
+	struct mmfs_opts o;
+	int rc = parse(opt, &o);
+
+	CHECK(rc == 0 && o.store.set_group && o.store.gid == gid &&
+	      said[0] == '\0', "-o %s: rc %d, gid %u, said \"%s\"", opt, rc,
+	      rc ? 0 : o.store.gid, said);
+	mmfs_opts_free(&o);
+}
+
+static void test_arena_access(void)
+{
+	static const char *const bad_modes[] = {
+		"arena_mode=", "arena_mode=0777", "arena_mode=0760",
+		"arena_mode=0670", "arena_mode=4660", "arena_mode=02660",
+		"arena_mode=01660", "arena_mode=0460", "arena_mode=0200",
+		"arena_mode=0", "arena_mode=0x1b0", "arena_mode=abc",
+		"arena_mode=0668", "arena_mode=-0660", "arena_mode= 0660",
+		"arena_mode=0660x", "arena_mode=1000000000000660",
+	};
+	static const char *const bad_groups[] = {
+		"arena_group=", "arena_group=mmfs-no-such-group",
+		"arena_group=4294967295", "arena_group=99999999999999999999",
+		"arena_group=12a", "arena_group=-1", "arena_group=+5",
+	};
+	struct mmfs_opts o;
+	int rc;
+
+	mode_is("arena_mode=0660", 0660);
+	mode_is("arena_mode=660", 0660);
+	mode_is("arena_mode=0600", 0600);
+	mode_is("arena_mode=0666", 0666);
+	mode_is("arena_mode=000640", 0640);
+	mode_is("arena_mode=0640,arena_mode=0604", 0604);
+	mode_is("size=1M", 0);
+	for (size_t i = 0; i < sizeof(bad_modes) / sizeof(*bad_modes); i++)
+		refused(bad_modes[i]);
+	group_is("arena_group=root", 0);
+	group_is("arena_group=0", 0);
+	group_is("arena_group=12345", 12345);
+	group_is("arena_group=4294967294", 4294967294u);
+	for (size_t i = 0; i < sizeof(bad_groups) / sizeof(*bad_groups); i++)
+		refused(bad_groups[i]);
+	rc = parse("arena_group=mmfs-no-such-group", &o);
+	CHECK(rc == -1 && strstr(said, "unknown group 'mmfs-no-such-group'"),
+	      "unknown group: said \"%s\"", said);
+	mmfs_opts_free(&o);
+	rc = parse("size=1M", &o);
+	CHECK(rc == 0 && !o.store.set_group, "no group given");
+	mmfs_opts_free(&o);
+	rc = parse("ro,arena_mode=0640", &o);
+	CHECK(rc == -1 && strstr(said, "read-write") &&
+	      strchr(said, '\n') == said + strlen(said) - 1,
+	      "ro,arena_mode=0640: rc %d, said \"%s\"", rc, said);
+	mmfs_opts_free(&o);
+	rc = parse("arena_group=root,ro", &o);
+	CHECK(rc == -1 && strstr(said, "read-write"),
+	      "arena_group=root,ro: rc %d, said \"%s\"", rc, said);
+	mmfs_opts_free(&o);
+}
+
 int main(void)
 {
 	test_sizes();
@@ -408,5 +485,6 @@ int main(void)
 	test_mnt_flags();
 	test_remount();
 	test_atime();
+	test_arena_access();
 	return unit_exit("test_opts");
 }

@@ -22,6 +22,15 @@
  * checked: who can open the arena file (read for MMFS_ATTACH_RDONLY, read
  * and write otherwise) can read or change every file in it.
  *
+ * A read-only handle (MMFS_ATTACH_RDONLY) maps the arena read-only: it
+ * takes no lock at all (it cannot), so every call on it reads as
+ * mmfs_get does, and mmfs_wait polls (every 10 ms) rather than being
+ * woken.  Whatever the arena file holds, it reads nothing outside it.
+ * As it cannot repair, it gives up with -EAGAIN when writers keep the
+ * arena locked for 2 s (or one died holding the lock, and no writer has
+ * come by since to repair: a mount or a read-write handle does), and
+ * with -EUCLEAN on a damaged arena.
+ *
  * Every call returns 0 (or a length) on success and -errno on failure.
  * A struct mmfs may be used by several threads at once.  After fork(2) the
  * child attaches again on its first call (its parent's handle is left to
@@ -63,8 +72,9 @@ void mmfs_detach(struct mmfs *m);
 
 /* Copy the whole value of the file name into buf.  Returns its length;
  * -ERANGE if it is longer than size (size 0: only its length is returned);
- * -ENOENT, -EISDIR, -EINVAL (a ring or special file).  version (may be
- * NULL) receives its version. */
+ * -ENOENT, -EISDIR, -EINVAL (a ring or special file); read-only handles:
+ * -EAGAIN, -EUCLEAN (see above).  version (may be NULL) receives its
+ * version. */
 ssize_t mmfs_get(struct mmfs *m, const char *name, void *buf, size_t size,
 		 uint64_t *version);
 /* The version of name's value (as mmfs_get gives it). */

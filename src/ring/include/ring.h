@@ -24,7 +24,8 @@
  * only through the callbacks ring_register gives it (store_kind.h), and
  * reports a ring's files with store_attr.kind == RING_KIND.
  *
- * All functions take the arena lock; they return -errno on failure.
+ * All functions but ring_next take the arena lock; they return -errno on
+ * failure.
  * Common errors: -ESTALE (ref is no inode), -EINVAL (ref is not a ring),
  * -EROFS (a change on a read-only store).
  */
@@ -88,7 +89,10 @@ ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *r,
 /* The record at virtual offset *pos, or the oldest retained one if that
  * was evicted or the ring was cleared: copied to buf, *pos moved past it;
  * returns its length, 0 when there is none yet (*pos is the tail), or
- * -EMSGSIZE when it is longer than size (*pos is at it). */
+ * -EMSGSIZE when it is longer than size (*pos is at it).  A lock-free
+ * reader (store_kind_peek), so it works on read-only (STORE_OPEN_PEEK)
+ * stores too, whatever the arena holds; and it has store_get's errors
+ * (-EAGAIN, -EUCLEAN...). */
 ssize_t ring_next(struct store *s, store_ref ref, uint64_t *pos, void *buf,
 		  size_t size);
 /* Drop every record (st_size returns to 0).  -ENOSPC: no room for the

@@ -39,8 +39,11 @@
  * the server and libmmfs programs (STORE_OPEN_LIBRARY); one opened
  * without it is its only writer (a second opener fails with EBUSY, or
  * waits while the owner has retired and is closing: arena.c).  Other
- * processes may open the same arena read-only (STORE_OPEN_PEEK) and read
- * under the arena lock, or lock-free (store_get).
+ * processes may open the same arena read-only (STORE_OPEN_PEEK): their
+ * mapping is read-only, so they can take no lock, and only the lock-free
+ * readers work on them (see "Direct access": store_get, store_resolve
+ * without create, store_version, store_wait, and ring_next); they run no
+ * recovery, and those readers are safe whatever the arena holds.
  *
  * Crash safety.  Every mutating call reaches a single 8-byte store that
  * commits it (format.h, "Commit points"); a process killed at any instant
@@ -97,7 +100,18 @@ struct store_options {
 	uint64_t ring_size;    /* default capacity of new rings (a ring
 	                          capacity, ring.h); 0 = keep / default */
 	unsigned flags;        /* enum store_open_flags */
+	/* Who may open the arena file, and so attach with libmmfs (a
+	 * writable open only, by the file's owner): applied when the file
+	 * is created and when an existing one is opened. */
+	uint32_t mode;         /* its permission bits: STORE_MODE_MIN to
+	                          STORE_MODE_MAX; 0 = 0600 on create, else
+	                          keep */
+	bool set_group;        /* give the file to group gid */
+	uint32_t gid;
 };
+
+#define STORE_MODE_MIN 0600             /* the owner reads and writes */
+#define STORE_MODE_MAX 0666             /* no execute, set-ID or sticky */
 
 #define STORE_DEFAULT_SIZE (1ULL << 30)          /* 1 GiB cap, sparse */
 #define STORE_DEFAULT_MAX_FILES 4000000ULL
@@ -118,7 +132,11 @@ struct store_options {
  * know (ring_register was not called); -EBUSY: another process serves it;
  * -ETIMEDOUT: a retiring owner did not finish; -ENOENT, -EACCES, -EEXIST
  * ... from open(2) of path; -ENOMEM; -ENOSPC: the cap cannot hold an
- * arena (create), or the room to upgrade an older one. */
+ * arena (create), or the room to upgrade an older one; -EPERM ...:
+ * the mode or group options could not be applied (fchown(2) to a group
+ * the caller is not in).  mode and set_group are applied last, once
+ * everything else succeeded, and only by writable opens (-EINVAL for
+ * RDONLY, PEEK, SNAPSHOT). */
 int store_open(const char *path, const struct store_options *opt,
 	       struct store **out, char *err, size_t errlen);
 
@@ -301,22 +319,33 @@ void store_release(struct store *s, store_ref ref);
  * checked: access to the arena file is access to everything in it.
  *
  * store_get copies the whole value of the regular file at path into buf
- * without taking any lock (it falls back to the arena lock after many
- * retries under heavy change), and returns its length and version: one
- * committed value, never torn.  -ERANGE when it is longer than size
- * (size 0: only the length is returned, and no error); -ENOENT, -ENOTDIR,
+ * without taking any lock (a writable store falls back to the arena lock
+ * after many retries under heavy change; a read-only one, which cannot,
+ * retries for up to 2 s), and returns its length and version: one
+ * committed value, never torn.  It reads nothing outside the arena
+ * whatever the arena holds.  -ERANGE when it is longer than size (size
+ * 0: only the length is returned, and no error); -ENOENT, -ENOTDIR,
  * -EISDIR, -EINVAL (a ring or a special file), -ENXIO (the arena grew past
- * this process's mapping).
+ * this process's mapping), -EAGAIN (read-only stores: writers held the
+ * arena lock for 2 s, or one died holding it and no writer has repaired
+ * the arena since), -EUCLEAN (the arena is damaged: read-only stores run
+ * no recovery).
  * store_resolve finds path, creating it when create is set (a regular file
  * of mode, missing directories 0755 before it, owned by uid, gid);
- * -EEXIST when it exists and is not a regular file.
+ * -EEXIST when it exists and is not a regular file.  Without create it is
+ * a lock-free reader like store_get (and has its errors).
+ * store_version gives ref's kind (as store_attr.kind) and version (as
+ * store_attr.version, what store_wait compares) as a lock-free reader:
+ * -ESTALE (no inode), and the errors of store_get.
  * store_update replaces the whole value of ref by what fn makes of the
  * current one, under the file's writer lock: fn gets the current bytes
  * and returns the new length in out (at most out_size) or -errno (nothing
  * changes).
  * store_wait sleeps until ref's version differs from version (a futex in
  * the arena: any process's commit wakes it), up to timeout_ms (negative:
- * forever): 0, -ETIMEDOUT, -EINTR, -ESTALE.
+ * forever): 0, -ETIMEDOUT, -EINTR, -ESTALE.  A read-only store cannot
+ * ask writers to wake it (that is a store to the arena): it polls, every
+ * 10 ms.
  * store_feed_wait (the server) waits up to timeout_ms for inodes it holds
  * that other processes changed, copying up to max of them to refs from
  * *pos on: how many (0 on timeout), -EOVERFLOW when some were lost (all
@@ -330,6 +359,8 @@ typedef ssize_t (*store_update_fn)(void *ctx, const void *cur, size_t len,
 				   void *out, size_t out_size);
 int store_update(struct store *s, store_ref ref, store_update_fn fn,
 		 void *ctx, size_t out_size);
+int store_version(struct store *s, store_ref ref, unsigned *kind,
+		  uint32_t *version);
 int store_wait(struct store *s, store_ref ref, uint32_t version,
 	       int timeout_ms);
 ssize_t store_feed_wait(struct store *s, uint64_t *pos, store_ref *refs,
