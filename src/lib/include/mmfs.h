@@ -51,11 +51,10 @@ struct mmfs;
 struct mmfs_ring_reader;
 
 enum mmfs_attach_flags {
-	MMFS_ATTACH_RDONLY = 1 << 0,  /* read only: get, version and wait
-	                                 (which then looks every millisecond:
-	                                 it cannot flag itself as a sleeper);
-	                                 needs read permission only.  Rings
-	                                 need a read-write attach (-EROFS) */
+	MMFS_ATTACH_RDONLY = 1 << 0,  /* read only: get, version, wait (which
+	                                 then polls: it cannot flag itself
+	                                 as a sleeper) and ring readers;
+	                                 needs read permission only */
 	MMFS_ATTACH_CREATE = 1 << 1,  /* path is an arena file: create it
 	                                 (mode 0600, 1 GiB cap) if missing */
 };
