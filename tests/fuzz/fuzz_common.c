@@ -666,6 +666,8 @@ static uint64_t shown(struct run *r, store_ref ref,
 	return n < 0 ? h : fz_hash(r->buf, (size_t)n, h);
 }
 
+#define FZ_RESERVE_MAX (256ULL << 20)
+
 /* fallocate in every mode the store knows and one it refuses, at the
  * offsets and lengths of writes and truncations (around the small/chunked
  * boundary, the cap and STORE_FILE_MAX).  A failed call changes nothing,
@@ -691,6 +693,12 @@ static void op_fallocate(struct run *r)
 	file = shown(r, ref, &none);
 	store_statfs(r->s, &st);
 	used = st.used;
+	/* A hostile header may allow terabytes: a reservation that would
+	 * really take more than FZ_RESERVE_MAX of memory is not the harness's
+	 * to make (libFuzzer stops at 2 GB); at a real cap it fails fast. */
+	if (!(mode & STORE_FALLOC_PUNCH_HOLE) && len > FZ_RESERVE_MAX &&
+	    st.free > FZ_RESERVE_MAX)
+		len = FZ_RESERVE_MAX;
 	if (store_fallocate(r->s, ref, mode, off, len) != 0) {
 		store_statfs(r->s, &st);
 		FZ_ASSERT(shown(r, ref, &none) == file && st.used == used,
