@@ -998,12 +998,9 @@ int store_sync(struct store *s)
 	return fdatasync(s->fd) == 0 ? 0 : -errno;
 }
 
-void store_abandon(struct store *s)
+/* Free this process's copy of s: mapping, descriptor, memory. */
+static void free_store(struct store *s)
 {
-	if (!s)
-		return;
-	/* Closing our copy of the descriptor keeps every lock: locks
-	 * belong to the open file, which the parent still has. */
 	munmap(s->base, s->map_len);
 	if (s->fd >= 0)
 		close(s->fd);
@@ -1011,12 +1008,21 @@ void store_abandon(struct store *s)
 	refmap_free(&s->snaps);
 	refmap_free(&s->pending);
 	handle_finish(s);
+	free(s->created);
+	free(s);
+}
+
+void store_abandon(struct store *s)
+{
+	if (!s)
+		return;
 	for (struct store_dir *d = s->cursors, *next; d; d = next) {
 		next = d->next;
 		free(d);        /* (the parent's cursors, copied) */
 	}
-	free(s->created);
-	free(s);
+	/* Closing our copy of the descriptor keeps every lock: locks
+	 * belong to the open file, which the parent still has. */
+	free_store(s);
 }
 
 void store_close(struct store *s)
@@ -1037,15 +1043,7 @@ void store_close(struct store *s)
 			fdatasync(s->fd);
 		}
 	}
-	munmap(s->base, s->map_len);
-	if (s->fd >= 0)
-		close(s->fd);
-	refmap_free(&s->holds);
-	refmap_free(&s->snaps);
-	refmap_free(&s->pending);
-	handle_finish(s);
-	free(s->created);
-	free(s);
+	free_store(s);
 }
 
 store_ref store_root(const struct store *s)
