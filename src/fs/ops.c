@@ -1791,7 +1791,9 @@ static void mmfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_frsize = BLOCK_SIZE;
 	sv.f_blocks = st.size_cap / BLOCK_SIZE;
 	sv.f_bfree = st.free / BLOCK_SIZE;
-	sv.f_bavail = sv.f_bfree;
+	/* What files can still hold, which df shows: a large file pays a
+	 * little for each 64 KiB it holds, so not all of the free space. */
+	sv.f_bavail = st.avail / BLOCK_SIZE;
 	sv.f_files = st.max_files;
 	sv.f_ffree = st.max_files > used ? st.max_files - used : 0;
 	sv.f_favail = sv.f_ffree;

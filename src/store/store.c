@@ -341,6 +341,23 @@ int store_touch_atime(struct store *s, store_ref ref, enum store_atime how)
 	return rc;
 }
 
+/* The bytes of data that FREE bytes of arena hold in one new file.  A
+ * large file costs, for each MM_CHUNK bytes, a CHUNK block (MM_CHUNK and a
+ * block header, aligned) and a slot of its MAP block, plus the MAP block's
+ * header; a small one (up to MM_SMALL_MAX) one DATA block. */
+static uint64_t data_room(uint64_t free)
+{
+	uint64_t per_chunk = mm_block_size_for(MM_CHUNK) + sizeof(uint64_t);
+	uint64_t map = mm_block_size_for(sizeof(struct mm_map));
+	uint64_t small = mm_block_size_for(sizeof(uint64_t));
+	uint64_t large = free > map ? (free - map) / per_chunk * MM_CHUNK : 0;
+
+	small = free > small ? free - small : 0;
+	if (small > MM_SMALL_MAX)
+		small = MM_SMALL_MAX;
+	return large > small ? large : small;
+}
+
 void store_statfs(struct store *s, struct store_statfs *st)
 {
 	struct mm_header *h = s->hdr;
@@ -351,6 +368,7 @@ void store_statfs(struct store *s, struct store_statfs *st)
 	st->file_size = h->file_size;
 	st->used = h->used;
 	st->free = h->size_cap > h->used ? h->size_cap - h->used : 0;
+	st->avail = data_room(st->free);
 	st->inodes = h->ninodes;
 	st->dirs = h->ndirs;
 	st->symlinks = h->nsymlinks;

@@ -181,3 +181,28 @@ def test_repeated_replace_does_not_leak(mmfs):
     st = os.statvfs(m.mnt)
     assert (st.f_blocks - st.f_bfree) * st.f_frsize < 2 * MiB
     assert arena_bytes(m) <= 16 * MiB
+
+
+def test_df_available_fits_in_one_file(mmfs):
+    """df's Available is data files can hold: a large file pays a little
+    arena space for each 64 KiB chunk, which Available leaves out, so that
+    a file fallocated to all of it fits (xfstests generic/103 fallocates
+    all but 512 KiB of it, then expects xattrs to fail with ENOSPC)."""
+    m = mmfs(size="64M")
+    fd = os.open(m.path("big"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        st = os.statvfs(m.mnt)
+        avail = st.f_bavail * st.f_frsize
+        assert 60 * MiB < avail <= st.f_bfree * st.f_frsize, st
+        os.posix_fallocate(fd, 0, avail)
+        assert os.fstat(fd).st_size == avail
+    finally:
+        os.close(fd)
+    st = os.statvfs(m.mnt)
+    assert st.f_bavail * st.f_frsize < 128 * 1024, st
+    assert st.f_bavail <= st.f_bfree, st
+    # What is left still takes a small file.
+    left = st.f_bavail * st.f_frsize
+    if left:
+        with open(m.path("small"), "wb") as f:
+            f.write(b"s" * min(left, 4096))
