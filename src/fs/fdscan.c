@@ -9,8 +9,10 @@
 
 #include "fdscan.h"
 
-/* The "ino:" line of one fdinfo file (dirfd: /proc/PID/fdinfo). */
-static bool fdinfo_ino(int dirfd, const char *fd, uint64_t *ino)
+/* The "flags:" (octal) and "ino:" lines of one fdinfo file (dirfd:
+ * /proc/PID/fdinfo). */
+static bool fdinfo_read(int dirfd, const char *fd, unsigned *flags,
+			uint64_t *ino)
 {
 	char text[1024];
 	ssize_t n;
@@ -24,18 +26,22 @@ static bool fdinfo_ino(int dirfd, const char *fd, uint64_t *ino)
 	if (n <= 0)
 		return false;
 	text[n] = '\0';
+	line = strstr(text, "\nflags:");
+	if (!line || sscanf(line + 7, "%o", flags) != 1)
+		return false;
 	line = strstr(text, "\nino:");
 	if (!line)
 		return false;
 	return sscanf(line + 5, "%" SCNu64, ino) == 1;
 }
 
-bool fdscan_holds(pid_t pid, uint64_t ino)
+bool fdscan_holds(pid_t pid, uint64_t ino, int accmode)
 {
 	char path[64];
 	struct dirent *e;
 	bool held = false;
 	DIR *dir;
+	unsigned flags;
 	uint64_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
@@ -45,7 +51,8 @@ bool fdscan_holds(pid_t pid, uint64_t ino)
 	while (!held && (e = readdir(dir)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		held = fdinfo_ino(dirfd(dir), e->d_name, &n) && n == ino;
+		held = fdinfo_read(dirfd(dir), e->d_name, &flags, &n) &&
+		       n == ino && (int)(flags & O_ACCMODE) == accmode;
 	}
 	closedir(dir);
 	return held;

@@ -7,10 +7,14 @@
  * asks whether the closing process still has a descriptor on the file.
  *
  * The answer comes from /proc/PID/fdinfo, which names each descriptor's
- * inode number without touching the file (a stat of /proc/PID/fd/N would
- * send a request to this very daemon).  Matching by inode number alone
- * can only err towards "still held" (a file of another file system with
- * the same number), which postpones the work to RELEASE as before.  When
+ * inode number and open flags without touching the file (a stat of
+ * /proc/PID/fd/N would send a request to this very daemon).  A dup of the
+ * closing open file has its inode and its access mode, which fcntl cannot
+ * change; a descriptor that differs in either is another open file (a
+ * process that keeps an O_RDWR handle and replaces the file through a new
+ * O_WRONLY open).  Matching an open file of the same inode and mode, or a
+ * file of another file system with the same number, can only err towards
+ * "still held", which postpones the work to RELEASE as before.  When
  * /proc cannot be read (the process is exiting, or is out of sight in
  * another PID namespace), the answer is "not held".
  */
@@ -22,7 +26,8 @@
 #include <sys/types.h>
 
 /* Does process (or thread) pid have a descriptor open on an inode
- * numbered ino?  A descriptor being closed is no longer listed. */
-bool fdscan_holds(pid_t pid, uint64_t ino);
+ * numbered ino with access mode accmode (O_RDONLY, O_WRONLY or O_RDWR)?
+ * A descriptor being closed is no longer listed. */
+bool fdscan_holds(pid_t pid, uint64_t ino, int accmode);
 
 #endif

@@ -158,6 +158,7 @@ struct mmfs_file {
 	bool append;            /* O_APPEND: writes go to the current end */
 	bool ring;              /* a ring log: reader is its position */
 	bool versioned;         /* reads come from snap (see above) */
+	int accmode;            /* O_RDONLY, O_WRONLY or O_RDWR */
 	struct ring_reader reader;
 	struct store_snap snap; /* the version this handle reads */
 	uint64_t pass_next;     /* where the pass's last read ended */
@@ -450,6 +451,7 @@ static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
 	if (!f)
 		return NULL;
 	f->append = (fi->flags & O_APPEND) != 0;
+	f->accmode = acc;
 	f->trunc_pending = (fi->flags & O_TRUNC) && acc != O_RDONLY;
 	f->ref = ref;
 	pthread_mutex_init(&f->lock, NULL);
@@ -1706,7 +1708,7 @@ static void mmfs_flush(fuse_req_t req, fuse_ino_t ino,
 	if (rc == 0 && replace_is_empty(f))
 		rc = store_getattr(fs->store, ref, &a);
 	if (rc == 0 && replace_is_empty(f) &&
-	    !fdscan_holds(fuse_req_ctx(req)->pid, a.ino))
+	    !fdscan_holds(fuse_req_ctx(req)->pid, a.ino, f->accmode))
 		rc = end_empty_replace(fs, ino, ref, f);
 	pthread_mutex_unlock(&f->lock);
 	reply_err(req, rc);

@@ -299,6 +299,9 @@ def test_a_kept_version_is_no_leak_for_the_checker(mmfs):
 # from a child: the file must be empty as soon as close(2) has returned.
 # A dup's close must not end the replace early: the shell's `echo v > var`
 # closes its first descriptor before it writes (checked by the last part).
+# Half the rounds keep another open file on the value (O_RDWR, as a program
+# that holds a handle and replaces the file through a new open does): that
+# descriptor is not a dup, and must not postpone the end.
 EMPTY_REPLACE = r"""
 import os, subprocess, sys
 path, rounds = sys.argv[1], int(sys.argv[2])
@@ -306,6 +309,7 @@ bad = []
 for i in range(rounds):
     with open(path, "wb") as f:
         f.write(b"x" * (100 + i % 7))
+    other = os.open(path, os.O_RDWR) if i % 4 >= 2 else None
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     if i % 2:
         dup = os.dup(fd)
@@ -314,6 +318,8 @@ for i in range(rounds):
     os.close(fd)
     size = os.stat(path).st_size
     data = open(path, "rb").read()
+    if other is not None:
+        os.close(other)
     if size or data:
         bad.append((i, size, len(data)))
 print(len(bad), bad[:5])
