@@ -127,6 +127,33 @@ def pids_of(binary, mnt):
     return pids
 
 
+def threads_waiting(pid):
+    """Where each thread of pid waits: "tid state wchan kernel-stack-top",
+    for a report about a process that did not exit."""
+    out = []
+    try:
+        tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
+    for tid in tids:
+        base = f"/proc/{pid}/task/{tid}"
+        try:
+            with open(f"{base}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(f"{base}/wchan") as f:
+                wchan = f.read().strip() or "-"
+        except OSError:
+            continue
+        try:
+            with open(f"{base}/stack") as f:
+                top = " < ".join(line.split()[-1] for line in
+                                 f.read().splitlines()[:4])
+        except OSError:
+            top = "?"
+        out.append(f"{tid} {state} {wchan} [{top}]")
+    return "; ".join(out) or "none"
+
+
 def pid_alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
