@@ -1,4 +1,4 @@
-"""open(2) with O_TMPFILE (mmfs(7), TEMPORARY FILES): a regular file
+"""open(2) with O_TMPFILE (mmfs(7), SUPPORTED OPERATIONS): a regular file
 without a name, the caller's, that linkat(2) may name (unless opened
 O_EXCL) and that is gone, space and inode, once closed unnamed, and after
 a crash.  The kernel sends it as a TMPFILE request, which libfuse 3.14
