@@ -126,6 +126,13 @@
  * through a mapping, whole pages written through an O_RDWR handle) leaves a
  * poller on an O_RDWR handle reporting POLLPRI until a read of its own
  * misses the cache.  Pollers should open O_RDONLY, as sysfs readers do.
+ *
+ * Attribute flags (chattr +a +i +d +A: fileattr.h).  The kernel never
+ * marks a FUSE inode S_IMMUTABLE or S_APPEND, so none of the VFS's checks
+ * of those happen before a request comes: the store refuses every change
+ * the flags forbid (store.h, "Attribute flags"), open refuses writing
+ * opens (fileattr_open_denied) before it clears set-ID bits, and setattr
+ * refuses what store_setattr leaves to its caller.
  */
 #define FUSE_USE_VERSION 34
 
@@ -144,6 +151,7 @@
 
 #include "acl.h"
 #include "fdscan.h"
+#include "fileattr.h"
 #include "ops.h"
 #include "ring.h"
 #include "rowatch.h"
@@ -1230,6 +1238,9 @@ static void mmfs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	want_acl(userdata, conn);
+	/* chattr and lsattr of directories come as ioctls too. */
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;
 	if (conn->max_write > MAX_WRITE)
 		conn->max_write = MAX_WRITE;
 }
@@ -1339,6 +1350,31 @@ static void mmfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	reply_attr(req, rc, ref, &a);
 }
 
+/* Does a setattr set a time to a given value?  The kernel sends a time
+ * set to now (utimes(NULL)) with both the time's bit and its _NOW bit. */
+static bool time_given(int to_set, int time, int now)
+{
+	return (to_set & time) && !(to_set & now);
+}
+
+/* What an append-only file refuses of a setattr (fileattr.h): a mode,
+ * owner or group, or times given (not "now"). */
+static int setattr_flags_deny(struct mmfs_fs *fs, store_ref ref, int to_set)
+{
+	bool owner_mode = to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+				    FUSE_SET_ATTR_GID);
+	struct store_attr a;
+	int rc = store_getattr(fs->store, ref, &a);
+
+	if (rc)
+		return rc;
+	return fileattr_setattr_denied(a.iflags, owner_mode,
+			time_given(to_set, FUSE_SET_ATTR_ATIME,
+				   FUSE_SET_ATTR_ATIME_NOW) ||
+			time_given(to_set, FUSE_SET_ATTR_MTIME,
+				   FUSE_SET_ATTR_MTIME_NOW));
+}
+
 static void mmfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			 int to_set, struct fuse_file_info *fi)
 {
@@ -1349,6 +1385,8 @@ static void mmfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int rc;
 
 	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = setattr_flags_deny(fs, ref, to_set);
 	/* ftruncate on a handle with a deferred O_TRUNC: empty it first. */
 	if (rc == 0 && fi && (mask & STORE_SET_SIZE)) {
 		pthread_mutex_lock(&file_of(fi)->lock);
@@ -1546,11 +1584,13 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 	/* Only regular files come here: the kernel opens directories with
 	 * opendir and serves devices and FIFOs itself. */
 	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = store_getattr(fs->store, ref, &a);
+	if (rc == 0)
+		rc = fileattr_open_denied(a.iflags, fi->flags);
 	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) &&
 	    kill_asked(req))
 		rc = kill_setid(req, ino, ref);
-	if (rc == 0)
-		rc = store_getattr(fs->store, ref, &a);
 	if (rc) {
 		reply_err(req, rc);
 		return;
@@ -2124,6 +2164,40 @@ static void mmfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		wake_pollers(fs, ref);
 }
 
+/* chattr and lsattr (fileattr.h): the four attribute-flag ioctls, on
+ * regular files and directories alike (fi is either kind of handle, and
+ * unused).  A change sets ctime: the kernel's cached attributes go. */
+static void mmfs_ioctl(fuse_req_t req, fuse_ino_t ino, int cmd, void *arg,
+		       struct fuse_file_info *fi, unsigned flags,
+		       const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fileattr_caller who = { .uid = ctx->uid, .pid = ctx->pid };
+	char out[64];
+	size_t out_len = 0;
+	bool changed = false;
+	store_ref ref;
+	int rc;
+
+	(void)arg;
+	(void)fi;
+	(void)flags;
+	rc = node_ref(fs, ino, &ref);
+	if (rc == 0)
+		rc = fileattr_ioctl(fs->store, ref, &who, (unsigned)cmd,
+				    in_buf, in_bufsz, out,
+				    out_bufsz < sizeof(out) ? out_bufsz
+							    : sizeof(out),
+				    &out_len, &changed);
+	if (rc)
+		reply_err(req, rc);
+	else
+		fuse_reply_ioctl(req, 0, out_len ? out : NULL, out_len);
+	if (changed && fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
 const struct fuse_lowlevel_ops mmfs_ops = {
 	.init = mmfs_init,
 	.destroy = mmfs_destroy,
@@ -2159,6 +2233,7 @@ const struct fuse_lowlevel_ops mmfs_ops = {
 	.create = mmfs_create,
 	.poll = mmfs_poll,
 	.fallocate = mmfs_fallocate,
+	.ioctl = mmfs_ioctl,
 	/* No getlk/setlk/flock: the kernel then does fcntl and flock locking
 	 * locally, which is right because every process goes through this
 	 * one mount.  No access: default_permissions or root only. */

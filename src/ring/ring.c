@@ -271,9 +271,12 @@ ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
 	rc = begin(s, ref, &r);
 	if (rc)
 		return rc;
-	if (len > r->capacity || len > RING_TAIL_MAX - r->tail) {
+	rc = store_kind_may_change(s, ref, true);       /* immutable? */
+	if (rc == 0 && (len > r->capacity || len > RING_TAIL_MAX - r->tail))
+		rc = -EFBIG;            /* (the tail: after 2^62 bytes) */
+	if (rc) {
 		store_kind_leave(s, ref, false);
-		return -EFBIG;          /* (the tail: after 2^62 bytes) */
+		return rc;
 	}
 	while (r->tail + len - r->head > r->capacity) {
 		uint64_t old = r->head;
@@ -415,7 +418,9 @@ int ring_clear(struct store *s, store_ref ref)
 	rc = begin(s, ref, &r);
 	if (rc)
 		return rc;
-	rc = replace(s, ref, r, r->capacity, true);
+	rc = store_kind_may_change(s, ref, false);
+	if (rc == 0)
+		rc = replace(s, ref, r, r->capacity, true);
 	store_kind_leave(s, ref, false);
 	return rc;
 }
@@ -432,9 +437,10 @@ int ring_set_capacity(struct store *s, store_ref ref, uint64_t capacity)
 	rc = begin(s, ref, &r);
 	if (rc)
 		return rc;
-	if (capacity > store_kind_size_cap(s))
+	rc = store_kind_may_change(s, ref, false);
+	if (rc == 0 && capacity > store_kind_size_cap(s))
 		rc = -ENOSPC;
-	else if (capacity != r->capacity)
+	else if (rc == 0 && capacity != r->capacity)
 		rc = replace(s, ref, r, capacity, false);
 	store_kind_leave(s, ref, false);
 	return rc;

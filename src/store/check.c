@@ -203,6 +203,9 @@ static void check_file(struct verify *v, uint64_t off)
 	if ((ino->flags & MM_INODE_KINDS) && type != MM_IFREG)
 		problem(v, "inode %" PRIu64 ": flags of a %s on a file that is "
 			"not regular", ino->ino, kind_name(MM_RING));
+	if (ino->flags & ~MM_INODE_KNOWN)
+		problem(v, "inode %" PRIu64 ": unknown flags %#x", ino->ino,
+			ino->flags & ~MM_INODE_KNOWN);
 	if (type == MM_IFDIR && !ino->data)
 		problem(v, "directory %" PRIu64 ": no DIR block", ino->ino);
 	if (type == MM_IFCHR || type == MM_IFBLK || !ino->data)

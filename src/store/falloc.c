@@ -420,6 +420,11 @@ int store_fallocate(struct store *s, store_ref ref, unsigned mode,
 	if (rc)
 		goto out;
 	f.ino = mm_inode(s, ref);
+	rc = f.punch ? iflags_deny_change(f.ino) : iflags_deny_write(f.ino);
+	if (rc) {
+		arena_unlock(s);
+		goto out;
+	}
 	f.old = f.ino->data;
 	f.size = kind_size(s, f.ino);
 	f.new_size = mode & STORE_FALLOC_KEEP_SIZE ? f.size

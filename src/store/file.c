@@ -549,6 +549,11 @@ ssize_t file_write_locked(struct store *s, store_ref ref, uint64_t off,
 	if (rc)
 		return rc;
 	ino = mm_inode(s, ref);
+	/* immutable, or append-only and not at the end */
+	rc = iflags_deny_overwrite(ino, off, kind_size(s, ino),
+				   truncate_first);
+	if (rc)
+		goto out;
 	if (size == 0 && !truncate_first)
 		rc = 0;
 	else if (truncate_first)
@@ -566,6 +571,7 @@ ssize_t file_write_locked(struct store *s, store_ref ref, uint64_t off,
 		inode_touch(s, ref, true, true);
 		rc = (ssize_t)size;
 	}
+out:
 	arena_unlock(s);
 	return rc;
 }

@@ -352,6 +352,21 @@
  * only read lock-free, and wait for a version by polling it (they cannot
  * set MM_VERSION_WAITERS).
  *
+ * Attribute flags
+ *
+ * Bits 8..11 of inode->flags are the file's attribute flags, what
+ * chattr(1) sets and lsattr(1) shows (FS_IOC_SETFLAGS; tmpfs's four):
+ * MM_INODE_APPEND (a: bytes may only be added at the end), IMMUTABLE
+ * (i: nothing about the file or, for a directory, its entries changes),
+ * NODUMP (d: a hint for backups) and NOATIME (A: reads leave atime
+ * alone).  They are primary: recovery keeps them, and a change of them
+ * is one aligned 4-byte store of the flags word (with ctime after it),
+ * under the arena mutex like every change of that word.  Arenas written
+ * before they existed hold 0 in those bits (the word had only RING and
+ * WATCHED), which means "no attribute flags": so this is no change of the
+ * format version.  The rules they impose are src/store/iflags.c's.  The
+ * other bits of the word are 0.
+ *
  * Feed
  *
  * The server's kernel caches what it learned of the inodes the server
@@ -487,6 +502,16 @@ struct mm_header {
 #define MM_INODE_WATCHED 2u     /* the server's kernel caches it: changes
                                    by others go to the feed (derived) */
 #define MM_INODE_KINDS MM_INODE_RING  /* flags naming an extension kind */
+/* Attribute flags (see "Attribute flags"): the store's STORE_IFL_* bits
+ * (store.h), shifted left by MM_INODE_ATTR_SHIFT. */
+#define MM_INODE_ATTR_SHIFT 8
+#define MM_INODE_APPEND (1u << 8)       /* chattr +a */
+#define MM_INODE_IMMUTABLE (1u << 9)    /* chattr +i */
+#define MM_INODE_NODUMP (1u << 10)      /* chattr +d */
+#define MM_INODE_NOATIME (1u << 11)     /* chattr +A */
+#define MM_INODE_ATTRS (MM_INODE_APPEND | MM_INODE_IMMUTABLE | \
+			MM_INODE_NODUMP | MM_INODE_NOATIME)
+#define MM_INODE_KNOWN (MM_INODE_RING | MM_INODE_WATCHED | MM_INODE_ATTRS)
 
 struct mm_inode {
 	uint64_t ino;                  /* st_ino, never reused (next_ino only

@@ -291,6 +291,8 @@ static int create_node(struct store *s, uint64_t dir, const char *name,
 		rc = check_dir(s, dir);
 	if (rc == 0 && ns_find(s, dir, name, len))
 		rc = -EEXIST;
+	if (rc == 0)
+		rc = iflags_deny_entries(mm_inode(s, dir), false);
 	if (rc == 0 && s->hdr->ninodes >= s->hdr->max_files)
 		rc = -ENOSPC;
 	if (rc == 0 && xa)
@@ -512,6 +514,10 @@ static int link_as(struct store *s, store_ref ref, store_ref newdir,
 	arena_lock(s);
 	rc = link_checks(s, ref, newdir, newname, len, orphan);
 	if (rc == 0)
+		rc = iflags_deny_change(mm_inode(s, ref));
+	if (rc == 0)
+		rc = iflags_deny_entries(mm_inode(s, newdir), false);
+	if (rc == 0)
 		rc = add_link(s, newdir, newname, len, ref);
 	if (rc == 0) {
 		inode_touch(s, ref, false, true);
@@ -557,6 +563,11 @@ static int remove_entry(struct store *s, store_ref dir, const char *name,
 	if (rc)
 		goto out;
 	ino = mm_inode(s, mm_dentry(s, d)->inode);
+	rc = iflags_deny_entries(mm_inode(s, dir), true);
+	if (rc == 0)
+		rc = iflags_deny_change(ino);
+	if (rc)
+		goto out;
 	if (mm_is_dir(ino) != want_dir)
 		rc = want_dir ? -ENOTDIR : -EISDIR;
 	else if (want_dir && mm_dir(s, mm_dentry(s, d)->inode)->count)
@@ -626,6 +637,23 @@ static int rename_checks(struct store *s, uint64_t src, uint64_t dst,
 	if (sdir && mm_dir(s, mm_dentry(s, dst)->inode)->count)
 		return -ENOTEMPTY;
 	return 0;
+}
+
+/* The attribute flags a rename must respect, as the kernel's may_delete
+ * and may_create: both names' directories and both files (a name that
+ * replaces or is exchanged with dst removes dst's name).  0, -EPERM. */
+static int rename_flags_allow(struct store *s, uint64_t olddir,
+			      uint64_t src, uint64_t newdir, uint64_t dst)
+{
+	int rc = iflags_deny_entries(mm_inode(s, olddir), true);
+
+	if (rc == 0)
+		rc = iflags_deny_change(mm_inode(s, mm_dentry(s, src)->inode));
+	if (rc == 0)
+		rc = iflags_deny_entries(mm_inode(s, newdir), dst != 0);
+	if (rc == 0 && dst)
+		rc = iflags_deny_change(mm_inode(s, mm_dentry(s, dst)->inode));
+	return rc;
 }
 
 /* Publish the intent record: adds become live and kills dead together. */
@@ -751,7 +779,9 @@ static int rename_entry(struct store *s, store_ref olddir, const char *oldname,
 	if (dst == src || (dst && mm_dentry(s, dst)->inode ==
 				  mm_dentry(s, src)->inode))
 		goto out;       /* same file: rename(2) does nothing */
-	rc = rename_checks(s, src, dst, newdir, flags);
+	rc = rename_flags_allow(s, olddir, src, newdir, dst);
+	if (rc == 0)
+		rc = rename_checks(s, src, dst, newdir, flags);
 	if (rc == 0)
 		rc = do_rename(s, olddir, src, newdir, newname, newlen, dst,
 			       flags, wo);

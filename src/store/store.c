@@ -211,6 +211,7 @@ void inode_fill_attr(struct store *s, uint64_t off, struct store_attr *a)
 	a->uid = ino->uid;
 	a->gid = ino->gid;
 	a->version = __atomic_load_n(&ino->version, __ATOMIC_ACQUIRE) >> 1;
+	a->iflags = iflags_of(ino);
 	if ((ino->flags & MM_INODE_KINDS) && ino->data)
 		a->kind = mm_block(s, ino->data)->kind;
 	if (type == MM_IFDIR) {
@@ -256,6 +257,18 @@ static int set_size(struct store *s, store_ref ref, uint64_t size)
 	return file_truncate(s, ref, size);
 }
 
+/* Attribute flags: an immutable inode changes nothing, an append-only
+ * one not its size (its mode, owner and times are the caller's to
+ * refuse: store.h, "Attribute flags"). */
+static int setattr_denied(const struct mm_inode *ino, unsigned mask)
+{
+	int rc = mask ? iflags_deny_write(ino) : 0;
+
+	if (rc == 0 && (mask & STORE_SET_SIZE))
+		rc = iflags_deny_change(ino);
+	return rc;
+}
+
 int store_setattr(struct store *s, store_ref ref, unsigned mask,
 		  const struct store_attr *in, struct store_attr *out)
 {
@@ -270,6 +283,9 @@ int store_setattr(struct store *s, store_ref ref, unsigned mask,
 	if (rc)
 		goto unlock_file;
 	ino = mm_inode(s, ref);
+	rc = setattr_denied(ino, mask);
+	if (rc)
+		goto out;
 	if (mask & STORE_SET_SIZE) {
 		rc = set_size(s, ref, in->size);
 		if (rc)
@@ -308,11 +324,13 @@ static bool atime_stale(const struct mm_inode *ino, int64_t now)
 	       ino->atime <= now - DAY_NS;
 }
 
-/* Would a read at now change the inode's atime? */
+/* Would a read at now change the inode's atime?  Never when it is
+ * flagged NOATIME (chattr +A). */
 static bool atime_due(const struct mm_inode *ino, int64_t now,
 		      enum store_atime how)
 {
-	return (how == STORE_ATIME_STRICT || atime_stale(ino, now)) &&
+	return !(ino->flags & MM_INODE_NOATIME) &&
+	       (how == STORE_ATIME_STRICT || atime_stale(ino, now)) &&
 	       ino->atime != now;
 }
 

@@ -13,7 +13,8 @@
  * bytes), falloc.c (fallocate: reserving
  * and punching file space), xattr.c, recover.c (recovery), upgrade.c
  * (older formats, during recovery), check.c (the checker, census and
- * extents), store.c (inodes, attributes, holds, statfs).
+ * extents), store.c (inodes, attributes, holds, statfs), iflags.c
+ * (attribute flags and the rules they impose).
  *
  * Layers: src/ring sits above the store and sees format.h and
  * store_kind.h, never this file; everything else sees include/store.h.
@@ -172,6 +173,20 @@ static inline bool mm_is_dir(const struct mm_inode *ino)
 }
 
 int64_t mm_now(void);
+
+/* iflags.c: attribute flags (store.h, "Attribute flags").  iflags_of
+ * gives an inode's as STORE_IFL_* bits.  The rest answer 0 or -EPERM:
+ * may the inode's bytes change at all (write), may anything but appends
+ * change (change: links, names, attributes, xattrs), may bytes be
+ * written at off of a file of size bytes (overwrite), may a directory's
+ * entries be added (removing false) or removed and renamed away
+ * (removing true)? */
+uint32_t iflags_of(const struct mm_inode *ino);
+int iflags_deny_write(const struct mm_inode *ino);
+int iflags_deny_change(const struct mm_inode *ino);
+int iflags_deny_overwrite(const struct mm_inode *ino, uint64_t off,
+			  uint64_t size, bool truncate_first);
+int iflags_deny_entries(const struct mm_inode *dir, bool removing);
 
 /* The guard every call on an existing inode starts with: take the arena
  * lock; if ref is no inode, release it and return -ESTALE.  Calls that

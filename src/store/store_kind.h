@@ -66,6 +66,10 @@ int store_kind_enter(struct store *s, store_ref ref, unsigned kind,
 		     void **payload);
 /* Unlock; changed: set the file's mtime and ctime to now first. */
 void store_kind_leave(struct store *s, store_ref ref, bool changed);
+/* May the file ref change (lock held: after store_kind_enter)?  0, or
+ * -EPERM: it is immutable, or append-only and this is no append
+ * (store.h, "Attribute flags"). */
+int store_kind_may_change(struct store *s, store_ref ref, bool appending);
 
 /* A lock-free reader of the file ref whose content is of this kind (as
  * store_get reads values: format.h, "Lock-free readers"), for every

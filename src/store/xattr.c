@@ -182,11 +182,12 @@ int store_setxattr(struct store *s, store_ref ref, const char *name,
 	if (rc)
 		return rc;
 	r = find_rec(head_of(s, ino->xattr), name, namelen);
-	if (r && (flags & STORE_XATTR_CREATE))
+	rc = iflags_deny_change(ino);
+	if (rc == 0 && r && (flags & STORE_XATTR_CREATE))
 		rc = -EEXIST;
-	else if (!r && (flags & STORE_XATTR_REPLACE))
+	else if (rc == 0 && !r && (flags & STORE_XATTR_REPLACE))
 		rc = -ENODATA;
-	else
+	else if (rc == 0)
 		rc = republish(s, ino, r, name, namelen, value, size);
 	arena_unlock(s);
 	return rc;
@@ -203,8 +204,13 @@ int store_removexattr(struct store *s, store_ref ref, const char *name)
 	rc = begin(s, ref, &ino);
 	if (rc)
 		return rc;
+	/* An absent name is -ENODATA whatever the flags: a write's removal
+	 * of security.capability (src/fs/ops.c) is no error on an
+	 * append-only file. */
 	r = find_rec(head_of(s, ino->xattr), name, strlen(name));
-	rc = r ? republish(s, ino, r, NULL, 0, NULL, 0) : -ENODATA;
+	rc = r ? iflags_deny_change(ino) : -ENODATA;
+	if (rc == 0)
+		rc = republish(s, ino, r, NULL, 0, NULL, 0);
 	arena_unlock(s);
 	return rc;
 }
@@ -273,9 +279,10 @@ int store_setxattr_mode(struct store *s, store_ref ref, const char *name,
 	if (rc)
 		return rc;
 	r = find_rec(head_of(s, ino->xattr), name, strlen(name));
-	if (value)
+	rc = iflags_deny_change(ino);
+	if (rc == 0 && value)
 		rc = republish(s, ino, r, name, strlen(name), value, size);
-	else if (r)
+	else if (rc == 0 && r)
 		rc = republish(s, ino, r, NULL, 0, NULL, 0);
 	if (rc == 0) {
 		ino->mode = (ino->mode & ~(clear & 07777)) | (set & clear &

@@ -1188,6 +1188,77 @@ static void test_atime(void)
 	store_close(s);
 }
 
+/* Attribute flags (store.h): what IMMUTABLE and APPEND refuse, what
+ * APPEND allows, NOATIME, ctime, unknown bits, and persistence. */
+static void test_iflags(void)
+{
+	struct store *s = open_arena(0);
+	store_ref root = store_root(s), f, d, g;
+	struct store_attr a, in = { .mode = 0600 };
+	uint32_t fl = 99;
+	char buf[16];
+
+	f = make(s, root, "f", 0100644);
+	d = make(s, root, "d", 040755);
+	g = make(s, d, "g", 0100644);
+	CHECK_RC(store_write(s, f, 0, "ab", 2, false), 2);
+	CHECK_RC(store_setxattr(s, f, "user.x", "1", 1, 0), 0);
+	CHECK_RC(store_get_iflags(s, f, &fl), 0);
+	CHECK(fl == 0);
+	CHECK_RC(store_set_iflags(s, f, 16), -EOPNOTSUPP);
+	CHECK_RC(store_set_iflags(s, f, STORE_IFL_IMMUTABLE), 0);
+	CHECK_RC(store_getattr(s, f, &a), 0);
+	CHECK(a.iflags == STORE_IFL_IMMUTABLE);
+	CHECK_RC(store_write(s, f, 2, "c", 1, false), -EPERM);
+	CHECK_RC(store_setattr(s, f, STORE_SET_MODE, &in, NULL), -EPERM);
+	CHECK_RC(store_setxattr(s, f, "user.y", "1", 1, 0), -EPERM);
+	CHECK_RC(store_removexattr(s, f, "user.x"), -EPERM);
+	CHECK_RC(store_removexattr(s, f, "user.none"), -ENODATA);
+	CHECK_RC(store_fallocate(s, f, 0, 0, 10), -EPERM);
+	CHECK_RC(store_link(s, f, root, "f2", &a), -EPERM);
+	CHECK_RC(store_unlink(s, root, "f"), -EPERM);
+	CHECK_RC(store_rename(s, root, "f", root, "f3", 0), -EPERM);
+	CHECK_RC(store_rename(s, d, "g", root, "f", 0), -EPERM);
+	/* append-only: appends only */
+	CHECK_RC(store_set_iflags(s, f, STORE_IFL_APPEND), 0);
+	CHECK_RC(store_write(s, f, 2, "c", 1, false), 1);
+	CHECK_RC(store_write(s, f, 0, "z", 1, false), -EPERM);
+	CHECK_RC(store_write(s, f, 0, "z", 1, true), -EPERM);
+	in.size = 0;
+	CHECK_RC(store_setattr(s, f, STORE_SET_SIZE, &in, NULL), -EPERM);
+	CHECK_RC(store_setattr(s, f, STORE_SET_MODE, &in, NULL), 0);
+	CHECK_RC(store_fallocate(s, f, STORE_FALLOC_PUNCH_HOLE |
+				 STORE_FALLOC_KEEP_SIZE, 0, 1), -EPERM);
+	CHECK_RC(store_unlink(s, root, "f"), -EPERM);
+	CHECK_RC(store_read(s, f, 0, buf, sizeof(buf)), 3);
+	CHECK(memcmp(buf, "abc", 3) == 0);
+	/* directories: immutable adds nothing, append-only removes nothing */
+	CHECK_RC(store_set_iflags(s, d, STORE_IFL_IMMUTABLE), 0);
+	CHECK_RC(store_mknod(s, d, "h", 0100644, 0, 0, 0, &g, &a), -EPERM);
+	CHECK_RC(store_mknod(s, d, "g", 0100644, 0, 0, 0, &g, &a), -EEXIST);
+	CHECK_RC(store_unlink(s, d, "g"), -EPERM);
+	CHECK_RC(store_set_iflags(s, d, STORE_IFL_APPEND), 0);
+	CHECK_RC(store_mknod(s, d, "h", 0100644, 0, 0, 0, &g, &a), 0);
+	CHECK_RC(store_unlink(s, d, "h"), -EPERM);
+	CHECK_RC(store_rename(s, d, "h", root, "h", 0), -EPERM);
+	/* noatime */
+	CHECK_RC(store_set_iflags(s, f, STORE_IFL_NOATIME | STORE_IFL_NODUMP),
+		 0);
+	CHECK_RC(store_atime_due(s, f, STORE_ATIME_STRICT), 0);
+	CHECK_RC(store_touch_atime(s, f, STORE_ATIME_STRICT), 0);
+	verify_arena();
+	store_close(s);
+	s = open_arena(0);
+	CHECK_RC(store_get_iflags(s, f, &fl), 0);
+	CHECK(fl == (STORE_IFL_NOATIME | STORE_IFL_NODUMP));
+	CHECK_RC(store_get_iflags(s, d, &fl), 0);
+	CHECK(fl == STORE_IFL_APPEND);
+	CHECK_RC(store_set_iflags(s, d, 0), 0);
+	CHECK_RC(store_unlink(s, d, "h"), 0);
+	store_close(s);
+	verify_arena();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--unregistered") == 0)
@@ -1213,7 +1284,8 @@ int main(int argc, char **argv)
 				  test_size_cap_limits, test_discard,
 				  test_served,
 				  test_fallocate_small,
-				  test_fallocate_large, test_atime };
+				  test_fallocate_large, test_atime,
+				  test_iflags };
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		unlink(arena_path);

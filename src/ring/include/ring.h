@@ -79,7 +79,8 @@ int ring_create_with(struct store *s, store_ref dir, const char *name,
 
 /* Append one record of len bytes (0: nothing happens); returns len.
  * -EFBIG: len over the capacity, or the tail would pass RING_TAIL_MAX
- * (nothing is evicted). */
+ * (nothing is evicted); -EPERM: the ring is immutable (chattr +i;
+ * append-only rings take appends: store.h, "Attribute flags"). */
 ssize_t ring_append(struct store *s, store_ref ref, const void *buf,
 		    size_t len);
 /* Read at file offset off into buf (see above: r makes it sequential);
@@ -96,12 +97,13 @@ ssize_t ring_read(struct store *s, store_ref ref, struct ring_reader *r,
 ssize_t ring_next(struct store *s, store_ref ref, uint64_t *pos, void *buf,
 		  size_t size);
 /* Drop every record (st_size returns to 0).  -ENOSPC: no room for the
- * new empty block (the old one is freed only after). */
+ * new empty block (the old one is freed only after); -EPERM: the ring is
+ * immutable or append-only. */
 int ring_clear(struct store *s, store_ref ref);
 /* New capacity in bytes (RING_CAPACITY_MIN to RING_CAPACITY_MAX, and no
  * more than the arena's cap); keeps the newest whole records that fit.
  * -EINVAL: outside those limits; -ENOSPC: over the arena's cap, or no
- * room for the new block. */
+ * room for the new block; -EPERM: immutable or append-only. */
 int ring_set_capacity(struct store *s, store_ref ref, uint64_t capacity);
 /* Capacity, head, tail and records.  Never -EROFS. */
 int ring_stat(struct store *s, store_ref ref, struct ring_stat *st);

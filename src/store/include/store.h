@@ -202,8 +202,39 @@ struct store_attr {
 	                          RING_KIND) */
 	uint64_t blocks;       /* arena bytes used / 512 */
 	uint32_t version;      /* changes at every commit (store_wait) */
+	uint32_t iflags;       /* attribute flags: STORE_IFL_* */
 	struct timespec atime, mtime, ctime;
 };
+
+/* Attribute flags (chattr(1); format.h, "Attribute flags"), kept in the
+ * arena with the inode.  The store enforces them for every caller, the
+ * server and libmmfs programs alike, with -EPERM (src/store/iflags.c):
+ *   IMMUTABLE  no write, truncation, fallocate, attribute (store_setattr:
+ *              any), xattr or ring change of the file; no new link to it,
+ *              no removal or rename of its names; a directory gets no
+ *              entry added, removed or renamed in or out;
+ *   APPEND     writes only at or past the end (no truncate_first, no
+ *              store_update), no truncation, no punched hole, no xattr
+ *              change, no ring clear or capacity change (appends are
+ *              fine); no new link, no removal or rename of its names; a
+ *              directory's entries may be added but not removed;
+ *   NODUMP     nothing (a hint for dump(8));
+ *   NOATIME    store_atime_due and store_touch_atime never change atime.
+ * What callers check themselves, as the kernel does at open(2) and
+ * chmod(2) on a local file system: opens for writing (src/fs/ops.c) and
+ * mode, owner and time changes of an APPEND file (store_setattr allows
+ * them: a write clears set-ID bits through it). */
+#define STORE_IFL_APPEND 1u
+#define STORE_IFL_IMMUTABLE 2u
+#define STORE_IFL_NODUMP 4u
+#define STORE_IFL_NOATIME 8u
+#define STORE_IFL_ALL 15u
+/* get: 0 and *iflags; -ESTALE.  set: replace them all by iflags and set
+ * ctime to now; the caller checks who may (chattr needs CAP_LINUX_
+ * IMMUTABLE for IMMUTABLE and APPEND).  -EOPNOTSUPP (a bit outside
+ * STORE_IFL_ALL), -ESTALE, -EROFS. */
+int store_get_iflags(struct store *s, store_ref ref, uint32_t *iflags);
+int store_set_iflags(struct store *s, store_ref ref, uint32_t iflags);
 
 /* File handles (NFS export, open_by_handle_at): an inode named from
  * outside, by a ref the caller did not get from this store.  Stricter
