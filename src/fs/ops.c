@@ -176,7 +176,10 @@ struct mmfs_file {
 	bool ring;              /* a ring log: reader is its position */
 	bool versioned;         /* reads come from snap (see above) */
 	int accmode;            /* O_RDONLY, O_WRONLY or O_RDWR */
-	bool counted;           /* in fs->empty_replaces (replace_note) */
+	atomic_bool counted;    /* in fs->empty_replaces (replace_note);
+				   written under lock, read under fs->lock */
+	unsigned pins;          /* settle_replaces using it (fs->lock) */
+	bool released;          /* freed by the last unpin (fs->lock) */
 	pid_t opener;           /* the process that opened it */
 	uint64_t ino;           /* the file's st_ino, for fdscan */
 	struct ring_reader reader;
@@ -488,10 +491,20 @@ static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
 	return f;
 }
 
+static void file_destroy(struct mmfs_file *f)
+{
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+/* Leave fs->files; the memory goes now, or with the last unpin
+ * (settle_replaces) if another thread is looking at f. */
 static void file_free(struct mmfs_fs *fs, struct mmfs_file *f)
 {
+	bool pinned;
+
 	store_snap_drop(fs->store, &f->snap);
-	if (f->counted)
+	if (atomic_exchange(&f->counted, false))
 		atomic_fetch_sub(&fs->empty_replaces, 1);
 	pthread_mutex_lock(&fs->lock);
 	pollq_cancel(&fs->polls, f->ref, f);
@@ -501,9 +514,22 @@ static void file_free(struct mmfs_fs *fs, struct mmfs_file *f)
 		fs->files = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
+	pinned = f->pins > 0;
+	f->released = pinned;
 	pthread_mutex_unlock(&fs->lock);
-	pthread_mutex_destroy(&f->lock);
-	free(f);
+	if (!pinned)
+		file_destroy(f);
+}
+
+static void file_unpin(struct mmfs_fs *fs, struct mmfs_file *f)
+{
+	bool gone;
+
+	pthread_mutex_lock(&fs->lock);
+	gone = --f->pins == 0 && f->released;
+	pthread_mutex_unlock(&fs->lock);
+	if (gone)
+		file_destroy(f);
 }
 
 /* Apply a deferred O_TRUNC now (release, ftruncate). */
@@ -1288,11 +1314,11 @@ static void replace_note(struct mmfs_fs *fs, struct mmfs_file *f)
 {
 	bool empty = replace_is_empty(f);
 
-	if (empty && !f->counted)
+	if (empty && !atomic_load(&f->counted))
 		atomic_fetch_add(&fs->empty_replaces, 1);
-	else if (!empty && f->counted)
+	else if (!empty && atomic_load(&f->counted))
 		atomic_fetch_sub(&fs->empty_replaces, 1);
-	f->counted = empty;
+	atomic_store(&f->counted, empty);
 }
 
 /* End a replace that wrote nothing: empty the file now.  Under f->lock. */
@@ -1327,18 +1353,17 @@ static int end_empty_replace(struct mmfs_fs *fs, store_ref ref,
  * installed only after the reply), then whether it holds a descriptor;
  * in that order, an open that had returned before the first question is
  * seen by the second.  A thread that asks something itself is in no
- * open: the first question is for the others.  Handles busy in another thread
- * are skipped: that thread writes (which ends the replace) or releases
- * it.  Handles are locked under fs->lock with a trylock, against the
- * order (f->lock, then fs->lock) kept everywhere else; a locked handle
- * cannot be freed, since release takes its lock first.  Returns whether
- * a replace ended. */
+ * open: the first question is for the others.  The handles are pinned
+ * under fs->lock, then locked one by one (waiting for a write or a
+ * release in progress, which may be ending the replace itself), in the
+ * order kept everywhere (f->lock, then fs->lock).  Returns whether a
+ * replace ended. */
 static bool settle_replaces(fuse_req_t req, store_ref ref,
 			    const struct mmfs_file *self)
 {
 	struct mmfs_fs *fs = fs_of(req);
 	pid_t asker = fuse_req_ctx(req)->pid;
-	struct mmfs_file *busy[SETTLE_BATCH];
+	struct mmfs_file *found[SETTLE_BATCH];
 	bool ended = false;
 	int n = 0;
 
@@ -1347,19 +1372,22 @@ static bool settle_replaces(fuse_req_t req, store_ref ref,
 	pthread_mutex_lock(&fs->lock);
 	for (struct mmfs_file *f = fs->files; f && n < SETTLE_BATCH;
 	     f = f->next)
-		if (f != self && f->ref == ref && f->counted &&
-		    pthread_mutex_trylock(&f->lock) == 0)
-			busy[n++] = f;
+		if (f != self && atomic_load(&f->counted) && f->ref == ref) {
+			f->pins++;
+			found[n++] = f;
+		}
 	pthread_mutex_unlock(&fs->lock);
 	for (int i = 0; i < n; i++) {
-		struct mmfs_file *f = busy[i];
+		struct mmfs_file *f = found[i];
 
+		pthread_mutex_lock(&f->lock);
 		if (replace_is_empty(f) &&
 		    (f->opener == asker || !fdscan_opening(f->opener)) &&
 		    !fdscan_holds(f->opener, f->ino, f->accmode) &&
 		    end_empty_replace(fs, ref, f) == 0)
 			ended = true;
 		pthread_mutex_unlock(&f->lock);
+		file_unpin(fs, f);
 	}
 	return ended;
 }
