@@ -65,6 +65,7 @@ static void remove_at(struct nodes *t, size_t i)
 	t->slots[i].ref = 0;
 	t->slots[i].count = 0;
 	t->slots[i].replaced = false;
+	t->slots[i].linkable = false;
 	t->used--;
 }
 
@@ -130,6 +131,22 @@ void nodes_mark_replaced(struct nodes *t, store_ref ref)
 bool nodes_replaced(const struct nodes *t, store_ref ref)
 {
 	return t->cap && t->slots[find(t, ref)].replaced;
+}
+
+void nodes_set_linkable(struct nodes *t, store_ref ref, bool on)
+{
+	struct node_slot *slot;
+
+	if (!t->cap)
+		return;
+	slot = &t->slots[find(t, ref)];
+	if (slot->ref)
+		slot->linkable = on;
+}
+
+bool nodes_linkable(const struct nodes *t, store_ref ref)
+{
+	return t->cap && t->slots[find(t, ref)].linkable;
 }
 
 uint64_t nodes_count(const struct nodes *t, store_ref ref)

@@ -35,6 +35,7 @@ struct node_slot {
 	store_ref ref;          /* 0: empty */
 	uint64_t count;         /* lookup count, above 0 when ref is set */
 	bool replaced;          /* opened with O_TRUNC while known */
+	bool linkable;          /* a tmpfile that may get its first name */
 };
 
 struct nodes {
@@ -63,6 +64,13 @@ void nodes_forget(struct nodes *t, store_ref ref, uint64_t n);
  * O_TRUNC").  A ref the table does not know is ignored. */
 void nodes_mark_replaced(struct nodes *t, store_ref ref);
 bool nodes_replaced(const struct nodes *t, store_ref ref);
+
+/* ref is a tmpfile made without O_EXCL (ops.c, "O_TMPFILE"), which may
+ * get a first name, as the kernel's I_LINKABLE says, until it has one:
+ * nodes_set_linkable sets or clears that, nodes_linkable asks.  A ref the
+ * table does not know is not linkable. */
+void nodes_set_linkable(struct nodes *t, store_ref ref, bool on);
+bool nodes_linkable(const struct nodes *t, store_ref ref);
 
 /* The lookup count of ref: 0 if the kernel does not know it. */
 uint64_t nodes_count(const struct nodes *t, store_ref ref);

@@ -65,6 +65,22 @@
  * truncating.  Such a write lands at the end of a file the kernel has
  * just emptied (ATOMIC_O_TRUNC), so it reads no page first.
  *
+ * O_TMPFILE.  libfuse 3.14 has no tmpfile operation (3.17.1 adds one),
+ * so serve.c hands a TMPFILE request to libfuse as the CREATE it is in
+ * all but its opcode, with the name "/" that the kernel gives a tmpfile's
+ * dentry and no real CREATE can carry (serve.c says why that is safe).
+ * create makes, for that name, a regular file without a link
+ * (store_tmpfile_with), owned, moded and given ACLs as any new file, and
+ * counted in the node table like any node a reply hands over: that
+ * table's hold is what keeps it, as it keeps a file unlinked while open,
+ * so it is freed when the kernel forgets it (after the last close) unless
+ * it got a name, at unmount, or by recovery after a crash.  The kernel
+ * lets linkat(2) name it only if it was not opened O_EXCL (I_LINKABLE);
+ * the node table remembers the same (nodes_set_linkable), and only such a
+ * node, until it has a name, gets a link without having one
+ * (store_link_orphan): a file another process unlinked (libmmfs) stays
+ * unlinkable whatever the kernel cached.
+ *
  * Replaced files are not cached.  The kernel sets its own size of a file
  * to 0 at an O_TRUNC open, once after the open reply and again in the
  * truncation that follows it (fuse_setattr with ATTR_OPEN), without
@@ -1627,6 +1643,29 @@ static void mmfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		wake_pollers(fs, gone);
 }
 
+/* A new name for ref: its first, if it is a tmpfile the kernel may link
+ * (see "O_TMPFILE"); the kernel serialises links of one inode, so the
+ * flag cannot change between the question and the answer. */
+static int link_node(struct mmfs_fs *fs, store_ref ref, store_ref newdir,
+		     const char *newname, struct store_attr *a)
+{
+	bool orphan;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	orphan = nodes_linkable(&fs->nodes, ref);
+	pthread_mutex_unlock(&fs->lock);
+	if (!orphan)
+		return store_link(fs->store, ref, newdir, newname, a);
+	rc = store_link_orphan(fs->store, ref, newdir, newname, a);
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->lock);
+		nodes_set_linkable(&fs->nodes, ref, false);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	return rc;
+}
+
 static void mmfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		      const char *newname)
 {
@@ -1639,7 +1678,7 @@ static void mmfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	if (rc == 0)
 		rc = node_ref(fs, newparent, &newdir);
 	if (rc == 0)
-		rc = store_link(fs->store, ref, newdir, newname, &a);
+		rc = link_node(fs, ref, newdir, newname, &a);
 	reply_entry(req, rc, ref, &a);
 }
 
@@ -2031,13 +2070,70 @@ static void mmfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	reply_err(req, rc);
 }
 
+/* Is a CREATE's name that of a tmpfile?  Only TMPFILE requests, which
+ * serve.c turns into CREATE, carry "/", which no real name can hold. */
+static bool is_tmpfile(const char *name)
+{
+	return strcmp(name, "/") == 0;
+}
+
+/* A tmpfile for fi (see "O_TMPFILE"): the store makes it held, and that
+ * hold goes over to the node table, the one that keeps it from now on
+ * (until the kernel forgets it, the file freed with it unless linked). */
+static int create_tmpfile(struct mmfs_fs *fs, store_ref dir, uint32_t mode,
+			  uint32_t uid, uint32_t gid, const struct acl_new *acl,
+			  int flags, store_ref *ref, struct store_attr *a)
+{
+	int rc = store_tmpfile_with(fs->store, dir, mode, uid, gid, acl->x,
+				    acl->n, ref, a);
+
+	if (rc)
+		return rc;
+	rc = node_learn(fs, *ref);
+	store_release(fs->store, *ref);         /* freed if not learned */
+	if (rc == 0 && !(flags & O_EXCL)) {
+		pthread_mutex_lock(&fs->lock);
+		nodes_set_linkable(&fs->nodes, *ref, true);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	return rc;
+}
+
+/* The file a CREATE makes, counted in the node table as the reply will
+ * hand it to the kernel. */
+static int create_learned(fuse_req_t req, store_ref dir, const char *name,
+			  uint32_t mode, int flags, store_ref *ref,
+			  struct store_attr *a)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	struct acl_new acl = { 0 };
+	uint32_t uid, gid;
+	int rc;
+
+	rc = new_owner(req, dir, &mode, &uid, &gid);
+	if (rc == 0)
+		rc = new_acl(req, dir, &mode, &acl);
+	if (rc)
+		goto out;
+	if (is_tmpfile(name)) {
+		rc = create_tmpfile(fs, dir, mode, uid, gid, &acl, flags, ref,
+				    a);
+		goto out;
+	}
+	rc = create_file(fs, dir, name, mode, uid, gid, 0, &acl, ref, a);
+	if (rc == 0)
+		rc = node_learn(fs, *ref);
+out:
+	acl_new_free(&acl);
+	return rc;
+}
+
 static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			mode_t mode, struct fuse_file_info *fi)
 {
 	struct mmfs_fs *fs = fs_of(req);
-	uint32_t smode = (mode & 07777) | S_IFREG, uid, gid;
+	uint32_t smode = (mode & 07777) | S_IFREG;
 	struct fuse_entry_param e;
-	struct acl_new acl = { 0 };
 	struct mmfs_file *f;
 	struct store_attr a;
 	store_ref dir, ref;
@@ -2051,15 +2147,7 @@ static void mmfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	f->created = true;      /* see "Deferred O_TRUNC" */
 	rc = node_ref(fs, parent, &dir);
 	if (rc == 0)
-		rc = new_owner(req, dir, &smode, &uid, &gid);
-	if (rc == 0)
-		rc = new_acl(req, dir, &smode, &acl);
-	if (rc == 0)
-		rc = create_file(fs, dir, name, smode, uid, gid, 0, &acl, &ref,
-				 &a);
-	acl_new_free(&acl);
-	if (rc == 0)
-		rc = node_learn(fs, ref);
+		rc = create_learned(req, dir, name, smode, fi->flags, &ref, &a);
 	if (rc) {
 		file_free(fs, f);
 		reply_err(req, rc);

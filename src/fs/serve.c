@@ -1,8 +1,11 @@
 /* serve.c -- the request loop on several threads (serve.h). */
 #include <errno.h>
+#include <linux/fuse.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops.h"
 #include "serve.h"
@@ -29,6 +32,39 @@ static void cleanup(void *arg)
  * read may be cancelled, never the processing of a request.  A request
  * read into a pipe (FUSE_BUF_IS_FD) is not in memory and not counted;
  * splice is not enabled, so none is. */
+/* O_TMPFILE.  Linux 6.1 and later (protocol 7.37) send open(dir,
+ * O_TMPFILE) as a TMPFILE request, which libfuse 3.14 does not know: it
+ * answers ENOSYS, after which the kernel answers EOPNOTSUPP itself for the
+ * rest of the mount.  A TMPFILE request is a CREATE in all but its opcode
+ * (fs/fuse/dir.c, fuse_tmpfile: fuse_create_open): the same struct
+ * fuse_create_in, then the new dentry's name, which for a tmpfile is
+ * always "/" (vfs_tmpfile), and the same reply, fuse_entry_out and
+ * fuse_open_out.  So the loop turns it into a CREATE before libfuse
+ * decodes it, and ops.c's create makes a tmpfile for the name "/", which
+ * no CREATE can otherwise carry (the kernel never sends a name with a
+ * slash).  The reply goes to the request's unique id whatever its opcode,
+ * and the counters (reqstats) still see TMPFILE, counted before.
+ * libfuse 3.17.1 and later have a tmpfile operation of their own; built
+ * with one, this rewrite should go in favour of it. */
+#define OPCODE_TMPFILE 51       /* FUSE_TMPFILE, protocol 7.37 */
+
+_Static_assert(FUSE_CREATE == 35, "the CREATE of the protocol");
+
+static void tmpfile_as_create(struct fuse_buf *buf)
+{
+	const size_t at = offsetof(struct fuse_in_header, opcode);
+	uint32_t opcode;
+
+	if (buf->flags & FUSE_BUF_IS_FD ||
+	    buf->size < sizeof(struct fuse_in_header))
+		return;
+	memcpy(&opcode, (char *)buf->mem + at, sizeof(opcode));
+	if (opcode != OPCODE_TMPFILE)
+		return;
+	opcode = FUSE_CREATE;
+	memcpy((char *)buf->mem + at, &opcode, sizeof(opcode));
+}
+
 static int loop(struct fuse_session *se, struct reqstats *stats)
 {
 	struct fuse_buf buf = { .mem = NULL };
@@ -46,6 +82,7 @@ static int loop(struct fuse_session *se, struct reqstats *stats)
 			break;
 		if (!(buf.flags & FUSE_BUF_IS_FD))
 			reqstats_count(stats, buf.mem, buf.size);
+		tmpfile_as_create(&buf);
 		fuse_session_process_buf(se, &buf);
 	}
 	pthread_cleanup_pop(1);

@@ -354,6 +354,56 @@ int store_mknod_with(struct store *s, store_ref dir, const char *name,
 	return rc;
 }
 
+/* A regular file without a name, held (store_tmpfile_with).  Checks
+ * as create_node's but the name's; the inode and its hold are made under
+ * one lock, so no moment exists where it has neither a link nor a hold. */
+static int create_orphan(struct store *s, uint64_t dir, uint32_t mode,
+			 uint32_t uid, uint32_t gid,
+			 const struct new_xattrs *xa, uint64_t *out)
+{
+	uint64_t inode, xattr = 0;
+	int rc = check_dir(s, dir);
+
+	if (rc == 0 && s->hdr->ninodes >= s->hdr->max_files)
+		rc = -ENOSPC;
+	if (rc == 0)
+		rc = xattr_build(s, xa->x, xa->n, &xattr);
+	if (rc)
+		return rc;
+	rc = inode_new(s, MM_IFREG | (mode & 07777), uid, gid, &inode);
+	if (rc) {
+		if (xattr)
+			mm_free(s, xattr);
+		return rc;
+	}
+	mm_inode(s, inode)->xattr = xattr;
+	rc = inode_hold(s, inode);
+	if (rc) {
+		inode_free(s, inode);   /* and its xattr block */
+		return rc;
+	}
+	*out = inode;
+	return 0;
+}
+
+int store_tmpfile_with(struct store *s, store_ref dir, uint32_t mode,
+		       uint32_t uid, uint32_t gid,
+		       const struct store_xattr *x, size_t n, store_ref *out,
+		       struct store_attr *attr)
+{
+	struct new_xattrs xa = { x, n };
+	int rc;
+
+	if (store_readonly(s))
+		return -EROFS;
+	arena_lock(s);
+	rc = create_orphan(s, dir, mode, uid, gid, &xa, out);
+	if (rc == 0)
+		inode_fill_attr(s, *out, attr);
+	arena_unlock(s);
+	return rc;
+}
+
 int store_kind_create(struct store *s, store_ref dir, const char *name,
 		      uint32_t mode, uint32_t uid, uint32_t gid,
 		      unsigned kind, uint64_t block,
@@ -426,8 +476,31 @@ out:
 	return rc;
 }
 
-int store_link(struct store *s, store_ref ref, store_ref newdir,
-	       const char *newname, struct store_attr *attr)
+/* The checks of a new link to ref, under the arena lock.  An inode
+ * without links takes one only when orphan says the caller may give it
+ * one, and only while it is held (else it is being freed). */
+static int link_checks(struct store *s, store_ref ref, store_ref newdir,
+		       const char *newname, size_t len, bool orphan)
+{
+	int rc = check_dir(s, newdir);
+	struct mm_inode *ino;
+
+	if (rc == 0 && !store_valid_ref(s, ref))
+		rc = -ESTALE;
+	if (rc)
+		return rc;
+	ino = mm_inode(s, ref);
+	if (mm_is_dir(ino))
+		return -EPERM;
+	if (ino->nlink == 0 && (!orphan || !inode_held(s, ref)))
+		return -ENOENT;
+	if (ino->nlink >= 65000)
+		return -EMLINK;
+	return ns_find(s, newdir, newname, len) ? -EEXIST : 0;
+}
+
+static int link_as(struct store *s, store_ref ref, store_ref newdir,
+		   const char *newname, bool orphan, struct store_attr *attr)
 {
 	size_t len;
 	int rc = check_name(newname, &len);
@@ -437,17 +510,7 @@ int store_link(struct store *s, store_ref ref, store_ref newdir,
 	if (store_readonly(s))
 		return -EROFS;
 	arena_lock(s);
-	rc = check_dir(s, newdir);
-	if (rc == 0 && !store_valid_ref(s, ref))
-		rc = -ESTALE;
-	if (rc == 0 && mm_is_dir(mm_inode(s, ref)))
-		rc = -EPERM;
-	if (rc == 0 && mm_inode(s, ref)->nlink == 0)
-		rc = -ENOENT;
-	if (rc == 0 && mm_inode(s, ref)->nlink >= 65000)
-		rc = -EMLINK;
-	if (rc == 0 && ns_find(s, newdir, newname, len))
-		rc = -EEXIST;
+	rc = link_checks(s, ref, newdir, newname, len, orphan);
 	if (rc == 0)
 		rc = add_link(s, newdir, newname, len, ref);
 	if (rc == 0) {
@@ -456,6 +519,18 @@ int store_link(struct store *s, store_ref ref, store_ref newdir,
 	}
 	arena_unlock(s);
 	return rc;
+}
+
+int store_link(struct store *s, store_ref ref, store_ref newdir,
+	       const char *newname, struct store_attr *attr)
+{
+	return link_as(s, ref, newdir, newname, false, attr);
+}
+
+int store_link_orphan(struct store *s, store_ref ref, store_ref newdir,
+		      const char *newname, struct store_attr *attr)
+{
+	return link_as(s, ref, newdir, newname, true, attr);
 }
 
 /* Undo a live dentry after its commit: unindex, free, drop the link. */

@@ -110,15 +110,22 @@ bool inode_held(const struct store *s, uint64_t ref)
 	return refmap_count(&s->holds, ref) != 0;
 }
 
+int inode_hold(struct store *s, uint64_t off)
+{
+	int rc = refmap_add(&s->holds, off);
+
+	if (rc == 0 && s->serving)      /* its kernel caches it (feed.c) */
+		mm_inode(s, off)->flags |= MM_INODE_WATCHED;
+	return rc;
+}
+
 int store_hold(struct store *s, store_ref ref)
 {
 	int rc = store_enter(s, ref);
 
 	if (rc)
 		return rc;
-	rc = refmap_add(&s->holds, ref);
-	if (rc == 0 && s->serving)      /* its kernel caches it (feed.c) */
-		mm_inode(s, ref)->flags |= MM_INODE_WATCHED;
+	rc = inode_hold(s, ref);
 	arena_unlock(s);
 	return rc;
 }

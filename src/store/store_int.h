@@ -214,6 +214,9 @@ int inode_new(struct store *s, uint32_t mode, uint32_t uid, uint32_t gid,
 void inode_free(struct store *s, uint64_t inode);
 void inode_drop_link(struct store *s, uint64_t inode);
 bool inode_held(const struct store *s, uint64_t inode);
+/* One more hold of inode, as store_hold, under the arena lock: 0 or
+ * -ENOMEM (nothing changed). */
+int inode_hold(struct store *s, uint64_t inode);
 void inode_fill_attr(struct store *s, uint64_t inode, struct store_attr *a);
 void inode_touch(struct store *s, uint64_t inode, bool mtime, bool ctime);
 /* A commit changed what the inode holds (its bytes, its size, its links)

@@ -28,7 +28,8 @@ Operations: pwrite at random offsets and sizes (holes included) through
 O_WRONLY, O_RDWR and O_APPEND opens, replace (O_TRUNC + one write), pread
 and compare, truncate up and down, operations on descriptors held open
 across steps (write, read, ftruncate, fallocate, fstat, fsync -- also
-after the file was renamed over or unlinked), fallocate (allocate and
+after the file was renamed over or unlinked), O_TMPFILE (written, then
+named through linkat or left unnamed; O_EXCL ones cannot be named), fallocate (allocate and
 extend, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, and the modes tmpfs
 refuses), rename within and across directories (over existing
 files and directories, RENAME_NOREPLACE, RENAME_EXCHANGE), link, unlink,
@@ -129,6 +130,29 @@ def renameat2(old, new, flags):
     if fn(-100, os.fsencode(old), -100, os.fsencode(new), flags):
         e = ctypes.get_errno()
         raise OSError(e, os.strerror(e), old)
+    return 0
+
+
+_linkat = None
+
+
+def link_fd(fd, new):
+    """Name the file open at fd (an O_TMPFILE) through its /proc/self/fd
+    link: linkat(2) with AT_SYMLINK_FOLLOW, which os.link does not do."""
+    global _linkat
+    if _linkat is None:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.linkat
+        fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                       ctypes.c_char_p, ctypes.c_int]
+        fn.restype = ctypes.c_int
+        _linkat = (fn, ctypes)
+    fn, ctypes = _linkat
+    if fn(-100, os.fsencode(f"/proc/self/fd/{fd}"), -100, os.fsencode(new),
+          0x400):
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), new)
     return 0
 
 
@@ -361,7 +385,7 @@ class Worker:
                  "utime", "stat", "listdir", "hopen", "hopen", "hwrite",
                  "hwrite", "hread", "hread", "htruncate", "hfallocate",
                  "fallocate", "fallocate", "hstat", "hsync",
-                 "hclose", "create"]
+                 "hclose", "create", "tmpfile"]
         kind = rng.choice(kinds)
         j = os.path.join
 
@@ -455,6 +479,29 @@ class Worker:
                 fn = lambda root, side: os.rename(j(root, src), j(root, dst))
             return (kind, f"{src} -> {dst} flags={flags}", fn,
                     [src, dst, os.path.dirname(src), os.path.dirname(dst)])
+
+        if kind == "tmpfile":
+            d = rng.choice(self.dirs())
+            dst = self.new_path()
+            flags = os.O_TMPFILE | rng.choice([os.O_WRONLY, os.O_RDWR]) | \
+                rng.choice([0, 0, 0, os.O_EXCL])
+            mode = rng.choice([0o644, 0o600, 0o666])
+            name = rng.random() < 0.7
+            data, off = self.data(), self.offset()
+
+            def fn(root, side):
+                fd = os.open(j(root, d), flags, mode)
+                try:
+                    n = os.pwrite(fd, data, off)
+                    st = os.fstat(fd)
+                    if name:
+                        link_fd(fd, j(root, dst))
+                    return (n, oct(st.st_mode), st.st_nlink, st.st_size)
+                finally:
+                    os.close(fd)
+            return (kind, f"{d or '.'} flags={flags:#o} {mode:#o} "
+                    f"off={off} {short(data)} -> {dst if name else '-'}",
+                    fn, [d, dst])
 
         if kind == "link":
             src = self.any_path(fresh=0.05)

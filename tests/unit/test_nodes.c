@@ -2,9 +2,9 @@
  *
  * Drives the table as the FUSE operations do, over a real store: counts
  * and holds of one node, an unlinked file that lives until forgotten or
- * until nodes_finish, forgets the table must ignore, and thousands of
- * nodes learned and forgotten in random order against a plain array (the
- * table grows and shifts entries back on every removal).
+ * until nodes_finish, forgets the table must ignore, tmpfiles, and
+ * thousands of nodes learned and forgotten in random order against a
+ * plain array (the table grows and shifts entries back on every removal).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -118,6 +118,41 @@ static void test_finish(void)
 	store_close(s);
 }
 
+/* A tmpfile's hold goes from the store's creation to the table; it is
+ * linkable until told otherwise, and a node forgotten and learned again
+ * (another inode at the same place) is not. */
+static void test_tmpfile(void)
+{
+	struct store *s = open_arena();
+	store_ref root = store_root(s), t0, t1;
+	uint64_t before = live_inodes(s);
+	struct store_attr a;
+	struct nodes t;
+
+	nodes_init(&t, s);
+	CHECK(store_tmpfile_with(s, root, 0600, 0, 0, NULL, 0, &t0, &a) == 0);
+	CHECK(nodes_learn(&t, t0) == 0);
+	store_release(s, t0);                   /* the table keeps it */
+	CHECK(!nodes_linkable(&t, t0));
+	nodes_set_linkable(&t, t0, true);
+	CHECK(nodes_linkable(&t, t0));
+	CHECK(live_inodes(s) == before + 1);
+	nodes_forget(&t, t0, 1);                /* never named: freed */
+	CHECK(live_inodes(s) == before);
+	CHECK(!nodes_linkable(&t, t0));
+	CHECK(store_tmpfile_with(s, root, 0600, 0, 0, NULL, 0, &t1, &a) == 0);
+	CHECK(nodes_learn(&t, t1) == 0);
+	store_release(s, t1);
+	CHECK(!nodes_linkable(&t, t1));         /* wherever it lies */
+	nodes_set_linkable(&t, t1, true);
+	CHECK(store_link_orphan(s, t1, root, "named", &a) == 0);
+	nodes_set_linkable(&t, t1, false);
+	nodes_forget(&t, t1, 1);                /* named: stays */
+	CHECK(live_inodes(s) == before + 1);
+	nodes_finish(&t);
+	store_close(s);
+}
+
 /* Thousands of nodes, learned and forgotten at random; the table must
  * agree with a plain array of counts after every step. */
 static void test_many(void)
@@ -179,6 +214,7 @@ int main(void)
 	snprintf(arena_path, sizeof(arena_path), "%s/arena", dir_template);
 	test_one_node();
 	test_finish();
+	test_tmpfile();
 	test_many();
 	unlink(arena_path);
 	rmdir(dir_template);

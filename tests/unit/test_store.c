@@ -1056,6 +1056,47 @@ static void test_holds(void)
 	verify_arena();
 }
 
+/* Tmpfiles (O_TMPFILE): made held without a link; a plain store_link
+ * refuses them, store_link_orphan gives one its first name; one never
+ * linked goes with its hold, or at close; max_files counts them. */
+static void test_tmpfiles(void)
+{
+	struct store_options o = { .max_files = 4,
+				   .flags = STORE_OPEN_CREATE };
+	struct store *s = NULL;
+	store_ref root, d, t, u, w;
+	struct store_xattr x = { "user.k", "v", 1 };
+	struct store_attr a;
+	char err[256], buf[8];
+
+	CHECK_RC(store_open(arena_path, &o, &s, err, sizeof(err)), 0);
+	if (!s)
+		return;
+	root = store_root(s);
+	d = make(s, root, "d", S_IFDIR | 0755);
+	CHECK_RC(store_tmpfile_with(s, d, 0640, 7, 8, &x, 1, &t, &a), 0);
+	CHECK(a.nlink == 0 && a.mode == (S_IFREG | 0640) && a.uid == 7);
+	CHECK_RC(store_getxattr(s, t, "user.k", buf, sizeof(buf)), 1);
+	CHECK_RC(store_write(s, t, 0, "tmp", 3, false), 3);
+	CHECK_RC(store_link(s, t, root, "n", &a), -ENOENT);
+	CHECK_RC(store_link_orphan(s, t, root, "n", &a), 0);
+	CHECK(a.nlink == 1);
+	store_release(s, t);            /* linked: stays */
+	CHECK_RC(store_read(s, t, 0, buf, sizeof(buf)), 3);
+	CHECK_RC(store_tmpfile_with(s, d, 0600, 0, 0, NULL, 0, &u, &a), 0);
+	CHECK_RC(store_tmpfile_with(s, d, 0600, 0, 0, NULL, 0, &w, &a),
+		 -ENOSPC);              /* root, d, n, u */
+	store_release(s, u);            /* never linked: freed */
+	CHECK_RC(store_getattr(s, u, &a), -ESTALE);
+	CHECK_RC(store_link_orphan(s, u, root, "m", &a), -ESTALE);
+	CHECK_RC(store_tmpfile_with(s, root, 0600, 0, 0, NULL, 0, &u, &a), 0);
+	store_close(s);                 /* frees the held tmpfile */
+	verify_arena();
+	s = open_arena(0);
+	CHECK(live_inodes(s) == 3);
+	store_close(s);
+}
+
 /* The statistics area is the caller's: kept across opens, copied by
  * snapshots, never checked; read-only openers do not get it. */
 static void test_stats(void)
@@ -1166,6 +1207,7 @@ int main(int argc, char **argv)
 				  test_persist_and_enospc, test_verify_detects,
 				  test_bad_arenas, test_owner_locks,
 				  test_needs_ring_kind, test_holds,
+				  test_tmpfiles,
 				  test_stats, test_snapshots,
 				  test_ring_size_limits,
 				  test_size_cap_limits, test_discard,

@@ -270,6 +270,23 @@ int store_readlink(struct store *s, store_ref ref, char *buf, size_t size);
  * directory), -ENOENT (ref has no link left), -EMLINK (65,000 links). */
 int store_link(struct store *s, store_ref ref, store_ref newdir,
 	       const char *newname, struct store_attr *attr);
+/* O_TMPFILE.  store_tmpfile_with makes a regular file with no name (no
+ * link) in dir, with mode's permission bits and the n extended attributes
+ * x, held once (store_hold) for the caller: it lives until that hold is
+ * released (store_release frees it then, unless it got a name), and is
+ * freed by store_close or, after a crash, by recovery, as a file unlinked
+ * while open is.  It counts against max_files and the size cap as any
+ * file.  Errors of store_mknod_with but the name's.
+ * store_link_orphan is store_link that may also give such a file (any
+ * held inode without links) its first name: the caller decides which may
+ * have one (the kernel's I_LINKABLE, linkat(2) with AT_EMPTY_PATH);
+ * -ENOENT for an inode without links that is not held. */
+int store_tmpfile_with(struct store *s, store_ref dir, uint32_t mode,
+		       uint32_t uid, uint32_t gid,
+		       const struct store_xattr *x, size_t n, store_ref *out,
+		       struct store_attr *attr);
+int store_link_orphan(struct store *s, store_ref ref, store_ref newdir,
+		      const char *newname, struct store_attr *attr);
 /* Remove a name.  The inode is freed when it has no links and no holds.
  * Errors of the entry calls, and -EISDIR (unlink of a directory),
  * -ENOTDIR (rmdir of anything else), -ENOTEMPTY (rmdir). */
