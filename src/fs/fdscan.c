@@ -1,10 +1,13 @@
 /* fdscan.c -- does a process still hold a file open?  See fdscan.h. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdscan.h"
@@ -56,4 +59,55 @@ bool fdscan_holds(pid_t pid, uint64_t ino, int accmode)
 	}
 	closedir(dir);
 	return held;
+}
+
+/* Is nr a system call that opens a file and installs a descriptor? */
+static bool opens_files(long nr)
+{
+	return nr == SYS_open || nr == SYS_openat || nr == SYS_creat ||
+	       nr == SYS_open_by_handle_at
+#ifdef SYS_openat2
+	       || nr == SYS_openat2
+#endif
+	       ;
+}
+
+/* What /proc/PID/syscall says: 1 in an open, 0 in another or none (or
+ * exited), -1 running (no system call can be told), -2 unreadable. */
+static int syscall_state(const char *path)
+{
+	char text[256];
+	ssize_t n;
+	long nr;
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (f < 0)
+		return errno == ENOENT || errno == ESRCH ? 0 : -2;
+	n = read(f, text, sizeof(text) - 1);
+	close(f);
+	if (n <= 0)
+		return 0;               /* exiting: its descriptors are gone */
+	text[n] = '\0';
+	if (strncmp(text, "running", 7) == 0)
+		return -1;
+	return sscanf(text, "%ld", &nr) != 1 || opens_files(nr);
+}
+
+/* A process that has just sent us a request shows "running" until it
+ * sleeps for the answer: a few tries at 20 us apart see it settle. */
+#define OPENING_TRIES 50
+
+bool fdscan_opening(pid_t pid)
+{
+	const struct timespec pause = { .tv_nsec = 20 * 1000 };
+	char path[64];
+	int state = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	for (int i = 0; i < OPENING_TRIES && state == -1; i++) {
+		if (i)
+			nanosleep(&pause, NULL);
+		state = syscall_state(path);
+	}
+	return state != 0;
 }

@@ -1,20 +1,20 @@
 /* fdscan.h -- does a process still hold a file open?
  *
- * A FLUSH request says that a process closed a descriptor, not whether it
- * was the last one on its open file: the kernel sends RELEASE for that,
- * after close(2) has returned.  ops.c needs to know at FLUSH whether a
- * replace that wrote nothing is over (see "Deferred O_TRUNC" there), so it
- * asks whether the closing process still has a descriptor on the file.
+ * The kernel sends RELEASE when the last descriptor on an open file is
+ * closed, but after close(2) has returned.  ops.c needs to know sooner
+ * whether a replace that wrote nothing is over (see "Deferred O_TRUNC"
+ * there): when another request touches the file, it asks whether the
+ * process that opened the replace still has a descriptor on the file.
  *
  * The answer comes from /proc/PID/fdinfo, which names each descriptor's
  * inode number and open flags without touching the file (a stat of
  * /proc/PID/fd/N would send a request to this very daemon).  A dup of the
- * closing open file has its inode and its access mode, which fcntl cannot
+ * replace's open file has its inode and its access mode, which fcntl cannot
  * change; a descriptor that differs in either is another open file (a
  * process that keeps an O_RDWR handle and replaces the file through a new
  * O_WRONLY open).  Matching an open file of the same inode and mode, or a
  * file of another file system with the same number, can only err towards
- * "still held", which postpones the work to RELEASE as before.  When
+ * "still held", which postpones the work to RELEASE.  When
  * /proc cannot be read (the process is exiting, or is out of sight in
  * another PID namespace), the answer is "not held".
  */
@@ -29,5 +29,16 @@
  * numbered ino with access mode accmode (O_RDONLY, O_WRONLY or O_RDWR)?
  * A descriptor being closed is no longer listed. */
 bool fdscan_holds(pid_t pid, uint64_t ino, int accmode);
+
+/* Might process (or thread) pid be inside an open(2) whose descriptor is
+ * not in its table yet?  The daemon answers OPEN before the kernel
+ * installs the descriptor, so fdscan_holds cannot see a descriptor being
+ * opened; asked first, this says whether that can be the case: pid is
+ * in open(2), openat(2), openat2(2), creat(2) or open_by_handle_at(2)
+ * (/proc/PID/syscall); or it stays running, where no system call can be
+ * told, for a millisecond (a process that has just sent a request runs
+ * until it sleeps for the answer); or /proc cannot tell (no permission).
+ * False once pid has exited. */
+bool fdscan_opening(pid_t pid);
 
 #endif

@@ -40,13 +40,30 @@
  * open(O_CREAT|O_TRUNC) and one write give one whole value even when
  * writers race; released without a write it is left alone (the create
  * made it empty).  While pending, reads on that handle see an empty file.
- * A close of a dup (FLUSH) must not truncate: the shell's `echo v > var`
- * opens with O_TRUNC, dup2()s and closes the original before writing.  But
+ * A close of a dup must not truncate: the shell's `echo v > var` opens
+ * with O_TRUNC, dup2()s and closes the original before writing.  But
  * RELEASE comes after close(2) has returned, too late for `: > var; cat
- * var`.  So a replace that wrote nothing ends at the FLUSH of the closing
- * process's last descriptor on the file (fdscan.h), else at RELEASE.
- * Only replace handles get FLUSH at all (FOPEN_NOFLUSH on the others,
- * which saves a round trip per close).
+ * var`.  So while a replace has written nothing, any other request that
+ * reads or changes the file (getattr, lookup, open, read, write, setattr,
+ * poll) first asks whether the process that opened it still holds a
+ * descriptor on the file (fdscan.h); if not, the close has happened and
+ * the replace ends, empty, before that request is answered
+ * (settle_replaces).  No request is spent on it: every handle is
+ * FOPEN_NOFLUSH, and a replace is OPEN, WRITE, RELEASE.  A fork that
+ * leaves the descriptor to a child alone ends it early, as the FLUSH of
+ * the parent's close would.  Every request that changes the file's
+ * content or size settles first, so that the truncation stays before
+ * it.  libmmfs programs see the old value until the RELEASE, a moment
+ * after the close, and a library write in that moment is truncated by
+ * it.
+ *
+ * Replace handles write through the page cache, even O_WRONLY ones (all
+ * other handles that cannot read use direct I/O).  The kernel then checks
+ * the file for set-ID bits and capabilities once, on the first write, and
+ * marks the inode checked (S_NOSEC); a direct-I/O write never marks it,
+ * so every O_TRUNC open asked for security.capability (a GETXATTR) before
+ * truncating.  Such a write lands at the end of a file the kernel has
+ * just emptied (ATOMIC_O_TRUNC), so it reads no page first.
  *
  * O_TMPFILE.  libfuse 3.14 has no tmpfile operation (3.17.1 adds one),
  * so serve.c hands a TMPFILE request to libfuse as the CREATE it is in
@@ -183,6 +200,12 @@ struct mmfs_file {
 	bool ring;              /* a ring log: reader is its position */
 	bool versioned;         /* reads come from snap (see above) */
 	int accmode;            /* O_RDONLY, O_WRONLY or O_RDWR */
+	atomic_bool counted;    /* in fs->empty_replaces (replace_note);
+				   written under lock, read under fs->lock */
+	unsigned pins;          /* settle_replaces using it (fs->lock) */
+	bool released;          /* freed by the last unpin (fs->lock) */
+	pid_t opener;           /* the process that opened it */
+	uint64_t ino;           /* the file's st_ino, for fdscan */
 	struct ring_reader reader;
 	struct store_snap snap; /* the version this handle reads */
 	uint64_t pass_next;     /* where the pass's last read ended */
@@ -459,10 +482,10 @@ static void file_policy(struct mmfs_file *f, struct fuse_file_info *fi,
 {
 	f->ring = ring;
 	f->versioned = !ring && (fi->flags & O_ACCMODE) == O_RDONLY;
-	fi->direct_io = ring || (fi->flags & O_ACCMODE) != O_RDWR;
+	fi->direct_io = ring || ((fi->flags & O_ACCMODE) != O_RDWR &&
+				 !f->trunc_pending);
 	fi->keep_cache = 0;
-	/* Only a replace that may end without a write needs FLUSH. */
-	fi->noflush = !(f->trunc_pending && !f->created);
+	fi->noflush = 1;        /* see "Deferred O_TRUNC" */
 }
 
 /* New handle for regular file ref opened with fi->flags. */
@@ -492,9 +515,21 @@ static struct mmfs_file *file_new(struct mmfs_fs *fs, store_ref ref,
 	return f;
 }
 
+static void file_destroy(struct mmfs_file *f)
+{
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+/* Leave fs->files; the memory goes now, or with the last unpin
+ * (settle_replaces) if another thread is looking at f. */
 static void file_free(struct mmfs_fs *fs, struct mmfs_file *f)
 {
+	bool pinned;
+
 	store_snap_drop(fs->store, &f->snap);
+	if (atomic_exchange(&f->counted, false))
+		atomic_fetch_sub(&fs->empty_replaces, 1);
 	pthread_mutex_lock(&fs->lock);
 	pollq_cancel(&fs->polls, f->ref, f);
 	if (f->prev)
@@ -503,9 +538,22 @@ static void file_free(struct mmfs_fs *fs, struct mmfs_file *f)
 		fs->files = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
+	pinned = f->pins > 0;
+	f->released = pinned;
 	pthread_mutex_unlock(&fs->lock);
-	pthread_mutex_destroy(&f->lock);
-	free(f);
+	if (!pinned)
+		file_destroy(f);
+}
+
+static void file_unpin(struct mmfs_fs *fs, struct mmfs_file *f)
+{
+	bool gone;
+
+	pthread_mutex_lock(&fs->lock);
+	gone = --f->pins == 0 && f->released;
+	pthread_mutex_unlock(&fs->lock);
+	if (gone)
+		file_destroy(f);
 }
 
 /* Apply a deferred O_TRUNC now (release, ftruncate). */
@@ -1277,6 +1325,100 @@ void mmfs_changed_all(struct mmfs_fs *fs)
 	free(refs);
 }
 
+/* ---- replaces that end without a write ---------------------------------- */
+
+/* A replace handle that has written nothing, and that will empty the
+ * file when it ends (see "Deferred O_TRUNC"). */
+static bool replace_is_empty(const struct mmfs_file *f)
+{
+	return f->trunc_pending && !f->write_failed && !f->created;
+}
+
+/* Keep fs->empty_replaces in step with f, under f->lock after any change
+ * of trunc_pending or write_failed.  While it is 0 no request looks for
+ * replaces to settle. */
+static void replace_note(struct mmfs_fs *fs, struct mmfs_file *f)
+{
+	bool empty = replace_is_empty(f);
+
+	if (empty && !atomic_load(&f->counted))
+		atomic_fetch_add(&fs->empty_replaces, 1);
+	else if (!empty && atomic_load(&f->counted))
+		atomic_fetch_sub(&fs->empty_replaces, 1);
+	atomic_store(&f->counted, empty);
+}
+
+/* End a replace that wrote nothing: empty the file now.  Under f->lock. */
+static int end_empty_replace(struct mmfs_fs *fs, store_ref ref,
+			     struct mmfs_file *f)
+{
+	int rc;
+
+	if (!replace_is_empty(f))
+		return 0;
+	rc = finish_trunc(fs, ref, f);
+	replace_note(fs, f);
+	if (rc)
+		return rc;
+	/* The kernel may have cached the untruncated size since the open:
+	 * drop its attributes.  Offset -1 touches no page, so this cannot
+	 * wait for a request this thread must answer. */
+	if (fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se,
+						       ref_node(fs, ref), -1, 0);
+	wake_pollers(fs, ref);
+	return 0;
+}
+
+#define SETTLE_BATCH 8
+
+/* A request other than through handle self (NULL: none) reads or changes
+ * ref: end the empty replaces of ref whose opener holds no descriptor on
+ * the file any more, so the request sees the truncation that close(2)
+ * completed (see "Deferred O_TRUNC").  The opener is asked first whether
+ * it may still be inside the open (fdscan_opening: the descriptor is
+ * installed only after the reply), then whether it holds a descriptor;
+ * in that order, an open that had returned before the first question is
+ * seen by the second.  A thread that asks something itself is in no
+ * open: the first question is for the others.  The handles are pinned
+ * under fs->lock, then locked one by one (waiting for a write or a
+ * release in progress, which may be ending the replace itself), in the
+ * order kept everywhere (f->lock, then fs->lock).  Returns whether a
+ * replace ended. */
+static bool settle_replaces(fuse_req_t req, store_ref ref,
+			    const struct mmfs_file *self)
+{
+	struct mmfs_fs *fs = fs_of(req);
+	pid_t asker = fuse_req_ctx(req)->pid;
+	struct mmfs_file *found[SETTLE_BATCH];
+	bool ended = false;
+	int n = 0;
+
+	if (atomic_load(&fs->empty_replaces) == 0)
+		return false;
+	pthread_mutex_lock(&fs->lock);
+	for (struct mmfs_file *f = fs->files; f && n < SETTLE_BATCH;
+	     f = f->next)
+		if (f != self && atomic_load(&f->counted) && f->ref == ref) {
+			f->pins++;
+			found[n++] = f;
+		}
+	pthread_mutex_unlock(&fs->lock);
+	for (int i = 0; i < n; i++) {
+		struct mmfs_file *f = found[i];
+
+		pthread_mutex_lock(&f->lock);
+		if (replace_is_empty(f) &&
+		    (f->opener == asker || !fdscan_opening(f->opener)) &&
+		    !fdscan_holds(f->opener, f->ino, f->accmode) &&
+		    end_empty_replace(fs, ref, f) == 0)
+			ended = true;
+		pthread_mutex_unlock(&f->lock);
+		file_unpin(fs, f);
+	}
+	return ended;
+}
+
 /* LOOKUP of "." names the node itself, by an id that came from a file
  * handle, maybe after a remount, maybe forged: the store checks it harder
  * than the ids the kernel got from us (store_lookup_ref).  The root is
@@ -1312,6 +1454,8 @@ static void mmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = store_parent(fs->store, dir, &ref, &a);
 	else if (rc == 0)
 		rc = store_lookup(fs->store, dir, name, &ref, &a);
+	if (rc == 0 && settle_replaces(req, ref, NULL))
+		rc = store_getattr(fs->store, ref, &a);
 	reply_entry(req, rc, ref, &a);
 }
 
@@ -1345,8 +1489,10 @@ static void mmfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	rc = node_ref(fs, ino, &ref);
-	if (rc == 0)
+	if (rc == 0) {
+		settle_replaces(req, ref, fi ? file_of(fi) : NULL);
 		rc = store_getattr(fs->store, ref, &a);
+	}
 	reply_attr(req, rc, ref, &a);
 }
 
@@ -1387,10 +1533,13 @@ static void mmfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	rc = node_ref(fs, ino, &ref);
 	if (rc == 0)
 		rc = setattr_flags_deny(fs, ref, to_set);
+	if (rc == 0)
+		settle_replaces(req, ref, fi ? file_of(fi) : NULL);
 	/* ftruncate on a handle with a deferred O_TRUNC: empty it first. */
 	if (rc == 0 && fi && (mask & STORE_SET_SIZE)) {
 		pthread_mutex_lock(&file_of(fi)->lock);
 		rc = finish_trunc(fs, ref, file_of(fi));
+		replace_note(fs, file_of(fi));
 		pthread_mutex_unlock(&file_of(fi)->lock);
 	}
 	if (rc == 0)
@@ -1584,8 +1733,10 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 	/* Only regular files come here: the kernel opens directories with
 	 * opendir and serves devices and FIFOs itself. */
 	rc = node_ref(fs, ino, &ref);
-	if (rc == 0)
+	if (rc == 0) {
+		settle_replaces(req, ref, NULL);
 		rc = store_getattr(fs->store, ref, &a);
+	}
 	if (rc == 0)
 		rc = fileattr_open_denied(a.iflags, fi->flags);
 	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) &&
@@ -1602,6 +1753,11 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 	}
 	replacing = f->trunc_pending;   /* f is the kernel's once replied */
 	f->seen = a.mtime;
+	pthread_mutex_lock(&f->lock);
+	f->opener = fuse_req_ctx(req)->pid;
+	f->ino = a.ino;
+	replace_note(fs, f);
+	pthread_mutex_unlock(&f->lock);
 	if (fuse_reply_open(req, fi))
 		file_free(fs, f);
 	else if (replacing && fs->se)
@@ -1676,9 +1832,11 @@ static void mmfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	buf = n ? NULL : fs_buf(fs, size);
 	if (n == 0 && !buf)
 		n = -ENOMEM;
-	if (n == 0)
+	if (n == 0) {
+		settle_replaces(req, ref, file_of(fi));
 		n = read_handle(fs, ref, file_of(fi), fi, (uint64_t)off, buf,
 				 size);
+	}
 	if (n >= 0 && off == 0)
 		file_saw(fs, ref, file_of(fi));
 	if (n >= 0)
@@ -1701,6 +1859,8 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	n = node_ref(fs, ino, &ref);
 	if (n == 0 && !fi->writepage)
 		n = write_kills(req, ino, ref);
+	if (n == 0)
+		settle_replaces(req, ref, f);
 	pthread_mutex_lock(&f->lock);
 	if (n == 0)
 		n = write_pos(fs, ref, fi, off, &pos);
@@ -1715,6 +1875,7 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		f->trunc_pending = false;
 		f->write_failed = false;
 	}
+	replace_note(fs, f);
 	pthread_mutex_unlock(&f->lock);
 	if (n < 0)
 		reply_err(req, n);
@@ -1723,33 +1884,6 @@ static void mmfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_write(req, (size_t)n);
 		wake_pollers(fs, ref);
 	}
-}
-
-/* A replace handle that has written nothing, and that will empty the
- * file when it ends (see "Deferred O_TRUNC"). */
-static bool replace_is_empty(const struct mmfs_file *f)
-{
-	return f->trunc_pending && !f->write_failed && !f->created;
-}
-
-/* End a replace that wrote nothing: empty the file now. */
-static int end_empty_replace(struct mmfs_fs *fs, fuse_ino_t ino,
-			     store_ref ref, struct mmfs_file *f)
-{
-	int rc;
-
-	if (!replace_is_empty(f))
-		return 0;
-	rc = finish_trunc(fs, ref, f);
-	if (rc)
-		return rc;
-	/* The kernel may have cached the untruncated size since the open:
-	 * drop its attributes.  Offset -1 touches no page, so this cannot
-	 * wait for a request this thread must answer. */
-	if (fs->se)
-		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
-	wake_pollers(fs, ref);
-	return 0;
 }
 
 static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
@@ -1761,35 +1895,11 @@ static void mmfs_release(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	rc = node_ref(fs, ino, &ref);
+	pthread_mutex_lock(&f->lock);   /* settle_replaces may hold it */
 	if (rc == 0)
-		rc = end_empty_replace(fs, ino, ref, f);
-	file_free(fs, f);
-	reply_err(req, rc);
-}
-
-/* FLUSH comes only for replace handles (file_policy), at every close(2)
- * of a descriptor on them.  A replace that wrote nothing ends at the
- * close of its process's last descriptor on the file, as the truncation
- * of an open(O_TRUNC) would be seen then on tmpfs; not at a close of a
- * dup (see "Deferred O_TRUNC"), nor only at RELEASE, which the kernel
- * sends after close(2) has returned. */
-static void mmfs_flush(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
-{
-	struct mmfs_fs *fs = fs_of(req);
-	struct mmfs_file *f = file_of(fi);
-	struct store_attr a;
-	store_ref ref;
-	int rc;
-
-	pthread_mutex_lock(&f->lock);
-	rc = node_ref(fs, ino, &ref);
-	if (rc == 0 && replace_is_empty(f))
-		rc = store_getattr(fs->store, ref, &a);
-	if (rc == 0 && replace_is_empty(f) &&
-	    !fdscan_holds(fuse_req_ctx(req)->pid, a.ino, f->accmode))
-		rc = end_empty_replace(fs, ino, ref, f);
+		rc = end_empty_replace(fs, ref, f);
 	pthread_mutex_unlock(&f->lock);
+	file_free(fs, f);
 	reply_err(req, rc);
 }
 
@@ -2106,6 +2216,7 @@ static void mmfs_poll(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	rc = node_ref(fs, ino, &ref);
+	settle_replaces(req, ref, f);
 	if (ph) {
 		pthread_mutex_lock(&fs->lock);
 		rc = pollq_add(&fs->polls, ref, f, ph);
@@ -2145,9 +2256,12 @@ static void mmfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		rc = -EOPNOTSUPP;
 	if (rc == 0 && (off < 0 || len <= 0))
 		rc = -EINVAL;
+	if (rc == 0)
+		settle_replaces(req, ref, fi ? file_of(fi) : NULL);
 	if (rc == 0 && fi) {
 		pthread_mutex_lock(&file_of(fi)->lock);
 		rc = finish_trunc(fs, ref, file_of(fi));
+		replace_note(fs, file_of(fi));
 		pthread_mutex_unlock(&file_of(fi)->lock);
 	}
 	/* The request carries no kill flag (initflags.h): as a write by
@@ -2217,7 +2331,6 @@ const struct fuse_lowlevel_ops mmfs_ops = {
 	.open = mmfs_open,
 	.read = mmfs_read,
 	.write = mmfs_write,
-	.flush = mmfs_flush,
 	.release = mmfs_release,
 	.fsync = mmfs_fsync,
 	.opendir = mmfs_opendir,

@@ -40,6 +40,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,9 @@ struct mmfs_fs {
 	struct nodes nodes;     /* the kernel's lookup counts */
 	struct ro_watch *ro;    /* remounted read-only? (rowatch.h); NULL */
 	struct mmfs_file *files;  /* open file handles (ops.c) */
+	atomic_uint empty_replaces;  /* handles in files that opened with
+				   O_TRUNC and have not written yet (ops.c,
+				   "Deferred O_TRUNC") */
 	struct pollq polls;     /* poll handles waiting for a change */
 	struct initflags init;  /* what INIT settled; the kill flags of the
 				   request being served (initflags.h) */
