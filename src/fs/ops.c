@@ -49,7 +49,7 @@
  * descriptor on the file (fdscan.h); if not, the close has happened and
  * the replace ends, empty, before that request is answered
  * (settle_replaces).  No request is spent on it: every handle is
- * FOPEN_NOFLUSH, and a replace is OPEN, WRITE, RELEASE.  A fork that
+ * FOPEN_NOFLUSH, and a replace is OPEN, (GETXATTR,) WRITE, RELEASE.  A fork that
  * leaves the descriptor to a child alone ends it early, as the FLUSH of
  * the parent's close would.  Every request that changes the file's
  * content or size settles first, so that the truncation stays before
@@ -57,13 +57,14 @@
  * after the close, and a library write in that moment is truncated by
  * it.
  *
- * Replace handles write through the page cache, even O_WRONLY ones (all
- * other handles that cannot read use direct I/O).  The kernel then checks
- * the file for set-ID bits and capabilities once, on the first write, and
- * marks the inode checked (S_NOSEC); a direct-I/O write never marks it,
- * so every O_TRUNC open asked for security.capability (a GETXATTR) before
- * truncating.  Such a write lands at the end of a file the kernel has
- * just emptied (ATOMIC_O_TRUNC), so it reads no page first.
+ * An O_WRONLY replace writes with direct I/O, and so pays a GETXATTR of
+ * security.capability at its open (the kernel's check before truncating,
+ * skipped only for an inode a page-cache write has marked S_NOSEC, a mark
+ * any attribute refresh clears).  Written through the page cache instead,
+ * it would mark the inode itself, but the kernel holds the file's size
+ * (0 since the O_TRUNC open) while such a write is in flight
+ * (FUSE_I_SIZE_UNSTABLE): a reader through the page cache then read an
+ * empty value (test_poll's O_RDWR waiter did).
  *
  * O_TMPFILE.  libfuse 3.14 has no tmpfile operation (3.17.1 adds one),
  * so serve.c hands a TMPFILE request to libfuse as the CREATE it is in
@@ -482,8 +483,7 @@ static void file_policy(struct mmfs_file *f, struct fuse_file_info *fi,
 {
 	f->ring = ring;
 	f->versioned = !ring && (fi->flags & O_ACCMODE) == O_RDONLY;
-	fi->direct_io = ring || ((fi->flags & O_ACCMODE) != O_RDWR &&
-				 !f->trunc_pending);
+	fi->direct_io = ring || (fi->flags & O_ACCMODE) != O_RDWR;
 	fi->keep_cache = 0;
 	fi->noflush = 1;        /* see "Deferred O_TRUNC" */
 }
