@@ -685,27 +685,33 @@ static int apply_options(struct store *s, const struct store_options *o,
 	return 0;
 }
 
-/* Read and check the header of the open file without mapping it. */
+/* Read and check the header of the open file without mapping it.  The
+ * header first, then the file's size: an owner attached meanwhile grows
+ * the file before it records the new file_size (arena_grow), so read in
+ * this order the size is never below the header's, however the two
+ * race; read the other way, an attach beside a growing arena saw a
+ * "truncated" one. */
 static int read_header(struct store *s, struct mm_header *h, uint64_t *size,
 		       bool writable, char *err, size_t errlen)
 {
 	struct stat st;
+	ssize_t n;
 
+	memset(h, 0, sizeof(*h));
+	n = pread(s->fd, h, sizeof(*h), 0);
 	if (fstat(s->fd, &st) != 0)
 		return fail(err, errlen, -errno, "%s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return fail(err, errlen, -EINVAL, "not a regular file");
 	*size = (uint64_t)st.st_size;
 	if (*size < MM_PAGE) {
-		ssize_t n = pread(s->fd, h, sizeof(uint64_t), 0);
-
-		if (n == sizeof(uint64_t) && h->magic == MM_MAGIC)
+		if (n >= (ssize_t)sizeof(uint64_t) && h->magic == MM_MAGIC)
 			return fail(err, errlen, -EINVAL,
 				    "truncated arena: %llu bytes",
 				    (unsigned long long)*size);
 		return fail(err, errlen, -EINVAL, "not an mmfs arena");
 	}
-	if (pread(s->fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h))
+	if (n != (ssize_t)sizeof(*h))
 		return fail(err, errlen, -EIO, "cannot read the header");
 	return check_header(h, *size, writable, err, errlen);
 }
