@@ -501,7 +501,8 @@ struct store_statfs {
 	uint64_t used;         /* bytes in allocated blocks (incl. header) */
 	uint64_t free;         /* size_cap - used */
 	uint64_t avail;        /* bytes of data a new file could still hold:
-	                          free, less what a large file pays on top of
+	                          free less the punch reserve (alloc.c),
+	                          less what a large file pays on top of
 	                          its data (a header and a map slot for each
 	                          64 KiB chunk, its map's header) */
 	uint64_t inodes;       /* all live inodes; of which: */
