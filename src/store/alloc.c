@@ -19,6 +19,11 @@
  *      whole pages, so the memory (or disk) goes back to the system; such
  *      a block carries MM_BLOCK_PUNCHED and is fallocate()d again before it
  *      is handed out, so a full /dev/shm shows up as ENOSPC, never SIGBUS.
+ *   5. The punch reserve: but in a hole punch (s->use_reserve), nothing is
+ *      allocated that would leave less than mm_reserve() bytes below the
+ *      cap.  A punch copies the chunks it zeroes in part before it frees
+ *      them (falloc.c), so on an otherwise full arena this is what lets
+ *      it give space back, as a root reserve does on other file systems.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -195,11 +200,31 @@ static int alloc_once(struct store *s, uint64_t size, unsigned kind,
 	return 0;
 }
 
+/* Two chunks (a punch zeroes the ends of its range in at most two) and a
+ * map of MM_PAGE / 8 slots (a 32 MiB file; a punch of two chunks copies
+ * its map), and a third chunk: the map may be split off a free block of a
+ * chunk's size.  But at most an eighth of a small cap. */
+uint64_t mm_reserve(const struct store *s)
+{
+	uint64_t want = 3 * mm_block_size_for(MM_CHUNK) + MM_PAGE;
+	uint64_t eighth = s->hdr->size_cap / 8;
+
+	return want < eighth ? want : eighth;
+}
+
+uint64_t mm_room(const struct store *s)
+{
+	const struct mm_header *h = s->hdr;
+	uint64_t limit = h->size_cap - (s->use_reserve ? 0 : mm_reserve(s));
+
+	return limit > h->used ? limit - h->used : 0;
+}
+
 int mm_alloc(struct store *s, unsigned kind, size_t payload, uint64_t *out)
 {
 	size_t size = mm_block_size_for(payload);
 
-	if (size > UINT32_MAX - MM_PAGE || s->readonly)
+	if (size > UINT32_MAX - MM_PAGE || s->readonly || size > mm_room(s))
 		return -ENOSPC;
 	if (alloc_once(s, size, kind, out) == 0)
 		return 0;

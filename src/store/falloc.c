@@ -33,6 +33,10 @@
  * drop the mutex while it copies (it copies only what it must: chunks a
  * punch changes, and a held or small file).
  *
+ * A punch may allocate the punch reserve (alloc.c): on an otherwise full
+ * arena it still copies the one or two chunks it zeroes in part, and
+ * gives back what it punched whole.
+ *
  * Punching a small file zeroes its bytes in a copy of its block; room
  * past the size that the range covers to its end is given back.  In a
  * large file, chunks wholly inside the range become holes (freed after
@@ -98,11 +102,11 @@ static uint64_t old_chunk(const struct falloc *f, uint64_t i)
 	return i < old_slots(f) ? mm_map(f->s, f->old)->chunk[i] : 0;
 }
 
-/* Does the arena have bytes to spare (size_cap - used)? */
+/* Does the arena have bytes to spare (the punch reserve too for a
+ * punch: alloc.c)? */
 static bool arena_has(const struct store *s, uint64_t bytes)
 {
-	return s->hdr->size_cap > s->hdr->used &&
-	       bytes <= s->hdr->size_cap - s->hdr->used;
+	return bytes <= mm_room(s);
 }
 
 /* ---- small files -------------------------------------------------- */
@@ -430,11 +434,13 @@ int store_fallocate(struct store *s, store_ref ref, unsigned mode,
 	f.new_size = mode & STORE_FALLOC_KEEP_SIZE ? f.size
 						   : max64(f.size, f.to);
 	f.held = file_data_held(s, f.ino);
+	s->use_reserve = f.punch;
 	if (is_map(&f) || f.new_size > MM_SMALL_MAX ||
 	    (!f.punch && f.to > MM_SMALL_MAX))
 		rc = falloc_map(&f);
 	else
 		rc = falloc_small(&f);
+	s->use_reserve = false;
 	if (rc == 0)
 		inode_touch(s, ref, true, true);
 	arena_unlock(s);

@@ -393,7 +393,7 @@ void store_statfs(struct store *s, struct store_statfs *st)
 	st->file_size = h->file_size;
 	st->used = h->used;
 	st->free = h->size_cap > h->used ? h->size_cap - h->used : 0;
-	st->avail = data_room(st->free);
+	st->avail = data_room(mm_room(s));
 	st->inodes = h->ninodes;
 	st->dirs = h->ndirs;
 	st->symlinks = h->nsymlinks;

@@ -51,6 +51,8 @@ struct store {
 	                              attached; keep what it pins */
 	bool library;              /* STORE_OPEN_LIBRARY: pins nothing, and
 	                              pushes its changes to the feed */
+	bool use_reserve;          /* a hole punch may allocate the punch
+	                              reserve (alloc.c); under the lock */
 	uint32_t *wakes[MM_WAKES]; /* futex words to wake once the arena
 	                              lock is released (mm_wake_later) */
 	unsigned nwakes;
@@ -201,8 +203,12 @@ void file_lock(struct store *s, store_ref ref);
 void file_unlock(struct store *s, store_ref ref);
 
 /* alloc.c: blocks.  mm_alloc leaves the payload undefined, mm_zalloc
- * zeroes it.  Both return -ENOSPC when the cap is reached. */
+ * zeroes it.  Both return -ENOSPC when the cap is reached, or the punch
+ * reserve unless s->use_reserve.  mm_room: the bytes they may still
+ * allocate. */
 int mm_alloc(struct store *s, unsigned kind, size_t payload, uint64_t *out);
+uint64_t mm_reserve(const struct store *s);
+uint64_t mm_room(const struct store *s);
 int mm_zalloc(struct store *s, unsigned kind, size_t payload, uint64_t *out);
 void mm_free(struct store *s, uint64_t off);
 void mm_set_header(struct store *s, uint64_t off, uint32_t size,

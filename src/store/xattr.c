@@ -4,8 +4,8 @@
  * then records {namelen, valuelen, name, value}, each padded to 8 bytes.
  * A change builds a new block and publishes it with one store to
  * inode->xattr (copy on write), so readers and crashes see the whole old or
- * the whole new set.  Limits (store.h): value size, total size and count
- * per inode.  Two changes touch more than the set: a new node may be made
+ * the whole new set.  Limits (store.h): value size, and per inode the
+ * total size, the count and the length of the name list.  Two changes touch more than the set: a new node may be made
  * with its attributes (xattr_build, before its name's commit: ns.c), and
  * store_setxattr_mode changes the mode with the set, as an access ACL
  * wants (two commits: the set, then the mode; format.h).
@@ -109,6 +109,16 @@ ssize_t store_listxattr(struct store *s, store_ref ref, char *buf,
 	return rc;
 }
 
+/* A set of count records of bytes in all, whose names list in listed
+ * bytes: 0, or -ENOSPC past a per-file limit (store.h). */
+static int over_limits(size_t count, size_t bytes, size_t listed)
+{
+	if (count > STORE_XATTR_COUNT_MAX || bytes > STORE_XATTR_TOTAL_MAX ||
+	    listed > STORE_XATTR_LIST_MAX)
+		return -ENOSPC;
+	return 0;
+}
+
 /* Publish a copy of the set without `skip`, plus (name, value) if given. */
 static int republish(struct store *s, struct mm_inode *ino,
 		     struct mm_xattr_rec *skip, const char *name,
@@ -116,24 +126,28 @@ static int republish(struct store *s, struct mm_inode *ino,
 {
 	struct mm_xattr_head *old = head_of(s, ino->xattr), *nh;
 	struct mm_xattr_rec *r, *w;
-	size_t bytes = 0, count = 0, len;
+	size_t bytes = 0, count = 0, listed = 0, len;
 	uint64_t block = 0, stale = ino->xattr;
 	uint32_t i;
+	int rc;
 
 	for (i = 0, r = old ? first_rec(old) : NULL; old && i < old->count;
 	     i++, r = next_rec(r))
 		if (r != skip) {
 			bytes += rec_size(r->namelen, r->valuelen);
+			listed += r->namelen + 1u;
 			count++;
 		}
 	if (name) {
 		bytes += rec_size(namelen, valuelen);
+		listed += namelen + 1;
 		count++;
 	}
-	if (count > STORE_XATTR_COUNT_MAX || bytes > STORE_XATTR_TOTAL_MAX)
-		return -ENOSPC;
+	rc = over_limits(count, bytes, listed);
+	if (rc)
+		return rc;
 	if (count) {
-		int rc = mm_alloc(s, MM_XATTR, sizeof(*nh) + bytes, &block);
+		rc = mm_alloc(s, MM_XATTR, sizeof(*nh) + bytes, &block);
 
 		if (rc)
 			return rc;
@@ -228,7 +242,7 @@ static int check_one(const char *name, size_t size)
 int xattr_build(struct store *s, const struct store_xattr *x, size_t n,
 		uint64_t *block)
 {
-	size_t bytes = 0, len;
+	size_t bytes = 0, listed = 0, len;
 	struct mm_xattr_head *h;
 	struct mm_xattr_rec *w;
 	int rc;
@@ -239,9 +253,11 @@ int xattr_build(struct store *s, const struct store_xattr *x, size_t n,
 		if (rc)
 			return rc;
 		bytes += rec_size(strlen(x[i].name), x[i].size);
+		listed += strlen(x[i].name) + 1;
 	}
-	if (n > STORE_XATTR_COUNT_MAX || bytes > STORE_XATTR_TOTAL_MAX)
-		return -ENOSPC;
+	rc = over_limits(n, bytes, listed);
+	if (rc)
+		return rc;
 	if (n == 0)
 		return 0;
 	rc = mm_alloc(s, MM_XATTR, sizeof(*h) + bytes, block);

@@ -219,28 +219,36 @@ def test_xattr_name_and_value_limits(mmfs):
     # A namespace without a name is not a name.
     for ns in ("user.", "trusted.", "security."):
         raises(errno.EINVAL, os.setxattr, p, ns, b"v")
-    # The largest value: 64 KiB less the name and an 8-byte header.
+    # The largest value (64 KiB, the kernel's) fits beside other ones.
     os.removexattr(p, longest)
-    name = "user.big"
-    biggest = 65536 - 8 - len(name)
-    os.setxattr(p, name, b"B" * biggest)
-    assert os.getxattr(p, name) == b"B" * biggest
-    raises(errno.ENOSPC, os.setxattr, p, name, b"B" * (biggest + 1))
-    raises(errno.ENOSPC, os.setxattr, p, "user.other", b"")
-    os.removexattr(p, name)
-    raises(errno.ENOSPC, os.setxattr, p, name, bytes(65536))
-    raises(errno.E2BIG, os.setxattr, p, name, bytes(65537))
-    # Directories have the same per-file limits.
+    os.setxattr(p, "user.small", b"s")
+    os.setxattr(p, "user.big", bytes(65536))
+    assert os.getxattr(p, "user.big") == bytes(65536)
+    raises(errno.E2BIG, os.setxattr, p, "user.big", bytes(65537))
+    # 256 KiB of records per file: a fourth largest value is over it.
+    os.setxattr(p, "user.big1", bytes(65536))
+    os.setxattr(p, "user.big2", bytes(65536))
+    raises(errno.ENOSPC, os.setxattr, p, "user.big3", bytes(65536))
+    for name in os.listxattr(p):
+        os.removexattr(p, name)
+    # The name list stays within 64 KiB, so listxattr always works:
+    # 256 names of 255 bytes (and their NULs) are all it holds.
     os.mkdir(m.path("d"))
-    with pytest.raises(OSError) as ei:
-        for i in range(200):
-            os.setxattr(m.path("d"), f"user.{i}", b"")
-    assert ei.value.errno == errno.ENOSPC
-    assert len(os.listxattr(m.path("d"))) == 128
+    names = [f"user.{i:03d}" + "n" * 247 for i in range(257)]
+    for name in names[:256]:
+        os.setxattr(m.path("d"), name, b"")
+    raises(errno.ENOSPC, os.setxattr, m.path("d"), names[256], b"")
+    assert sorted(os.listxattr(m.path("d"))) == names[:256]
+    # Short names: xfstests' generic/020 sets 1000 of them.
+    for i in range(1000):
+        os.setxattr(p, f"user.attribute_{i}", f"value_{i}".encode())
+    assert len(os.listxattr(p)) == 1000
+    assert os.getxattr(p, "user.attribute_999") == b"value_999"
     # Nothing else was disturbed, and the arena mounts again.
-    assert read(p) == b"data" and os.listxattr(p) == []
+    assert read(p) == b"data" and len(os.listxattr(p)) == 1000
     m.remount()
-    assert len(os.listxattr(m.path("d"))) == 128
+    assert sorted(os.listxattr(m.path("d"))) == names[:256]
+    assert len(os.listxattr(p)) == 1000
     assert read(p) == b"data"
 
 

@@ -206,3 +206,56 @@ def test_df_available_fits_in_one_file(mmfs):
     if left:
         with open(m.path("small"), "wb") as f:
             f.write(b"s" * min(left, 4096))
+
+
+def fill_with_fallocate(m, prefix):
+    """fallocate files, halving the size on each ENOSPC down to 4 KiB, as
+    xfstests' _fill_fs does: afterwards not even 4 KiB fits."""
+    size, i = 8 * MiB, 0
+    while size >= 4096:
+        fd = os.open(m.path(f"{prefix}{i}"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+            size //= 2
+        finally:
+            os.close(fd)
+        i += 1
+
+
+def test_punch_hole_works_on_a_full_arena(mmfs):
+    """A hole punched in part of a chunk copies the chunk before it frees
+    the old one; the punch reserve lets it do that when nothing else fits
+    any more (xfstests generic/256 punches 8 KiB holes in a full file
+    system), also across a chunk boundary; what others need stays refused."""
+    m = mmfs(size="16M")
+    data = hashlib.sha256(b"p").digest() * (6 * MiB // 32)
+    with open(m.path("big"), "wb") as f:
+        f.write(data)
+    fill_with_fallocate(m, "fill")
+    with pytest.raises(OSError) as ei:
+        with open(m.path("more"), "wb") as f:
+            f.write(b"m" * 8192)
+    assert ei.value.errno == errno.ENOSPC
+    assert os.statvfs(m.mnt).f_bavail * 4096 < 8192
+    fd = os.open(m.path("big"), os.O_RDWR)
+    try:
+        holes = [(0, 8192), (12288, 8192), (65536 - 4096, 8192),
+                 (5 * 65536 + 100, 3 * 65536)]
+        mode = 0x01 | 0x02                  # KEEP_SIZE | PUNCH_HOLE
+        for off, length in holes:
+            helpers.fallocate(fd, mode, off, length)
+        expect = bytearray(data)
+        for off, length in holes:
+            expect[off:off + length] = bytes(length)
+        assert os.pread(fd, len(data) + 1, 0) == expect
+    finally:
+        os.close(fd)
+    # The reserve is back and still out of reach for writes: the whole
+    # chunks punched out are free to them, no more.
+    with open(m.path("more"), "wb") as f:
+        f.write(b"m" * 65536)
+    m.remount()
+    assert helpers.sha256_file(m.path("big")) == \
+        hashlib.sha256(bytes(expect)).hexdigest()

@@ -242,27 +242,33 @@ static void test_on_store(void)
 	CHECK(acl_store_remove(s, dir, ACL_DEFAULT_XATTR, true) == 0 &&
 	      store_getxattr(s, dir, ACL_DEFAULT_XATTR, NULL, 0) == -ENODATA,
 	      "remove default");
-	/* The per-file limits hold for ACLs: 128 attributes, then none. */
-	for (int i = 0; i < 128; i++) {
-		char name[32];
+	/* The per-file limits hold for ACLs: 256 names of 255 bytes fill
+	 * the name list (STORE_XATTR_LIST_MAX), then none. */
+	for (int i = 0; i < 256; i++) {
+		char name[STORE_XATTR_NAME_MAX + 1];
 
-		snprintf(name, sizeof(name), "user.a%d", i);
+		snprintf(name, sizeof(name), "user.%03d%0247d", i, 0);
 		CHECK(store_setxattr(s, g, name, "v", 1, 0) == 0, "%s", name);
 	}
 	CHECK(acl_store_set(s, g, ACL_ACCESS_XATTR, x.b, x.size, true) ==
-	      -ENOSPC, "129th attribute");
+	      -ENOSPC, "an ACL past a full name list");
 	CHECK(mode_of(s, g) == (S_IFREG | 0600), "a refused ACL leaves the "
 	      "mode %o", mode_of(s, g));
-	/* A node whose inherited ACLs do not fit is not made at all. */
+	/* A node whose inherited attributes do not fit is not made at all:
+	 * five of 60000 bytes are over STORE_XATTR_TOTAL_MAX. */
 	{
-		struct store_xattr big[129];
+		static char value[60000];
+		static const char *const names[] = {
+			"user.1", "user.2", "user.3", "user.4", "user.5",
+		};
+		struct store_xattr big[5];
 
-		for (int i = 0; i < 129; i++)
-			big[i] = (struct store_xattr){ ACL_ACCESS_XATTR, "v",
-						       1 };
+		for (int i = 0; i < 5; i++)
+			big[i] = (struct store_xattr){ names[i], value,
+						       sizeof(value) };
 		CHECK(store_mknod_with(s, root, "toomany", S_IFREG | 0644, 0,
-				       0, 0, big, 129, &f, NULL) == -ENOSPC,
-		      "129 attributes at creation");
+				       0, 0, big, 5, &f, NULL) == -ENOSPC,
+		      "300 KB of attributes at creation");
 		n = store_lookup(s, root, "toomany", &f, NULL);
 		CHECK(n == -ENOENT, "not made");
 	}

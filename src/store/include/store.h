@@ -68,8 +68,13 @@ typedef uint64_t store_ref;
 #define STORE_SYMLINK_MAX 4095          /* bytes in a symlink target */
 #define STORE_XATTR_NAME_MAX 255
 #define STORE_XATTR_VALUE_MAX 65536     /* bytes in one xattr value */
-#define STORE_XATTR_TOTAL_MAX 65536     /* bytes of all xattrs of one file */
-#define STORE_XATTR_COUNT_MAX 128       /* xattrs per file */
+/* Per file: the records of all its xattrs (a largest value fits beside a
+ * full name list), and the bytes listxattr(2) returns (each name and its
+ * NUL: never over the kernel's XATTR_LIST_MAX, so listing always works).
+ * The count follows from the list: a name has a byte and its NUL. */
+#define STORE_XATTR_TOTAL_MAX (256 * 1024)
+#define STORE_XATTR_LIST_MAX 65536
+#define STORE_XATTR_COUNT_MAX (STORE_XATTR_LIST_MAX / 2)
 #define STORE_FILE_MAX (1ULL << 36)     /* largest file size (64 GiB): EFBIG */
 #define STORE_SIZE_MAX (1ULL << 44)     /* largest size cap (16 TiB): the
                                            arena is mapped whole */
@@ -517,7 +522,7 @@ void store_snap_drop(struct store *s, struct store_snap *snap);
  * get: -ENODATA (no such name).  set: -EEXIST (CREATE, exists), -ENODATA
  * (REPLACE, absent), -ERANGE (name empty or over STORE_XATTR_NAME_MAX),
  * -E2BIG (value over STORE_XATTR_VALUE_MAX), -ENOSPC (the file's xattrs
- * over STORE_XATTR_TOTAL_MAX or STORE_XATTR_COUNT_MAX, or the arena
+ * over STORE_XATTR_TOTAL_MAX, _COUNT_MAX or _LIST_MAX, or the arena
  * full), -EROFS.  remove: -ENODATA, -EROFS. */
 ssize_t store_getxattr(struct store *s, store_ref ref, const char *name,
 		       void *buf, size_t size);
@@ -544,7 +549,8 @@ struct store_statfs {
 	uint64_t used;         /* bytes in allocated blocks (incl. header) */
 	uint64_t free;         /* size_cap - used */
 	uint64_t avail;        /* bytes of data a new file could still hold:
-	                          free, less what a large file pays on top of
+	                          free less the punch reserve (alloc.c),
+	                          less what a large file pays on top of
 	                          its data (a header and a map slot for each
 	                          64 KiB chunk, its map's header) */
 	uint64_t inodes;       /* all live inodes; of which: */
