@@ -113,67 +113,49 @@ def digest(data):
 # renameat2 through glibc
 
 
-_renameat2 = None
+_libc_fns = {}
 
 
-def renameat2(old, new, flags):
-    global _renameat2
-    if _renameat2 is None:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-        fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
-                       ctypes.c_char_p, ctypes.c_uint]
+def libc_call(name, argtypes, *args, path=None):
+    """Call libc's name (the function loaded once, with argtypes as
+    ctypes type names) with args; OSError with errno if it returns
+    non-zero, else 0."""
+    import ctypes
+    fn = _libc_fns.get(name)
+    if fn is None:
+        fn = getattr(ctypes.CDLL(None, use_errno=True), name)
+        fn.argtypes = [getattr(ctypes, t) for t in argtypes]
         fn.restype = ctypes.c_int
-        _renameat2 = (fn, ctypes)
-    fn, ctypes = _renameat2
-    if fn(-100, os.fsencode(old), -100, os.fsencode(new), flags):
+        _libc_fns[name] = fn
+    if fn(*args):
         e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e), old)
+        raise OSError(e, os.strerror(e), *([path] if path else []))
     return 0
 
 
-_linkat = None
+AT_FDCWD = -100
+AT_SYMLINK_FOLLOW = 0x400
+
+
+def renameat2(old, new, flags):
+    return libc_call("renameat2",
+                     ["c_int", "c_char_p", "c_int", "c_char_p", "c_uint"],
+                     AT_FDCWD, os.fsencode(old), AT_FDCWD, os.fsencode(new),
+                     flags, path=old)
 
 
 def link_fd(fd, new):
     """Name the file open at fd (an O_TMPFILE) through its /proc/self/fd
     link: linkat(2) with AT_SYMLINK_FOLLOW, which os.link does not do."""
-    global _linkat
-    if _linkat is None:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.linkat
-        fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
-                       ctypes.c_char_p, ctypes.c_int]
-        fn.restype = ctypes.c_int
-        _linkat = (fn, ctypes)
-    fn, ctypes = _linkat
-    if fn(-100, os.fsencode(f"/proc/self/fd/{fd}"), -100, os.fsencode(new),
-          0x400):
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e), new)
-    return 0
-
-
-_fallocate = None
+    return libc_call("linkat",
+                     ["c_int", "c_char_p", "c_int", "c_char_p", "c_int"],
+                     AT_FDCWD, os.fsencode(f"/proc/self/fd/{fd}"), AT_FDCWD,
+                     os.fsencode(new), AT_SYMLINK_FOLLOW, path=new)
 
 
 def fallocate(fd, mode, off, length):
-    global _fallocate
-    if _fallocate is None:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.fallocate64
-        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64,
-                       ctypes.c_int64]
-        fn.restype = ctypes.c_int
-        _fallocate = (fn, ctypes)
-    fn, ctypes = _fallocate
-    if fn(fd, mode, off, length):
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return 0
+    return libc_call("fallocate64", ["c_int", "c_int", "c_int64", "c_int64"],
+                     fd, mode, off, length)
 
 
 # ---------------------------------------------------------------------------
