@@ -270,6 +270,8 @@ static void reset_derived(struct store *s)
 			memset(mm_payload(s, off), 0, sizeof(struct mm_dir));
 		if (b->kind == MM_INODE) {
 			mm_inode(s, off)->nlink = 0;
+			/* Bits no format defines: damage, never meaning. */
+			mm_inode(s, off)->flags &= MM_INODE_KNOWN;
 			if (!s->shared)         /* the server's kernel: new */
 				mm_inode(s, off)->flags &= ~MM_INODE_WATCHED;
 			h->ninodes++;
