@@ -117,14 +117,22 @@ void nodes_forget(struct nodes *t, store_ref ref, uint64_t n)
 	store_release(t->store, ref);
 }
 
-void nodes_mark_replaced(struct nodes *t, store_ref ref)
+/* The slot of a ref the table knows, or NULL. */
+static struct node_slot *known_slot(struct nodes *t, store_ref ref)
 {
 	struct node_slot *slot;
 
 	if (!t->cap)
-		return;
+		return NULL;
 	slot = &t->slots[find(t, ref)];
-	if (slot->ref)
+	return slot->ref ? slot : NULL;
+}
+
+void nodes_mark_replaced(struct nodes *t, store_ref ref)
+{
+	struct node_slot *slot = known_slot(t, ref);
+
+	if (slot)
 		slot->replaced = true;
 }
 
@@ -135,12 +143,9 @@ bool nodes_replaced(const struct nodes *t, store_ref ref)
 
 void nodes_set_linkable(struct nodes *t, store_ref ref, bool on)
 {
-	struct node_slot *slot;
+	struct node_slot *slot = known_slot(t, ref);
 
-	if (!t->cap)
-		return;
-	slot = &t->slots[find(t, ref)];
-	if (slot->ref)
+	if (slot)
 		slot->linkable = on;
 }
 
