@@ -84,7 +84,11 @@ static int syscall_state(const char *path)
 	if (f < 0)
 		return errno == ENOENT || errno == ESRCH ? 0 : -2;
 	n = read(f, text, sizeof(text) - 1);
+	if (n < 0 && (errno == EPERM || errno == EACCES))
+		n = -2;                 /* the check is made at the read */
 	close(f);
+	if (n == -2)
+		return -2;
 	if (n <= 0)
 		return 0;               /* exiting: its descriptors are gone */
 	text[n] = '\0';
