@@ -25,9 +25,10 @@ mmfs_pkg_installed() {
 # Perl's File::Map and Sys::Mmap to map files as Perl programs do
 # (test_mmap.py), setcap/getcap for file capabilities (test_multiuser.py),
 # setfacl/getfacl for POSIX ACLs (test_acl.py), chattr/lsattr for
-# attribute flags (test_chattr.py).
+# attribute flags (test_chattr.py), gdb for the stacks of a daemon that
+# hangs (tests/integration/helpers.py, threads_waiting).
 MMFS_TEST_DEPS=(clang libclang-rt-14-dev valgrind
-	libfile-map-perl libsys-mmap-perl libcap2-bin acl e2fsprogs)
+	libfile-map-perl libsys-mmap-perl libcap2-bin acl e2fsprogs gdb)
 
 # mmfs_install_deps [PACKAGE...]: install whatever of MMFS_DEPS (plus a C
 # compiler) and the given packages is missing.  Runs apt-get update only

@@ -337,7 +337,8 @@ class Mount:
         rc = self._wait_exit(EXIT_TIMEOUT)
         where = ""
         if rc is False:
-            where = helpers.threads_waiting(self.pid)
+            where = helpers.threads_waiting(self.pid) + "\nlocks: " + \
+                helpers.arena_lock_holders(self.arena)
             self._kill()
         if check:
             assert res is None or res.returncode == 0, \

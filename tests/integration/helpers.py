@@ -29,6 +29,8 @@ import mmap
 import os
 import signal
 import stat
+import struct
+import shutil
 import subprocess
 import sys
 import time
@@ -127,31 +129,94 @@ def pids_of(binary, mnt):
     return pids
 
 
+def thread_waiting(base):
+    """Where the thread at /proc path base waits: "state wchan [kernel
+    stack top]", or None if it is gone."""
+    try:
+        with open(f"{base}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"{base}/wchan") as f:
+            wchan = f.read().strip() or "-"
+    except OSError:
+        return None
+    try:
+        with open(f"{base}/stack") as f:
+            top = " < ".join(line.split()[-1] for line in
+                             f.read().splitlines()[:4])
+    except OSError:
+        top = "?"
+    return f"{state} {wchan} [{top}]"
+
+
 def threads_waiting(pid):
     """Where each thread of pid waits: "tid state wchan kernel-stack-top",
-    for a report about a process that did not exit."""
+    then each one's user stack (gdb), for a report about a process that
+    did not exit."""
     out = []
     try:
         tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
     except OSError as e:
         return f"unreadable ({e.strerror})"
     for tid in tids:
-        base = f"/proc/{pid}/task/{tid}"
-        try:
-            with open(f"{base}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-            with open(f"{base}/wchan") as f:
-                wchan = f.read().strip() or "-"
-        except OSError:
+        where = thread_waiting(f"/proc/{pid}/task/{tid}")
+        if where:
+            out.append(f"{tid} {where}")
+    return ("; ".join(out) or "none") + user_stacks(pid)
+
+
+ARENA_MUTEX_AT = 160             # format.h: the arena mutex in the header
+FILE_LOCKS_AT, FILE_LOCKS, LOCK_SIZE = 1536, 32, 64
+
+
+def arena_lock_holders(arena):
+    """Who holds the arena's mutexes (format.h: a pthread mutex's first
+    word is its futex, the owner's tid and two flag bits), for a report
+    about a hang: "arena mutex: tid 123 (lib_worker, S, ...)"."""
+    if arena is None:
+        return "arena unknown"
+    try:
+        with open(arena, "rb") as f:
+            head = f.read(FILE_LOCKS_AT + FILE_LOCKS * LOCK_SIZE)
+    except OSError as e:
+        return f"arena unreadable ({e.strerror})"
+    words = [("arena mutex", ARENA_MUTEX_AT)] + \
+        [(f"file lock {i}", FILE_LOCKS_AT + i * LOCK_SIZE)
+         for i in range(FILE_LOCKS)]
+    out = []
+    for what, at in words:
+        word = int.from_bytes(head[at:at + 4], "little")
+        tid = word & 0x3fffffff
+        if not tid and not word:
             continue
         try:
-            with open(f"{base}/stack") as f:
-                top = " < ".join(line.split()[-1] for line in
-                                 f.read().splitlines()[:4])
+            with open(f"/proc/{tid}/cmdline", "rb") as f:
+                who = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
-            top = "?"
-        out.append(f"{tid} {state} {wchan} [{top}]")
-    return "; ".join(out) or "none"
+            who = ""
+        who = f"{who.strip()}: {thread_waiting(f'/proc/{tid}') or 'gone'}"
+        flags = " owner-died" if word & 0x40000000 else ""
+        flags += " waiters" if word & 0x80000000 else ""
+        out.append(f"{what}: tid {tid}{flags} ({who})")
+    raw = head[ARENA_MUTEX_AT:ARENA_MUTEX_AT + 40]
+    lock, count, owner, nusers, kind = struct.unpack_from("<IIIII", raw)
+    out.append(f"arena mutex fields: lock {lock:#x} count {count} owner "
+               f"{owner} nusers {nusers} kind {kind:#x}")
+    return "; ".join(out)
+
+
+def user_stacks(pid):
+    """Each thread's user-space stack, from gdb when it is installed."""
+    if not shutil.which("gdb"):
+        return ""
+    try:
+        res = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx",
+                              "-ex", "thread apply all bt"],
+                             capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "\n(gdb timed out)"
+    lines = [ln for ln in res.stdout.splitlines()
+             if ln.startswith(("#", "Thread"))]
+    return "\n" + "\n".join(lines)
 
 
 def pid_alive(pid):

@@ -416,6 +416,21 @@ def sleep_until(t):
         time.sleep(left)
 
 
+def wait_worker(m, p):
+    """Wait for worker p to exit 0; if it hangs, report where it and the
+    daemon wait."""
+    try:
+        rc = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        locks = helpers.arena_lock_holders(m.arena)
+        where = helpers.thread_waiting(f"/proc/{p.pid}")
+        daemon = helpers.threads_waiting(m.pid)
+        p.kill()
+        raise AssertionError(f"a worker hung: {where}\ndaemon: {daemon}"
+                             f"\nlocks: {locks}")
+    assert rc == 0, "a worker failed"
+
+
 def run_round(m, rng, tops, journals, slots):
     """One round (see the top of this file); True if the daemon died."""
     kill_daemon = rng.random() < 0.5
@@ -445,7 +460,7 @@ def run_round(m, rng, tops, journals, slots):
             continue
         m.kill9()                       # the library writers go on
         for p in procs:
-            assert p.wait(timeout=30) == 0, "a worker failed"
+            wait_worker(m, p)
         m.remount()                     # with the library writers in
     sleep_until(t0 + length)
     for s in slots:
@@ -454,7 +469,7 @@ def run_round(m, rng, tops, journals, slots):
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)   # finish the op in flight
     for p in procs:
-        assert p.wait(timeout=30) == 0, "a worker failed"
+        wait_worker(m, p)
     return kill_daemon
 
 
