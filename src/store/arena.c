@@ -127,6 +127,27 @@ int mm_futex_wait(uint32_t *word, uint32_t expect,
 	return 0;
 }
 
+/* Lock one of the arena's mutexes: 0 or EOWNERDEAD.  The wait is cut
+ * into slices (format.h, "Locks": a wake-up can be lost to a kill). */
+int mm_mutex_lock(pthread_mutex_t *mutex)
+{
+	struct timespec until;
+	int rc = pthread_mutex_trylock(mutex);
+
+	if (rc != EBUSY)
+		return rc;      /* most locks: no clock read */
+	do {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += MM_LOCK_SLICE_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		rc = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &until);
+	} while (rc == ETIMEDOUT || rc == EINTR);
+	return rc;
+}
+
 /* The lock generation (format.h, "Lock-free readers"): odd from here... */
 static void gen_begin(struct store *s)
 {
@@ -193,7 +214,7 @@ void arena_lock(struct store *s)
 	if (s->private_map)
 		return;
 	for (;;) {
-		if (pthread_mutex_lock(&h->lock.mutex) == EOWNERDEAD) {
+		if (mm_mutex_lock(&h->lock.mutex) == EOWNERDEAD) {
 			pthread_mutex_consistent(&h->lock.mutex);
 			if (!s->readonly)
 				h->repair = 1;
@@ -254,7 +275,7 @@ void file_lock(struct store *s, store_ref ref)
 {
 	if (store_readonly(s))
 		return;
-	if (pthread_mutex_lock(file_lock_of(s, ref)) == EOWNERDEAD)
+	if (mm_mutex_lock(file_lock_of(s, ref)) == EOWNERDEAD)
 		pthread_mutex_consistent(file_lock_of(s, ref));
 }
 
@@ -766,7 +787,7 @@ static int copy_under_lock(struct store *s, uint64_t len, bool rw,
 	live = (struct mm_header *)shared;
 	owned = flock(s->fd, LOCK_EX | LOCK_NB) != 0;
 	rw = rw && owned;
-	if (rw && pthread_mutex_lock(&live->lock.mutex) == EOWNERDEAD)
+	if (rw && mm_mutex_lock(&live->lock.mutex) == EOWNERDEAD)
 		pthread_mutex_consistent(&live->lock.mutex);
 	*grown = live->file_size > len ? live->file_size : 0;
 	if (!*grown)

@@ -300,6 +300,16 @@
  * locks at open (as the arena mutex); arenas written before they existed
  * held zeros there.
  *
+ * Every wait for one of these mutexes is cut into MM_LOCK_SLICE_MS
+ * slices (a timed lock, retried).  A robust mutex's word records its
+ * owner and whether anyone sleeps, not how many: an unlock wakes one
+ * sleeper, which takes the mutex and so passes the wake-up on at its own
+ * unlock.  One that is killed after it was woken and before it took the
+ * mutex carries the wake-up away when another locker took the mutex in
+ * between (the kernel passes it on at exit only if the mutex is then free:
+ * handle_futex_death), and the other sleepers would sleep until some new
+ * contention woke them, or forever.  A slice bounds that stall.
+ *
  * Versions and waiters
  *
  * inode->version (offset 60, u32) changes at every commit to what the
@@ -401,6 +411,7 @@
 #define MM_NFREE (MM_NSMALL + 27)              /* + power-of-two bins */
 #define MM_STATS_SIZE 512                      /* statistics area */
 #define MM_FILE_LOCKS 32                       /* file writer locks */
+#define MM_LOCK_SLICE_MS 20     /* longest sleep in one mutex wait ("Locks") */
 #define MM_FEED_LEN 56                         /* feed entries */
 #define MM_CHUNKS(size) (((size) + MM_CHUNK - 1) / MM_CHUNK) /* map slots */
 #define MM_POS_MAX (1ULL << 62)                /* directory positions */

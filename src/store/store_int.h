@@ -271,6 +271,9 @@ static inline uint64_t mm_inode_ref(const struct store *s,
 	mm_commit64((field), (value)); \
 	inode_changed((s), mm_inode_ref((s), (ino))); \
 } while (0)
+/* Lock an arena mutex (the arena's or a file's): 0 or EOWNERDEAD.  Its
+ * waits are sliced (format.h, "Locks"). */
+int mm_mutex_lock(pthread_mutex_t *mutex);
 /* Wake every process sleeping on a version word (futex, shared). */
 void mm_futex_wake(uint32_t *word);
 /* The same once the arena lock is released (arena_unlock), under it: a
