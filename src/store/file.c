@@ -284,7 +284,11 @@ static int rebuild(struct store *s, store_ref ref, uint64_t keep,
 	if (new_size || w->len) {
 		rc = alloc_repr(s, keep, w, new_size,
 				cap > new_size ? cap : new_size, &fresh);
-		if (rc == 0 && old)
+		/* Only a server pins: a library store copies under the lock,
+		 * and its unpin would clear the flag of the server's own
+		 * pins (MM_BLOCK_HELD is one bit for every process) and free
+		 * the block under the server's snapshots. */
+		if (rc == 0 && old && !s->library)
 			rc = file_pin(s, old);
 		if (rc == 0 && !s->library) {
 			rc = refmap_add(&s->pending, fresh);
@@ -307,7 +311,7 @@ static int rebuild(struct store *s, store_ref ref, uint64_t keep,
 			kind_free(s, fresh);
 		rc = -ESTALE;
 	}
-	if (fresh && old)
+	if (fresh && old && !s->library)
 		unpin(s, old);
 	return rc;
 }

@@ -359,6 +359,52 @@ static void t_retiring_server(void)
 	store_close(b);
 }
 
+/* A library writer replaces a file that a server's snapshot reads (an
+ * O_RDONLY handle through the mount): the snapshot keeps the old bytes
+ * until it is dropped, for a value in a small block and for one in a
+ * map.  The library writer must not free the old block: it pinned and
+ * unpinned it once, and its unpin cleared the server's MM_BLOCK_HELD
+ * and freed the block under the snapshot (a reader through the mount saw
+ * "\0\0\0\0" for a counter). */
+static void t_library_writer_beside_snapshot(void)
+{
+	static const size_t sizes[] = { 4, 5000, 100000 };
+	struct store_options so = { .flags = STORE_OPEN_SHARED };
+	static char old[100000], fresh[100000], buf[100000];
+	struct mmfs *m = attach(0);
+	struct store *srv = NULL;
+	char err[256], name[32];
+
+	memset(old, 'O', sizeof(old));
+	memset(fresh, 'N', sizeof(fresh));
+	CHECK(store_open(arena, &so, &srv, err, sizeof(err)) == 0, "%s", err);
+	for (size_t k = 0; srv && k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k], same = 0;
+		struct store_snap snap = {0};
+		store_ref ref;
+
+		snprintf(name, sizeof(name), "snaplib%zu", n);
+		CHECK(store_resolve(srv, name, true, 0644, 0, 0, &ref) == 0 &&
+		      store_write(srv, ref, 0, old, n, true) == (ssize_t)n,
+		      "%zu bytes written", n);
+		CHECK(store_snap_take(srv, ref, &snap) == 0, "snapshot");
+		CHECK(mmfs_set(m, name, fresh, n) == 0, "library replace");
+		for (int i = 0; i < 50; i++) {  /* reuse what was freed */
+			snprintf(name, sizeof(name), "fill%zu.%d", n, i);
+			mmfs_set(m, name, fresh, n);
+		}
+		CHECK(store_snap_read(srv, &snap, 0, buf, n) == (ssize_t)n,
+		      "snapshot read");
+		for (size_t i = 0; i < n; i++)
+			same += buf[i] == 'O';
+		CHECK(same == n, "a %zu-byte snapshot kept whole (%zu bytes "
+		      "equal)", n, same);
+		store_snap_drop(srv, &snap);
+	}
+	store_close(srv);
+	mmfs_detach(m);
+}
+
 /* A read-only handle maps the arena read-only: it can take no lock and
  * set no waiter bit, so everything it does is lock-free.  Waits, version
  * and ring reads work (they used to store to the mapping: SIGSEGV). */
@@ -541,6 +587,7 @@ int main(void)
 	t_kill();
 	t_rdonly_and_fork();
 	t_retiring_server();
+	t_library_writer_beside_snapshot();
 	t_rdonly_reads();
 	t_rdonly_dead_holder();
 	t_rdonly_during_recovery();
