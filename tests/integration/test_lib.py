@@ -69,6 +69,37 @@ def test_a_mount_write_is_read_by_the_library(mnt, libmmfs):
     assert out == "b'hello\\n'\n"
 
 
+def test_a_reader_through_the_mount_keeps_its_version_beside_the_library(
+        mnt, libmmfs):
+    """A read(2) pass through an O_RDONLY descriptor reads one version
+    whole (mmfs(7)), even when a library program replaces the file in the
+    middle of it and then writes enough other files to reuse the space
+    the old version had: the old block stays the reader's until the pass
+    ends."""
+    size = 100_000
+    p = os.path.join(mnt, "versioned")
+    with open(p, "wb") as f:
+        f.write(b"O" * size)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        first = os.read(fd, 4096)
+        lib_run(libmmfs, "m = mmfs.attach(sys.argv[1])\n"
+                "m.set('versioned', b'N' * int(sys.argv[2]))\n"
+                "for i in range(50):\n"
+                "    m.set('fill%d' % i, b'F' * int(sys.argv[2]))",
+                mnt, size)
+        rest = b""
+        while chunk := os.read(fd, 65536):
+            rest += chunk
+    finally:
+        os.close(fd)
+    got = first + rest
+    assert len(got) == size and got == b"O" * size, \
+        f"{got.count(b'O')} of {size} bytes of the old version, " \
+        f"{got.count(b'N')} new, {got.count(b'F')} another file's"
+    assert Path(p).read_bytes() == b"N" * size
+
+
 # Attach at argv[1] and set "probe" there, after filling with "A"s the
 # heap chunk that realpath(3) will reuse for argv[1]'s path (glibc hands
 # back the last freed chunk of a size first), so that a read past the end
