@@ -128,7 +128,11 @@ int mm_futex_wait(uint32_t *word, uint32_t expect,
 }
 
 /* Lock one of the arena's mutexes: 0 or EOWNERDEAD.  The wait is cut
- * into slices (format.h, "Locks": a wake-up can be lost to a kill). */
+ * into slices (format.h, "Locks": a wake-up can be lost to a kill).
+ * pthread_mutex_timedlock counts on CLOCK_REALTIME, where a step of the
+ * clock stretches or shortens one slice; pthread_mutex_clocklock would
+ * take CLOCK_MONOTONIC, but ThreadSanitizer does not know it, and would
+ * see every contended lock as missing. */
 int mm_mutex_lock(pthread_mutex_t *mutex)
 {
 	struct timespec until;
@@ -137,13 +141,13 @@ int mm_mutex_lock(pthread_mutex_t *mutex)
 	if (rc != EBUSY)
 		return rc;      /* most locks: no clock read */
 	do {
-		clock_gettime(CLOCK_MONOTONIC, &until);
+		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += MM_LOCK_SLICE_MS * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		rc = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &until);
+		rc = pthread_mutex_timedlock(mutex, &until);
 	} while (rc == ETIMEDOUT || rc == EINTR);
 	return rc;
 }
