@@ -143,7 +143,7 @@ void mmfs_opts_usage(FILE *f)
 "     ring_size=SIZE           capacity of new ring logs, 64 to 2G - 1\n"
 "                              (default %lluK)\n"
 "     threads=N                threads serving requests, 1 to %u\n"
-"                              (default %u)\n"
+"                              (default: half the CPUs, 1 to %u; %u here)\n"
 "     arena_mode=MODE          mode of the arena file, octal, %04o to %04o\n"
 "                              (default: %04o when created, else kept): who\n"
 "                              may attach with libmmfs (read: read-only)\n"
@@ -181,7 +181,8 @@ void mmfs_opts_usage(FILE *f)
 		(unsigned long long)(STORE_DEFAULT_SIZE >> 20),
 		(unsigned long long)STORE_DEFAULT_MAX_FILES,
 		(unsigned long long)(STORE_DEFAULT_RING_SIZE >> 10),
-		MMFS_THREADS_MAX, MMFS_THREADS_DEFAULT, STORE_MODE_MIN,
+		MMFS_THREADS_MAX, MMFS_THREADS_DEFAULT_MAX,
+		mmfs_threads_default(), STORE_MODE_MIN,
 		STORE_MODE_MAX, STORE_MODE_MIN);
 }
 
@@ -224,6 +225,17 @@ static int set_number(const char *arg, bool suffix, uint64_t *out)
 {
 	return parse_number(strchr(arg, '=') + 1, suffix, out) ? bad_value(arg)
 							       : 0;
+}
+
+unsigned mmfs_threads_default(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long n = cpus > 0 ? cpus / 2 : 1;
+
+	if (n < 1)
+		n = 1;
+	return n > MMFS_THREADS_DEFAULT_MAX ? MMFS_THREADS_DEFAULT_MAX
+					    : (unsigned)n;
 }
 
 static int set_threads(struct mmfs_opts *o, const char *arg)
@@ -585,7 +597,7 @@ int mmfs_opts_parse(int argc, char *argv[], struct mmfs_opts *o)
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	o->threads = MMFS_THREADS_DEFAULT;
+	o->threads = mmfs_threads_default();
 	o->nosuid = o->nodev = o->noexec = -1;
 	rc = fuse_opt_parse(&args, o, opt_table, opt_proc);
 	fuse_opt_free_args(&args);

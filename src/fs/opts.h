@@ -66,8 +66,13 @@ struct mmfs_opts {
 	enum mmfs_atime atime;  /* what they decide */
 };
 
-#define MMFS_THREADS_DEFAULT 4  /* docs/BENCHMARKS.md: why */
 #define MMFS_THREADS_MAX 64
+/* The default of threads=: half the online CPUs, 1 to
+ * MMFS_THREADS_DEFAULT_MAX.  Requests take microseconds, and the clients
+ * that send them need CPUs too: on 2 CPUs one thread served 1 to 8
+ * clients faster than 2 or 4 threads (docs/BENCHMARKS.md). */
+#define MMFS_THREADS_DEFAULT_MAX 4
+unsigned mmfs_threads_default(void);
 
 /* Parse argv into o (zeroed first).  Returns 0, or -1 after printing a
  * one-line error to stderr.  mmfs_opts_free releases what it allocated. */

@@ -405,10 +405,18 @@ class Mount:
         return f"<Mount {self.arena} on {self.mnt}>"
 
 
+# Test mounts serve on several threads unless a test says otherwise,
+# whatever this machine's default (half its CPUs): the suite, under
+# ThreadSanitizer too, exercises the concurrent daemon.
+TEST_THREADS = os.environ.get("MMFS_TEST_THREADS", "4")
+
+
 def with_size(opts, size=DEFAULT_SIZE):
     opts = list(opts or ())
     if size and not any(o.startswith("size=") for o in opts):
         opts.insert(0, f"size={size}")
+    if TEST_THREADS and not any(o.startswith("threads=") for o in opts):
+        opts.append(f"threads={TEST_THREADS}")
     return opts
 
 
