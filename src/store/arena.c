@@ -127,28 +127,34 @@ int mm_futex_wait(uint32_t *word, uint32_t expect,
 	return 0;
 }
 
-/* Lock one of the arena's mutexes: 0 or EOWNERDEAD.  The wait is cut
- * into slices (format.h, "Locks": a wake-up can be lost to a kill).
- * pthread_mutex_timedlock counts on CLOCK_REALTIME, where a step of the
- * clock stretches or shortens one slice; pthread_mutex_clocklock would
- * take CLOCK_MONOTONIC, but ThreadSanitizer does not know it, and would
- * see every contended lock as missing. */
+void mm_deadline(clockid_t clock, int ms, struct timespec *t)
+{
+	clock_gettime(clock, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/* The wait is cut into slices (format.h, "Locks": a wake-up can be lost
+ * to a kill).  pthread_mutex_timedlock counts on CLOCK_REALTIME, where a
+ * step of the clock stretches or shortens one slice;
+ * pthread_mutex_clocklock would take CLOCK_MONOTONIC, but
+ * ThreadSanitizer does not know it, and would see every contended lock
+ * as missing. */
 int mm_mutex_lock(pthread_mutex_t *mutex)
 {
 	struct timespec until;
 	int rc = pthread_mutex_trylock(mutex);
 
-	if (rc != EBUSY)
-		return rc;      /* most locks: no clock read */
-	do {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += MM_LOCK_SLICE_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+	while (rc == EBUSY || rc == ETIMEDOUT || rc == EINTR) {
+		mm_deadline(CLOCK_REALTIME, MM_LOCK_SLICE_MS, &until);
 		rc = pthread_mutex_timedlock(mutex, &until);
-	} while (rc == ETIMEDOUT || rc == EINTR);
+	}
+	if (rc == EOWNERDEAD)
+		pthread_mutex_consistent(mutex);
 	return rc;
 }
 
@@ -218,11 +224,9 @@ void arena_lock(struct store *s)
 	if (s->private_map)
 		return;
 	for (;;) {
-		if (mm_mutex_lock(&h->lock.mutex) == EOWNERDEAD) {
-			pthread_mutex_consistent(&h->lock.mutex);
-			if (!s->readonly)
-				h->repair = 1;
-		}
+		if (mm_mutex_lock(&h->lock.mutex) == EOWNERDEAD &&
+		    !s->readonly)
+			h->repair = 1;
 		if (s->readonly)
 			return;
 		gen_begin(s);
@@ -279,8 +283,8 @@ void file_lock(struct store *s, store_ref ref)
 {
 	if (store_readonly(s))
 		return;
-	if (mm_mutex_lock(file_lock_of(s, ref)) == EOWNERDEAD)
-		pthread_mutex_consistent(file_lock_of(s, ref));
+	/* what a dead writer left allocated is freed by recovery */
+	(void)mm_mutex_lock(file_lock_of(s, ref));
 }
 
 void file_unlock(struct store *s, store_ref ref)
@@ -791,8 +795,8 @@ static int copy_under_lock(struct store *s, uint64_t len, bool rw,
 	live = (struct mm_header *)shared;
 	owned = flock(s->fd, LOCK_EX | LOCK_NB) != 0;
 	rw = rw && owned;
-	if (rw && mm_mutex_lock(&live->lock.mutex) == EOWNERDEAD)
-		pthread_mutex_consistent(&live->lock.mutex);
+	if (rw)
+		(void)mm_mutex_lock(&live->lock.mutex);
 	*grown = live->file_size > len ? live->file_size : 0;
 	if (!*grown)
 		memcpy(s->base, shared, len);

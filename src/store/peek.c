@@ -611,13 +611,7 @@ int store_wait(struct store *s, store_ref ref, uint32_t version,
 	if (!is_kind(&p, ref, MM_INODE, sizeof(struct mm_inode)))
 		return -ESTALE;
 	word = &mm_inode(s, ref)->version;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
+	mm_deadline(CLOCK_MONOTONIC, timeout_ms, &end);
 	for (;;) {
 		cur = __atomic_load_n(word, __ATOMIC_ACQUIRE);
 		if ((cur >> 1) != (version & (UINT32_MAX >> 1)))

@@ -24,6 +24,7 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "format.h"
 #include "refmap.h"
@@ -271,9 +272,12 @@ static inline uint64_t mm_inode_ref(const struct store *s,
 	mm_commit64((field), (value)); \
 	inode_changed((s), mm_inode_ref((s), (ino))); \
 } while (0)
-/* Lock an arena mutex (the arena's or a file's): 0 or EOWNERDEAD.  Its
- * waits are sliced (format.h, "Locks"). */
+/* Lock an arena mutex (the arena's or a file's): 0, or EOWNERDEAD when
+ * its holder died (the mutex is then marked consistent; what it guarded
+ * may be half changed).  Its waits are sliced (format.h, "Locks"). */
 int mm_mutex_lock(pthread_mutex_t *mutex);
+/* *t = ms milliseconds from now on clock (for timed waits). */
+void mm_deadline(clockid_t clock, int ms, struct timespec *t);
 /* Wake every process sleeping on a version word (futex, shared). */
 void mm_futex_wake(uint32_t *word);
 /* The same once the arena lock is released (arena_unlock), under it: a

@@ -5,8 +5,9 @@
  * A change builds a new block and publishes it with one store to
  * inode->xattr (copy on write), so readers and crashes see the whole old or
  * the whole new set.  Limits (store.h): value size, and per inode the
- * total size, the count and the length of the name list.  Two changes touch more than the set: a new node may be made
- * with its attributes (xattr_build, before its name's commit: ns.c), and
+ * total size, the count and the length of the name list.  Two changes
+ * touch more than the set: a new node may be made with its attributes
+ * (xattr_build, before its name's commit: ns.c), and
  * store_setxattr_mode changes the mode with the set, as an access ACL
  * wants (two commits: the set, then the mode; format.h).
  */
