@@ -27,10 +27,10 @@ import hashlib
 import json
 import mmap
 import os
+import shutil
 import signal
 import stat
 import struct
-import shutil
 import subprocess
 import sys
 import time
@@ -185,9 +185,9 @@ def arena_lock_holders(arena):
     out = []
     for what, at in words:
         word = int.from_bytes(head[at:at + 4], "little")
-        tid = word & 0x3fffffff
-        if not tid and not word:
+        if not word:
             continue
+        tid = word & 0x3fffffff
         try:
             with open(f"/proc/{tid}/cmdline", "rb") as f:
                 who = f.read().replace(b"\0", b" ").decode(errors="replace")
