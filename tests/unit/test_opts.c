@@ -53,6 +53,8 @@ static int parse(const char *opt, struct mmfs_opts *o)
 /* Which field an option sets. */
 static uint64_t field(const struct mmfs_opts *o, const char *opt)
 {
+	if (strncmp(opt, "threads=", 8) == 0)
+		return o->threads;
 	if (strncmp(opt, "size=", 5) == 0)
 		return o->store.size_cap;
 	if (strncmp(opt, "max_files=", 10) == 0)
@@ -189,6 +191,27 @@ static void test_counts(void)
 	refused("max_files=+5");
 	refused("max_files=5x");
 	refused("max_files=0x5");
+}
+
+/* threads=: 1 to 64; by default half the online CPUs, 1 to 4. */
+static void test_threads(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want = cpus >= 8 ? 4 : cpus >= 2 ? (unsigned)cpus / 2 : 1;
+	struct mmfs_opts o;
+	int rc = parse("size=1M", &o);
+
+	CHECK(rc == 0 && o.threads == want, "default threads: %u for %ld "
+	      "CPUs, want %u", o.threads, cpus, want);
+	mmfs_opts_free(&o);
+	rc = parse("threads=1", &o);
+	CHECK(rc == 0 && o.threads == 1, "threads=1");
+	mmfs_opts_free(&o);
+	rc = parse("threads=64", &o);
+	CHECK(rc == 0 && o.threads == 64, "threads=64");
+	mmfs_opts_free(&o);
+	refused("threads=0");
+	refused("threads=65");
 }
 
 /* Numbers do not leak into other options, and the last one given wins. */
@@ -479,6 +502,7 @@ int main(void)
 	test_sizes();
 	test_ring_size();
 	test_counts();
+	test_threads();
 	test_combined();
 	test_permissions();
 	test_acl();
