@@ -2280,7 +2280,9 @@ static void mmfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 
 /* chattr and lsattr (fileattr.h): the four attribute-flag ioctls, on
  * regular files and directories alike (fi is either kind of handle, and
- * unused).  A change sets ctime: the kernel's cached attributes go. */
+ * unused).  A change sets ctime: the kernel's cached attributes go
+ * before the reply, so the caller's next stat cannot see the old ones
+ * (offset -1 touches no page: nothing waits on this request). */
 static void mmfs_ioctl(fuse_req_t req, fuse_ino_t ino, int cmd, void *arg,
 		       struct fuse_file_info *fi, unsigned flags,
 		       const void *in_buf, size_t in_bufsz, size_t out_bufsz)
@@ -2304,12 +2306,12 @@ static void mmfs_ioctl(fuse_req_t req, fuse_ino_t ino, int cmd, void *arg,
 				    out_bufsz < sizeof(out) ? out_bufsz
 							    : sizeof(out),
 				    &out_len, &changed);
+	if (changed && fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	if (rc)
 		reply_err(req, rc);
 	else
 		fuse_reply_ioctl(req, 0, out_len ? out : NULL, out_len);
-	if (changed && fs->se)
-		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 const struct fuse_lowlevel_ops mmfs_ops = {

@@ -422,3 +422,24 @@ print(json.dumps(res))
                                "set_a": "EPERM", "create": "ok"}
     assert read_file(os.path.join(mnt, "v")) == b"1"
     assert read_file(os.path.join(mnt, "a")) == b"1"
+
+
+def test_a_flag_change_is_in_the_next_stat(mnt):
+    """The ctime a flag change sets is what the next stat shows, with no
+    window in which the kernel still answers from its cached attributes
+    (the daemon drops them before it answers the ioctl)."""
+    f = os.path.join(mnt, "f")
+    write_file(f, b"v\n")
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        stale = 0
+        before = os.stat(f).st_ctime_ns
+        for i in range(300):
+            flags = FS_NODUMP_FL if i % 2 == 0 else 0
+            fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags))
+            after = os.stat(f).st_ctime_ns
+            stale += after == before
+            before = after
+    finally:
+        os.close(fd)
+    assert stale == 0, f"{stale} of 300 stats showed the old ctime"
