@@ -149,32 +149,6 @@ static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		mmfs_ops.link(req, ino, newparent, newname);
 }
 
-/* Opening for reading changes nothing; for writing or with O_TRUNC it
- * is the start of a change. */
-static void g_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	bool changes = (fi->flags & O_ACCMODE) != O_RDONLY ||
-		       (fi->flags & O_TRUNC);
-
-	if (!changes || !refused(req))
-		mmfs_ops.open(req, ino, fi);
-}
-
-static void g_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		    size_t size, off_t off, struct fuse_file_info *fi)
-{
-	if (!refused(req))
-		mmfs_ops.write(req, ino, buf, size, off, fi);
-}
-
-static void g_write_buf(fuse_req_t req, fuse_ino_t ino,
-			struct fuse_bufvec *bufv, off_t off,
-			struct fuse_file_info *fi)
-{
-	if (!refused(req))
-		mmfs_ops.write_buf(req, ino, bufv, off, fi);
-}
-
 static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		       const char *value, size_t size, int flags)
 {
@@ -195,24 +169,6 @@ static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mmfs_ops.create(req, parent, name, mode, fi);
 }
 
-static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
-			off_t offset, off_t length, struct fuse_file_info *fi)
-{
-	if (!refused(req))
-		mmfs_ops.fallocate(req, ino, mode, offset, length, fi);
-}
-
-static void g_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
-			      off_t off_in, struct fuse_file_info *fi_in,
-			      fuse_ino_t ino_out, off_t off_out,
-			      struct fuse_file_info *fi_out, size_t len,
-			      int flags)
-{
-	if (!refused(req))
-		mmfs_ops.copy_file_range(req, ino_in, off_in, fi_in, ino_out,
-					 off_out, fi_out, len, flags);
-}
-
 /* Guard op where mmfs_ops has it. */
 #define GUARD(op) do { if (mmfs_ops.op) ops->op = g_##op; } while (0)
 
@@ -227,12 +183,7 @@ void ro_guard_ops(struct fuse_lowlevel_ops *ops)
 	GUARD(symlink);
 	GUARD(rename);
 	GUARD(link);
-	GUARD(open);
-	GUARD(write);
-	GUARD(write_buf);
 	GUARD(setxattr);
 	GUARD(removexattr);
 	GUARD(create);
-	GUARD(fallocate);
-	GUARD(copy_file_range);
 }

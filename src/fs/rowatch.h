@@ -13,19 +13,31 @@
  * Cost: reading mountinfo takes tens of microseconds, so a watch reads it
  * again only when the mount table changed -- the kernel marks an open
  * mountinfo POLLPRI after any change in the mount namespace: one poll(2)
- * with timeout 0 per request that would change something -- and, while
- * read-only, at every such request (a remount,rw made in another mount
- * namespace raises no event here; a request that got past the kernel
- * suggests the mount is writable again).  Requests that change nothing
- * never look.
+ * with timeout 0 per guarded request (below) and per due atime update --
+ * and, while read-only, at every such request (a remount,rw made in
+ * another mount namespace raises no event here; a request that got past
+ * the kernel suggests the mount is writable again).  Requests that
+ * change nothing never look.
  *
  * ro_guard_ops wraps the operations of mmfs_ops (ops.h) that change the
- * file system: while the watch of the session's mmfs_fs says read-only
- * they answer EROFS, else they run.  An operation added to mmfs_ops that
- * changes anything must be wrapped there.  Not wrapped: release, whose
- * deferred O_TRUNC finishes an open made while writable (the kernel
- * refuses a remount,ro while files are open for writing, but a release
- * is sent after close(2) returns); fsync; everything that only reads.
+ * namespace or a file by name: while the watch of the session's mmfs_fs
+ * says read-only they answer EROFS, else they run.  An operation of that
+ * kind added to mmfs_ops must be wrapped there.
+ *
+ * Not wrapped, because the kernel keeps them from meeting a read-only
+ * superblock: open for writing or with O_TRUNC, and the changes made
+ * through a handle so opened (write, write_buf, fallocate,
+ * copy_file_range).  The kernel holds the mount's write access from
+ * before it sends such an open until the handle's last close, and
+ * refuses a remount,ro while any is held (sb_prepare_remount_readonly:
+ * EBUSY); after a remount,ro it refuses the open itself.  Only a forced
+ * remount (SysRq u) passes over open handles, and then writes through
+ * them go on, as they do on tmpfs.  These are the hot requests (a ring
+ * append is one write): a poll each would be a third syscall beside the
+ * read and the reply.  Also not wrapped: release, whose deferred O_TRUNC
+ * finishes an open made while writable (the kernel sends it as the
+ * handle goes, and a remount,ro may come first); fsync; everything that
+ * only reads.
  */
 #ifndef MMFS_ROWATCH_H
 #define MMFS_ROWATCH_H

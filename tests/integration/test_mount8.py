@@ -305,26 +305,36 @@ def test_remount_ro_then_rw(ns, tmp_path, mountpoint, how):
     ns.run(["umount", mountpoint])
 
 
-def test_remount_ro_waits_for_writers_to_close(ns, tmp_path, mountpoint):
+@pytest.mark.parametrize("how", ["mount", "mount -i"])
+def test_remount_ro_waits_for_writers_to_close(ns, tmp_path, mountpoint,
+                                               how):
     """The kernel refuses remount,ro while a file is open for writing:
-    one line says why, the mount stays writable, and the remount works
-    once the file is closed."""
+    one line says why, the mount stays writable, the open file takes
+    writes, and the remount works once the file is closed.  "mount -i"
+    is mount(2) itself: the kernel's own refusal, which lets the daemon
+    serve writes and opens for writing without asking whether the mount
+    went read-only (rowatch.h)."""
     ns.run(["mount", "-t", "fuse.mmfs", tmp_path / "w.arena", mountpoint])
+    args = ["mount"] if how == "mount" else ["mount", "-i"]
     writer = subprocess.Popen(
         ["nsenter", "-t", str(ns.keeper.pid), "-m", "--", "sh", "-c",
-         f"exec 3>{mountpoint}/open; echo ready; read x"],
+         f"exec 3>{mountpoint}/open; echo ready; read x; echo after >&3"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline() == "ready\n"
-        r = ns.run(["mount", "-o", "remount,ro", mountpoint], check=False)
+        r = ns.run(args + ["-o", "remount,ro", mountpoint], check=False)
         assert r.returncode != 0, r
-        line = r.stderr.strip().splitlines()
-        assert line == [f"mount.mmfs: remount of {mountpoint}: Device or "
-                        f"resource busy (files are open for writing)"], r
+        if how == "mount":
+            line = r.stderr.strip().splitlines()
+            assert line == [f"mount.mmfs: remount of {mountpoint}: Device "
+                            f"or resource busy (files are open for "
+                            f"writing)"], r
         assert "rw" in ns.options(mountpoint)
     finally:
         writer.communicate("\n", timeout=10)
-    ns.run(["mount", "-o", "remount,ro", mountpoint])
+    assert writer.returncode == 0
+    assert ns.run(["cat", f"{mountpoint}/open"]).stdout == "after\n"
+    ns.run(args + ["-o", "remount,ro", mountpoint])
     assert "ro" in ns.options(mountpoint)
     ns.run(["umount", mountpoint])
 
