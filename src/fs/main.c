@@ -1,10 +1,10 @@
 /* main.c -- mount.mmfs: serve an mmfs arena at a mount point.
  *
  * With -o remount it changes a mount and exits (remount.h).  Startup: parse
- * the command line, open (or create) the store, create the FUSE session
- * (mmfs_ops guarded against changes while remounted read-only,
- * rowatch.h), install signal handlers, mount, route the session's device
- * I/O through initflags (initflags.h: the INIT flags libfuse 3.14 cannot
+ * the command line, open (or create) the store, create the FUSE session,
+ * install signal handlers, mount, watch the mount's read-only flag
+ * (rowatch.h: no atime updates after a remount,ro), route the session's
+ * device I/O through initflags (initflags.h: the INIT flags libfuse 3.14 cannot
  * negotiate), answer the kernel's INIT request and say what the kernel
  * cannot do, become a daemon (unless -f/-d; the parent exits only once
  * the mount is in place and answered INIT), then serve on several threads
@@ -272,14 +272,12 @@ static int serve(struct fuse_args *args, const struct mmfs_opts *o,
 {
 	struct serve_pool *pool = NULL;
 	struct feed_watch *watch = NULL;
-	struct fuse_lowlevel_ops ops;
 	struct reqstats *stats = store_reqstats(fs->store);
 	struct fuse_buf buf = { .mem = NULL };
 	struct fuse_session *se;
 	int ret = 1;
 
-	ro_guard_ops(&ops);             /* EROFS after a remount,ro */
-	se = fuse_session_new(args, &ops, sizeof(ops), fs);
+	se = fuse_session_new(args, &mmfs_ops, sizeof(mmfs_ops), fs);
 	if (!se)
 		return 1;
 	fs->se = se;

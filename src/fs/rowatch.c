@@ -1,5 +1,4 @@
 /* rowatch.c -- is the mount read-only now? (rowatch.h) */
-#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -8,7 +7,6 @@
 #include <unistd.h>
 
 #include "mounts.h"
-#include "ops.h"
 #include "rowatch.h"
 
 #define MOUNTINFO "/proc/self/mountinfo"
@@ -79,111 +77,4 @@ bool ro_watch_readonly(struct ro_watch *w)
 	ro = w->ro;
 	pthread_mutex_unlock(&w->lock);
 	return ro;
-}
-
-/* ---- the guard ---------------------------------------------------------
- * Each wrapper answers EROFS while read-only, else runs mmfs_ops' own. */
-
-static bool refused(fuse_req_t req)
-{
-	struct mmfs_fs *fs = fuse_req_userdata(req);
-
-	if (!ro_watch_readonly(fs->ro))
-		return false;
-	fuse_reply_err(req, EROFS);
-	return true;
-}
-
-static void g_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		      int to_set, struct fuse_file_info *fi)
-{
-	if (!refused(req))
-		mmfs_ops.setattr(req, ino, attr, to_set, fi);
-}
-
-static void g_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-		    mode_t mode, dev_t rdev)
-{
-	if (!refused(req))
-		mmfs_ops.mknod(req, parent, name, mode, rdev);
-}
-
-static void g_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
-		    mode_t mode)
-{
-	if (!refused(req))
-		mmfs_ops.mkdir(req, parent, name, mode);
-}
-
-static void g_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	if (!refused(req))
-		mmfs_ops.unlink(req, parent, name);
-}
-
-static void g_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	if (!refused(req))
-		mmfs_ops.rmdir(req, parent, name);
-}
-
-static void g_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
-		      const char *name)
-{
-	if (!refused(req))
-		mmfs_ops.symlink(req, link, parent, name);
-}
-
-static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		     fuse_ino_t newparent, const char *newname,
-		     unsigned int flags)
-{
-	if (!refused(req))
-		mmfs_ops.rename(req, parent, name, newparent, newname, flags);
-}
-
-static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
-		   const char *newname)
-{
-	if (!refused(req))
-		mmfs_ops.link(req, ino, newparent, newname);
-}
-
-static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		       const char *value, size_t size, int flags)
-{
-	if (!refused(req))
-		mmfs_ops.setxattr(req, ino, name, value, size, flags);
-}
-
-static void g_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	if (!refused(req))
-		mmfs_ops.removexattr(req, ino, name);
-}
-
-static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-		     mode_t mode, struct fuse_file_info *fi)
-{
-	if (!refused(req))
-		mmfs_ops.create(req, parent, name, mode, fi);
-}
-
-/* Guard op where mmfs_ops has it. */
-#define GUARD(op) do { if (mmfs_ops.op) ops->op = g_##op; } while (0)
-
-void ro_guard_ops(struct fuse_lowlevel_ops *ops)
-{
-	*ops = mmfs_ops;
-	GUARD(setattr);
-	GUARD(mknod);
-	GUARD(mkdir);
-	GUARD(unlink);
-	GUARD(rmdir);
-	GUARD(symlink);
-	GUARD(rename);
-	GUARD(link);
-	GUARD(setxattr);
-	GUARD(removexattr);
-	GUARD(create);
 }
