@@ -28,10 +28,6 @@ static void cleanup(void *arg)
 	mmfs_thread_done();
 }
 
-/* Read, count and process requests until the session ends.  Only the
- * read may be cancelled, never the processing of a request.  A request
- * read into a pipe (FUSE_BUF_IS_FD) is not in memory and not counted;
- * splice is not enabled, so none is. */
 /* O_TMPFILE.  Linux 6.1 and later (protocol 7.37) send open(dir,
  * O_TMPFILE) as a TMPFILE request, which libfuse 3.14 does not know: it
  * answers ENOSYS, after which the kernel answers EOPNOTSUPP itself for the
@@ -65,6 +61,10 @@ static void tmpfile_as_create(struct fuse_buf *buf)
 	memcpy((char *)buf->mem + at, &opcode, sizeof(opcode));
 }
 
+/* Read, count and process requests until the session ends.  Only the
+ * read may be cancelled, never the processing of a request.  A request
+ * read into a pipe (FUSE_BUF_IS_FD) is not in memory and not counted;
+ * splice is not enabled, so none is. */
 static int loop(struct fuse_session *se, struct reqstats *stats)
 {
 	struct fuse_buf buf = { .mem = NULL };
