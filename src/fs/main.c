@@ -1,17 +1,17 @@
 /* main.c -- mount.mmfs: serve an mmfs arena at a mount point.
  *
- * With -o remount it changes a mount and exits (remount.h).  Startup: parse
- * the command line, open (or create) the store, create the FUSE session,
- * install signal handlers, mount, watch the mount's read-only flag
- * (rowatch.h: no atime updates after a remount,ro), route the session's
- * device I/O through initflags (initflags.h: the INIT flags libfuse 3.14 cannot
- * negotiate), answer the kernel's INIT request and say what the kernel
- * cannot do, become a daemon (unless -f/-d; the parent exits only once
- * the mount is in place and answered INIT), then serve on several threads
- * (serve.h).  Teardown runs the same steps backwards; a mount that failed
- * removes the arena it created (store_discard).  Every error before the
- * daemon detaches is one line on
- * stderr and exit status 1; a clean unmount exits 0.
+ * With -o remount it changes a mount and exits (remount.h).  Startup:
+ * parse the command line, open (or create) the store, create the FUSE
+ * session, install signal handlers, mount, watch the mount's read-only
+ * flag (rowatch.h: no atime updates after a remount,ro), route the
+ * session's device I/O through initflags (initflags.h: the INIT flags
+ * libfuse 3.14 cannot negotiate), answer the kernel's INIT request and say
+ * what the kernel cannot do, become a daemon (unless -f/-d; the parent
+ * exits only once the mount is in place and answered INIT), then serve on
+ * several threads (serve.h).  Teardown runs the same steps backwards; a
+ * mount that failed removes the arena it created (store_discard).  Every
+ * error before the daemon detaches is one line on stderr and exit status
+ * 1; a clean unmount exits 0.
  */
 #define FUSE_USE_VERSION 34
 

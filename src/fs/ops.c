@@ -657,10 +657,19 @@ static bool kill_asked(fuse_req_t req)
 	return fuse_req_ctx(req)->uid != 0;
 }
 
+/* Make the kernel drop the attributes it cached of ino, for a change it
+ * learns of from no reply.  Offset -1 touches no page, so a serving
+ * thread may call this, even before it replies: the notification cannot
+ * wait for a request that thread must answer. */
+static void drop_cached_attrs(struct mmfs_fs *fs, fuse_ino_t ino)
+{
+	if (fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
 /* Clear the set-ID bits of ino (ref) as a write or truncation does, and
  * drop the attributes the kernel cached: it learns of the new mode from
- * no reply of a write or an open.  Offset -1 touches no page, so the
- * notification cannot wait for a request this thread must answer. */
+ * no reply of a write or an open. */
 static int kill_setid(fuse_req_t req, fuse_ino_t ino, store_ref ref)
 {
 	struct mmfs_fs *fs = fs_of(req);
@@ -673,8 +682,8 @@ static int kill_setid(fuse_req_t req, fuse_ino_t ino, store_ref ref)
 	memset(&in, 0, sizeof(in));
 	in.mode = setid_dropped(req, a.mode, a.gid, false);
 	rc = store_setattr(fs->store, ref, STORE_SET_MODE, &in, NULL);
-	if (rc == 0 && fs->se)
-		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	if (rc == 0)
+		drop_cached_attrs(fs, ino);
 	return rc;
 }
 
@@ -1360,12 +1369,8 @@ static int end_empty_replace(struct mmfs_fs *fs, store_ref ref,
 	replace_note(fs, f);
 	if (rc)
 		return rc;
-	/* The kernel may have cached the untruncated size since the open:
-	 * drop its attributes.  Offset -1 touches no page, so this cannot
-	 * wait for a request this thread must answer. */
-	if (fs->se)
-		(void)fuse_lowlevel_notify_inval_inode(fs->se,
-						       ref_node(fs, ref), -1, 0);
+	/* The kernel may have cached the untruncated size since the open. */
+	drop_cached_attrs(fs, ref_node(fs, ref));
 	wake_pollers(fs, ref);
 	return 0;
 }
@@ -1760,8 +1765,8 @@ static void mmfs_open(fuse_req_t req, fuse_ino_t ino,
 	pthread_mutex_unlock(&f->lock);
 	if (fuse_reply_open(req, fi))
 		file_free(fs, f);
-	else if (replacing && fs->se)
-		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	else if (replacing)
+		drop_cached_attrs(fs, ino);
 }
 
 /* A read of an O_RDONLY handle: from the version of its pass (see the
@@ -2281,8 +2286,7 @@ static void mmfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 /* chattr and lsattr (fileattr.h): the four attribute-flag ioctls, on
  * regular files and directories alike (fi is either kind of handle, and
  * unused).  A change sets ctime: the kernel's cached attributes go
- * before the reply, so the caller's next stat cannot see the old ones
- * (offset -1 touches no page: nothing waits on this request). */
+ * before the reply, so the caller's next stat cannot see the old ones. */
 static void mmfs_ioctl(fuse_req_t req, fuse_ino_t ino, int cmd, void *arg,
 		       struct fuse_file_info *fi, unsigned flags,
 		       const void *in_buf, size_t in_bufsz, size_t out_bufsz)
@@ -2306,8 +2310,8 @@ static void mmfs_ioctl(fuse_req_t req, fuse_ino_t ino, int cmd, void *arg,
 				    out_bufsz < sizeof(out) ? out_bufsz
 							    : sizeof(out),
 				    &out_len, &changed);
-	if (changed && fs->se)
-		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	if (changed)
+		drop_cached_attrs(fs, ino);
 	if (rc)
 		reply_err(req, rc);
 	else
